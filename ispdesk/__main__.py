@@ -1,0 +1,3 @@
+from ispdesk.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""The shared test base: named people and API clients.
+
+- `admin`: may do everything.
+- `supervisor`: watches and pauses, but cannot configure.
+- `operator` (Ana): works items, sees her own.
+- `outsider` (Omar): an operator with no page permissions, who must see nothing of others.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from ispdesk.accounts.models import PagePermission, Role, User
+from ispdesk.system.config import clear_config_cache
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing_and_clean_caches(settings):  # type: ignore[no-untyped-def]
+    # Argon2 is the production hasher (see test_settings); MD5 keeps the suite fast.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    clear_config_cache()
+    yield
+    clear_config_cache()
+
+
+def make_user(username: str, role: str, **fields) -> User:  # type: ignore[no-untyped-def]
+    user = User(username=username, role=role, **fields)
+    user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+@pytest.fixture
+def admin(db) -> User:  # type: ignore[no-untyped-def]
+    return make_user("admin", Role.ADMIN, first_name="Alicia")
+
+
+@pytest.fixture
+def supervisor(db) -> User:  # type: ignore[no-untyped-def]
+    return make_user(
+        "supervisor",
+        Role.SUPERVISOR,
+        first_name="Silvia",
+        page_permissions=[PagePermission.OPERATOR_VIEW, PagePermission.NOC_DASHBOARD],
+    )
+
+
+@pytest.fixture
+def operator(db) -> User:  # type: ignore[no-untyped-def]
+    return make_user(
+        "ana", Role.OPERATOR, first_name="Ana", page_permissions=[PagePermission.OPERATOR_VIEW]
+    )
+
+
+@pytest.fixture
+def outsider(db) -> User:  # type: ignore[no-untyped-def]
+    return make_user("omar", Role.OPERATOR, first_name="Omar")
+
+
+def logged_in_client(user: User) -> Client:
+    client = Client(enforce_csrf_checks=False)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin_client(admin) -> Client:  # type: ignore[no-untyped-def]
+    return logged_in_client(admin)
+
+
+@pytest.fixture
+def supervisor_client(supervisor) -> Client:  # type: ignore[no-untyped-def]
+    return logged_in_client(supervisor)
+
+
+@pytest.fixture
+def operator_client(operator) -> Client:  # type: ignore[no-untyped-def]
+    return logged_in_client(operator)
+
+
+@pytest.fixture
+def outsider_client(outsider) -> Client:  # type: ignore[no-untyped-def]
+    return logged_in_client(outsider)
+
+
+assert settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")

@@ -1,0 +1,170 @@
+"""Claiming and running due jobs, and the scheduler loop.
+
+A worker claims a job with a conditional UPDATE that must change exactly one row (the job is
+due, enabled and not leased by a live worker), so several workers never run one job at once.
+A crashed worker's lease expires after `JOBS_LEASE_SECONDS` and another worker takes over.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ispdesk.jobs.models import JobRun, JobSchedule
+from ispdesk.jobs.registry import JobContext, get_job, registered_jobs
+from ispdesk.realtime.events import send_event_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def ensure_schedules(now: datetime | None = None) -> int:
+    """Create a schedule row for every registered job that has none; return how many."""
+    now = now or timezone.now()
+    existing = set(JobSchedule.objects.values_list("name", flat=True))
+    created = 0
+    for name, job in registered_jobs().items():
+        if name in existing:
+            continue
+        _schedule, was_created = JobSchedule.objects.get_or_create(
+            name=name,
+            defaults={"interval_seconds": int(job.interval.total_seconds()), "next_run_at": now},
+        )
+        created += int(was_created)
+    return created
+
+
+def _lease_free(now: datetime) -> Q:
+    return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+
+
+def claim(schedule_id: int, worker: str, now: datetime) -> bool:
+    """Take the lease of one due job; True only for the single worker whose UPDATE won."""
+    lease = timedelta(seconds=settings.JOBS_LEASE_SECONDS)
+    changed = (
+        JobSchedule.objects.filter(pk=schedule_id, enabled=True, next_run_at__lte=now)
+        .filter(_lease_free(now))
+        .update(lease_owner=worker, lease_expires_at=now + lease, last_started_at=now)
+    )
+    return changed == 1
+
+
+def due_schedule_ids(now: datetime) -> list[int]:
+    names = list(registered_jobs())
+    return list(
+        JobSchedule.objects.filter(enabled=True, next_run_at__lte=now, name__in=names)
+        .filter(_lease_free(now))
+        .order_by("next_run_at", "name")
+        .values_list("pk", flat=True)
+    )
+
+
+def run_due_jobs(worker: str, now: datetime | None = None) -> list[JobRun]:
+    """Claim and run every job that is due now; return the runs this worker made."""
+    now = now or timezone.now()
+    runs = []
+    for schedule_id in due_schedule_ids(now):
+        if claim(schedule_id, worker, now):
+            runs.append(_run_claimed(schedule_id, worker))
+    return runs
+
+
+def _run_claimed(schedule_id: int, worker: str) -> JobRun:
+    from ispdesk.system.actions import is_system_paused
+
+    schedule = JobSchedule.objects.get(pk=schedule_id)
+    job = get_job(schedule.name)
+    started = timezone.now()
+    manual = schedule.run_requested_at is not None
+    run = JobRun.objects.create(
+        schedule=schedule,
+        started_at=started,
+        worker=worker,
+        trigger=JobRun.Trigger.MANUAL if manual else JobRun.Trigger.SCHEDULE,
+    )
+    counts: dict[str, int] = {}
+    error = ""
+    if job is None:
+        outcome = JobRun.Outcome.ERROR
+        error = "job is no longer registered"
+    elif job.honours_pause and is_system_paused():
+        outcome = JobRun.Outcome.SKIPPED
+        error = "system paused"
+    else:
+        try:
+            counts = job.function(JobContext(now=started, worker=worker, manual=manual)) or {}
+            outcome = JobRun.Outcome.OK
+        except Exception:
+            logger.exception("job %s failed", schedule.name)
+            outcome = JobRun.Outcome.ERROR
+            error = traceback.format_exc(limit=8)[-4000:]
+            close_old_connections()
+    finished = timezone.now()
+    with transaction.atomic():
+        JobRun.objects.filter(pk=run.pk).update(
+            finished_at=finished, outcome=outcome, counts=counts, error=error
+        )
+        # Release only our own lease: if it expired and another worker took over, leave it.
+        JobSchedule.objects.filter(pk=schedule_id, lease_owner=worker).update(
+            lease_owner="",
+            lease_expires_at=None,
+            last_finished_at=finished,
+            last_outcome=outcome,
+            run_requested_at=None,
+            next_run_at=finished + timedelta(seconds=schedule.interval_seconds),
+        )
+        send_event_on_commit(
+            ["role.admin"], {"type": "job:run", "job": schedule.name, "outcome": outcome}
+        )
+    run.refresh_from_db()
+    return run
+
+
+class SchedulerLoop:
+    """Runs due jobs until stopped; one bad iteration never ends the loop."""
+
+    def __init__(self, worker: str | None = None, poll_seconds: float | None = None) -> None:
+        self.worker = worker or new_worker_id()
+        self.poll_seconds = poll_seconds or settings.JOBS_POLL_SECONDS
+        self.stop_event = threading.Event()
+        self.wake_event = threading.Event()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake_event.set()
+
+    def run(self) -> None:
+        logger.info("scheduler %s started (poll every %ss)", self.worker, self.poll_seconds)
+        failures = 0
+        try:
+            ensure_schedules()
+        except Exception:
+            logger.exception("could not create job schedules; will retry")
+        while not self.stop_event.is_set():
+            try:
+                close_old_connections()
+                ensure_schedules()
+                run_due_jobs(self.worker)
+                failures = 0
+            except Exception:
+                failures += 1
+                logger.exception("scheduler iteration failed (%s in a row)", failures)
+                close_old_connections()
+            delay = min(self.poll_seconds * (2 ** min(failures, 5)), 300)
+            self.wake_event.wait(delay)
+            self.wake_event.clear()
+        close_old_connections()
+        logger.info("scheduler %s stopped", self.worker)
