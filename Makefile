@@ -1,22 +1,19 @@
 # ispdesk — `make demo` runs it, `make test` tests it. Both install what they need.
 SHELL := /bin/bash
 PYTHON ?= python3
-# uv from PATH, else a private copy installed from PyPI into .uv/
-UV := $(shell command -v uv 2>/dev/null || echo .uv/bin/uv)
+# uv from PATH, else a private copy installed from PyPI (scripts/ensure-uv.sh)
+UV := $(shell scripts/ensure-uv.sh)
 # mysqlclient compiles against libmariadb; include the MariaDB driver only where it can build.
 EXTRAS := --extra postgres $(shell pkg-config --exists libmariadb 2>/dev/null && echo --extra mysql)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck bench install install-dev chromium messages clean
+.PHONY: demo test lint typecheck bench install install-dev chromium messages compilemessages clean
 
-.uv/bin/uv:
-	@command -v uv >/dev/null 2>&1 || { $(PYTHON) -m venv .uv && .uv/bin/pip install -q uv; }
-
-install: $(if $(findstring .uv/,$(UV)),.uv/bin/uv)
+install:
 	$(UV) sync --frozen --no-dev $(EXTRAS)
 
-install-dev: $(if $(findstring .uv/,$(UV)),.uv/bin/uv)
+install-dev:
 	$(UV) sync --frozen $(EXTRAS)
 
 chromium:
@@ -35,9 +32,14 @@ typecheck: install-dev
 test: install-dev chromium lint
 	$(UV) run --frozen --no-sync pytest
 
+# Extract translatable text into ispdesk/locale/*/django.po, then compile the .mo files.
 messages: install-dev
-	cd ispdesk && ../$(if $(findstring .uv/,$(UV)),.uv/bin/uv,uv) run --frozen --no-sync django-admin makemessages -l es_AR -l es --no-obsolete --ignore "tests/*"
-	cd ispdesk && ../$(if $(findstring .uv/,$(UV)),.uv/bin/uv,uv) run --frozen --no-sync django-admin compilemessages
+	cd ispdesk && ../.venv/bin/django-admin makemessages -l es_AR --no-obsolete \
+		--ignore "*/tests/*" --ignore "conftest.py"
+	cd ispdesk && ../.venv/bin/django-admin compilemessages
+
+compilemessages: install-dev
+	cd ispdesk && ../.venv/bin/django-admin compilemessages
 
 bench:
 	@echo "The benchmark harness arrives with issue 7." && exit 1

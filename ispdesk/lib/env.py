@@ -6,6 +6,7 @@ production configuration stops the process at start instead of misbehaving later
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 
@@ -65,13 +66,13 @@ class Env:
             raise ConfigError(name, f"must be at most {maximum}, got {number}")
         return number
 
-    def list(self, name: str, default: list[str] | None = None) -> list[str]:
+    def list(self, name: str, default: builtins.list[str] | None = None) -> builtins.list[str]:
         value = self.raw(name)
         if value is None or value == "":
             return list(default or [])
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def choice(self, name: str, choices: list[str], default: str) -> str:
+    def choice(self, name: str, choices: builtins.list[str], default: str) -> str:
         value = self.str(name, default)
         if value not in choices:
             raise ConfigError(name, f"must be one of {', '.join(choices)}; got {value!r}")
