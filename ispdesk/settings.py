@@ -6,8 +6,10 @@ values with a message naming the variable.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
+import tempfile
 import zoneinfo
 from datetime import timedelta
 from pathlib import Path
@@ -86,6 +88,8 @@ INSTALLED_APPS = [
     "ispdesk.accounts",
     "ispdesk.jobs",
     "ispdesk.realtime",
+    "ispdesk.operators",
+    "ispdesk.tickets",
 ]
 
 MIDDLEWARE = [
@@ -147,6 +151,10 @@ def _database(url: str) -> dict:
             "timeout": SQLITE_BUSY_TIMEOUT,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
+        # Tests use a file too, one per test run: threads sharing an in-memory database fail
+        # at once with "table is locked" instead of waiting, unlike WAL in production.
+        test_name = Path(tempfile.gettempdir()) / f"ispdesk-test-{os.getpid()}.sqlite3"
+        config["TEST"] = {"NAME": str(test_name)}
     elif engine in ("django.db.backends.postgresql",):
         config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
         config["CONN_HEALTH_CHECKS"] = True

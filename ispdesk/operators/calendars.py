@@ -1,0 +1,53 @@
+"""Loading the business calendar and operators' windows from the database."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+
+from ispdesk.lib.calendar import BusinessCalendar, DayException, Window, national_holidays
+from ispdesk.operators.models import CalendarException, OnDuty, Schedule
+
+
+def business_calendar(around: datetime) -> BusinessCalendar:
+    """The calendar for dates near `around`: holidays of last, this and next year."""
+    tz = ZoneInfo(settings.TIME_ZONE)
+    year = around.astimezone(tz).year
+    years = (year - 1, year, year + 1)
+    exceptions: dict[date, DayException] = {}
+    hours: dict[date, list[tuple[time, time]]] = defaultdict(list)
+    closed: set[date] = set()
+    rows = CalendarException.objects.filter(day__year__in=years)
+    for row in rows:
+        if row.closed:
+            closed.add(row.day)
+        elif row.start is not None and row.end is not None:
+            hours[row.day].append((row.start, row.end))
+    for day in closed:
+        exceptions[day] = DayException(day, closed=True)
+    for day, spans in hours.items():
+        if day not in closed:
+            exceptions[day] = DayException(day, closed=False, hours=tuple(sorted(spans)))
+    return BusinessCalendar(tz=tz, holidays=national_holidays(years), exceptions=exceptions)
+
+
+def windows_by_operator(operator_ids: Iterable[int], kind: str) -> dict[int, list[Window]]:
+    """Each operator's windows of one kind, in one query."""
+    found: dict[int, list[Window]] = defaultdict(list)
+    for row in Schedule.objects.filter(operator_id__in=list(operator_ids), kind=kind):
+        found[row.operator_id].append(row.as_window())
+    return found
+
+
+def is_day_off(calendar: BusinessCalendar, at: datetime) -> bool:
+    """A weekend day or a national holiday in the business time zone."""
+    day = at.astimezone(calendar.tz).date()
+    return day.weekday() >= 5 or calendar.is_holiday(day)
+
+
+def on_duty_ids(day: date) -> frozenset[int]:
+    return frozenset(OnDuty.objects.filter(day=day).values_list("operator_id", flat=True))

@@ -1,0 +1,371 @@
+"""Every change to a ticket: create, assign, unassign, status, comment, close, reopen.
+
+Each action locks what it changes, writes a history event and an audit event, and sends
+real-time events after commit. Lock order is always operators (by id) before tickets, so
+concurrent actions never deadlock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ispdesk.operators.models import Area, Operator
+from ispdesk.realtime.events import send_event_on_commit
+from ispdesk.system.audit import record_audit
+from ispdesk.tickets.assignment import Decision, Rule, decide, find_shift_tag
+from ispdesk.tickets.models import EventKind, Priority, Source, Status, Ticket, TicketEvent
+from ispdesk.tickets.team import team_facts
+
+
+class TicketActionError(ValueError):
+    def __init__(self, code: str, message: str, fields: dict[str, str] | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+        super().__init__(message)
+
+
+def _user(actor: Any) -> Any:
+    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+def _groups(ticket: Ticket, *extra_operators: Operator | None) -> list[str]:
+    groups = [f"ticket.{ticket.pk}", "role.admin", "role.supervisor"]
+    for operator in (ticket.assignee, *extra_operators):
+        if operator is not None:
+            groups.append(f"user.{operator.user_id}")
+    return groups
+
+
+def _announce(ticket: Ticket, *previous: Operator | None) -> None:
+    send_event_on_commit(
+        _groups(ticket, *previous),
+        {"type": "ticket:update", "ticket": ticket.pk, "status": ticket.status},
+    )
+
+
+def _event(ticket: Ticket, kind: str, actor: Any, now: datetime, **fields: Any) -> TicketEvent:
+    return TicketEvent.objects.create(
+        ticket=ticket, kind=kind, actor=_user(actor), created_at=now, **fields
+    )
+
+
+def _lock_team() -> None:
+    """Serialise decisions that read the team's loads (see the module docstring)."""
+    list(Operator.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
+def _lock_ticket(ticket_id: int) -> Ticket:
+    return Ticket.objects.select_for_update().get(pk=ticket_id)
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    subject: str
+    body: str = ""
+    source: str = Source.MANUAL
+    external_id: str = ""
+    priority: str = Priority.MEDIUM
+    customer_name: str = ""
+    customer_splynx_id: int | None = None
+    splynx_ticket_id: int | None = None
+    area_id: int | None = None
+    created_at: datetime | None = None
+
+
+def do_create_ticket(
+    actor: Any, new: NewTicket, *, auto_assign: bool = True
+) -> tuple[Ticket, bool]:
+    """Create a ticket (idempotent by source and external id); return it and whether it's new."""
+    subject = new.subject.strip()
+    if not subject:
+        raise TicketActionError(
+            "validation_error", _("A subject is required."), {"subject": _("required")}
+        )
+    external_id = new.external_id.strip() or uuid.uuid4().hex
+    existing = Ticket.objects.filter(source=new.source, external_id=external_id).first()
+    if existing is not None:
+        return existing, False
+    area = Area.objects.filter(pk=new.area_id, active=True).first() if new.area_id else None
+    if new.area_id and area is None:
+        raise TicketActionError("validation_error", _("Unknown area."), {"area": _("unknown")})
+    now = timezone.now()
+    from ispdesk.operators.models import ShiftTag
+
+    tags = ShiftTag.objects.filter(active=True).values_list("tag", flat=True)
+    try:
+        with transaction.atomic():
+            ticket = Ticket.objects.create(
+                source=new.source,
+                external_id=external_id,
+                subject=subject[:250],
+                body=new.body,
+                priority=new.priority,
+                customer_name=new.customer_name[:200],
+                customer_splynx_id=new.customer_splynx_id,
+                splynx_ticket_id=new.splynx_ticket_id,
+                area=area,
+                shift_tag=find_shift_tag(f"{subject}\n{new.body}", tags) or "",
+                created_at=new.created_at or now,
+            )
+            _event(
+                ticket,
+                EventKind.CREATED,
+                actor,
+                now,
+                to_status=Status.NEW,
+                text=_("Created from %(source)s") % {"source": ticket.get_source_display()},
+            )
+            record_audit(
+                actor,
+                "ticket.created",
+                ticket,
+                after={"source": new.source, "external_id": external_id},
+            )
+            _announce(ticket)
+    except IntegrityError:
+        # Another process created it between our check and insert: same outcome.
+        return Ticket.objects.get(source=new.source, external_id=external_id), False
+    if auto_assign:
+        do_auto_assign(actor, ticket)
+        ticket.refresh_from_db()
+    return ticket, True
+
+
+def _give(
+    ticket: Ticket, operator: Operator, actor: Any, now: datetime, reason: str
+) -> TicketEvent:
+    previous = ticket.assignee
+    kind = EventKind.REASSIGNED if previous is not None else EventKind.ASSIGNED
+    from_status = ticket.status
+    ticket.assignee = operator
+    ticket.assigned_at = now
+    if ticket.status == Status.NEW:
+        ticket.status = Status.ASSIGNED
+    ticket.save(update_fields=["assignee", "assigned_at", "status", "updated_at"])
+    Operator.objects.filter(pk=operator.pk).update(last_assigned_at=now)
+    event = _event(
+        ticket,
+        kind,
+        actor,
+        now,
+        operator=operator,
+        previous_operator=previous,
+        from_status=from_status,
+        to_status=ticket.status,
+        text=reason,
+    )
+    record_audit(
+        actor,
+        f"ticket.{kind}",
+        ticket,
+        before={"assignee": previous.pk if previous else None},
+        after={"assignee": operator.pk, "reason": reason},
+    )
+    send_event_on_commit(
+        _groups(ticket, previous),
+        {"type": "ticket:assigned", "ticket": ticket.pk, "operator": operator.pk},
+    )
+    return event
+
+
+def do_auto_assign(actor: Any, ticket: Ticket, now: datetime | None = None) -> Decision:
+    """Let the engine choose; a ticket already assigned or closed is left alone."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_team()
+        locked = _lock_ticket(ticket.pk)
+        if not locked.is_open or locked.assignee_id is not None:
+            return Decision(locked.assignee_id, Rule.NONE, _("Already assigned or closed"))
+        candidates, rules = team_facts(now)
+        decision = decide(f"{locked.subject}\n{locked.body}", candidates, rules)
+        if decision.operator_id is not None:
+            operator = Operator.objects.get(pk=decision.operator_id)
+            _give(locked, operator, actor, now, decision.reason)
+    return decision
+
+
+def do_assign_ticket(actor: Any, ticket: Ticket, operator: Operator) -> Ticket:
+    """A person chooses the assignee (assign or reassign)."""
+    now = timezone.now()
+    if not operator.active or not operator.user.is_active:
+        raise TicketActionError(
+            "operator_inactive", _("%(name)s is not active.") % {"name": operator.name}
+        )
+    with transaction.atomic():
+        _lock_team()
+        locked = _lock_ticket(ticket.pk)
+        if not locked.is_open:
+            raise TicketActionError("ticket_closed", _("Reopen the ticket before assigning it."))
+        if locked.assignee_id == operator.pk:
+            return locked
+        who = getattr(actor, "display_name", None) or _("ispdesk")
+        _give(locked, operator, actor, now, _("Assigned by %(who)s") % {"who": who})
+    return locked
+
+
+def do_unassign_ticket(actor: Any, ticket: Ticket, reason: str = "") -> Ticket:
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lock_ticket(ticket.pk)
+        previous = locked.assignee
+        if previous is None:
+            return locked
+        from_status = locked.status
+        locked.assignee = None
+        locked.assigned_at = None
+        if locked.is_open:
+            locked.status = Status.NEW
+        locked.save(update_fields=["assignee", "assigned_at", "status", "updated_at"])
+        _event(
+            locked,
+            EventKind.UNASSIGNED,
+            actor,
+            now,
+            previous_operator=previous,
+            from_status=from_status,
+            to_status=locked.status,
+            text=reason,
+        )
+        record_audit(
+            actor,
+            "ticket.unassigned",
+            locked,
+            before={"assignee": previous.pk},
+            after={"assignee": None, "reason": reason},
+        )
+        _announce(locked, previous)
+    return locked
+
+
+def _is_human_response(actor: Any, ticket: Ticket) -> bool:
+    user = _user(actor)
+    return user is not None and ticket.first_response_at is None
+
+
+def do_change_status(actor: Any, ticket: Ticket, status: str) -> Ticket:
+    if status == Status.CLOSED:
+        return do_close_ticket(actor, ticket)
+    if status not in Status.values:
+        raise TicketActionError("validation_error", _("Unknown status."), {"status": status})
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lock_ticket(ticket.pk)
+        if not locked.is_open:
+            raise TicketActionError("ticket_closed", _("Reopen the ticket to change its status."))
+        if status == Status.ASSIGNED and locked.assignee_id is None:
+            raise TicketActionError("no_assignee", _("Assign the ticket first."))
+        if locked.status == status:
+            return locked
+        from_status = locked.status
+        locked.status = status
+        if status in (Status.IN_PROGRESS, Status.WAITING) and _is_human_response(actor, locked):
+            locked.first_response_at = now
+        locked.save(update_fields=["status", "first_response_at", "updated_at"])
+        _event(
+            locked, EventKind.STATUS_CHANGED, actor, now, from_status=from_status, to_status=status
+        )
+        record_audit(
+            actor,
+            "ticket.status_changed",
+            locked,
+            before={"status": from_status},
+            after={"status": status},
+        )
+        _announce(locked)
+    return locked
+
+
+def do_comment_ticket(actor: Any, ticket: Ticket, text: str) -> TicketEvent:
+    text = text.strip()
+    if not text:
+        raise TicketActionError("validation_error", _("Write a comment."), {"text": _("required")})
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lock_ticket(ticket.pk)
+        if _is_human_response(actor, locked):
+            locked.first_response_at = now
+            locked.save(update_fields=["first_response_at", "updated_at"])
+        event = _event(locked, EventKind.COMMENTED, actor, now, text=text[:5000])
+        _announce(locked)
+    return event
+
+
+def do_close_ticket(actor: Any, ticket: Ticket, note: str = "") -> Ticket:
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lock_ticket(ticket.pk)
+        if not locked.is_open:
+            return locked
+        from_status = locked.status
+        locked.status = Status.CLOSED
+        locked.closed_at = now
+        if locked.first_response_at is None and _user(actor) is not None:
+            locked.first_response_at = now
+        locked.save(update_fields=["status", "closed_at", "first_response_at", "updated_at"])
+        _event(
+            locked,
+            EventKind.CLOSED,
+            actor,
+            now,
+            from_status=from_status,
+            to_status=Status.CLOSED,
+            text=note,
+        )
+        record_audit(
+            actor,
+            "ticket.closed",
+            locked,
+            before={"status": from_status},
+            after={"status": Status.CLOSED},
+        )
+        _announce(locked)
+    return locked
+
+
+def do_reopen_ticket(actor: Any, ticket: Ticket, note: str = "") -> Ticket:
+    now = timezone.now()
+    with transaction.atomic():
+        locked = _lock_ticket(ticket.pk)
+        if locked.is_open:
+            return locked
+        locked.status = Status.ASSIGNED if locked.assignee_id else Status.NEW
+        locked.closed_at = None
+        locked.save(update_fields=["status", "closed_at", "updated_at"])
+        _event(
+            locked,
+            EventKind.REOPENED,
+            actor,
+            now,
+            from_status=Status.CLOSED,
+            to_status=locked.status,
+            text=note,
+        )
+        record_audit(
+            actor,
+            "ticket.reopened",
+            locked,
+            before={"status": Status.CLOSED},
+            after={"status": locked.status},
+        )
+        _announce(locked)
+    return locked
+
+
+def do_assign_unassigned(actor: Any, now: datetime | None = None) -> list[tuple[int, Decision]]:
+    """Offer every open unassigned ticket to the engine, oldest first."""
+    results = []
+    for ticket in Ticket.objects.unassigned().order_by("created_at", "pk"):
+        decision = do_auto_assign(actor, ticket, now)
+        results.append((ticket.pk, decision))
+        if decision.operator_id is None and decision.rule == Rule.NONE:
+            # Nobody can take work now; the rest would get the same answer.
+            break
+    return results

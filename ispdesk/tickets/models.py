@@ -1,0 +1,133 @@
+"""Tickets and their history."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from ispdesk.operators.models import Area, Operator
+
+
+class Source(models.TextChoices):
+    SPLYNX = "splynx", "Splynx"
+    GESTIONREAL = "gestionreal", "Gestión Real"
+    WEBHOOK = "webhook", _("Webhook")
+    MANUAL = "manual", _("Manual")
+    CSV = "csv", "CSV"
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("New")
+    ASSIGNED = "assigned", _("Assigned")
+    IN_PROGRESS = "in_progress", _("In progress")
+    WAITING = "waiting", _("Waiting")
+    CLOSED = "closed", _("Closed")
+
+
+OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.WAITING)
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class TicketQuerySet(models.QuerySet["Ticket"]):
+    def open(self) -> TicketQuerySet:
+        return self.exclude(status=Status.CLOSED)
+
+    def unassigned(self) -> TicketQuerySet:
+        return self.open().filter(assignee__isnull=True)
+
+
+class Ticket(models.Model):
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    external_id = models.CharField(_("external id"), max_length=64)
+    splynx_ticket_id = models.PositiveIntegerField(_("Splynx ticket"), null=True, blank=True)
+    customer_splynx_id = models.PositiveIntegerField(_("Splynx customer"), null=True, blank=True)
+    customer_name = models.CharField(_("customer"), max_length=200, blank=True)
+    subject = models.CharField(_("subject"), max_length=250)
+    body = models.TextField(_("description"), blank=True)
+    priority = models.CharField(
+        _("priority"), max_length=8, choices=Priority.choices, default=Priority.MEDIUM
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.NEW, db_index=True
+    )
+    shift_tag = models.CharField(_("shift tag"), max_length=20, blank=True)
+    area = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    assignee = models.ForeignKey(
+        Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    created_at = models.DateTimeField(_("created"), db_index=True)
+    assigned_at = models.DateTimeField(_("assigned"), null=True, blank=True)
+    first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    alerts_sent = models.PositiveIntegerField(_("alerts sent"), default=0)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="ticket_source_external_id_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["assignee", "status"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.subject}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != Status.CLOSED
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    ASSIGNED = "assigned", _("Assigned")
+    REASSIGNED = "reassigned", _("Reassigned")
+    UNASSIGNED = "unassigned", _("Unassigned")
+    STATUS_CHANGED = "status_changed", _("Status changed")
+    COMMENTED = "commented", _("Commented")
+    ALERTED = "alerted", _("Alerted")
+    CLOSED = "closed", _("Closed")
+    REOPENED = "reopened", _("Reopened")
+    SYNCED = "synced", _("Synced")
+
+
+class TicketEvent(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    created_at = models.DateTimeField(db_index=True)
+    # None means ispdesk itself (the assignment engine, a job, a sync).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    operator = models.ForeignKey(
+        Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    previous_operator = models.ForeignKey(
+        Operator, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    # The engine's reason, a comment's text, or what a sync changed.
+    text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("ticket event")
+        verbose_name_plural = _("ticket events")
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.kind}"

@@ -1,0 +1,77 @@
+"""Two workers assigning the same 500 tickets at once: each gets exactly one assignee.
+
+On PostgreSQL and MariaDB the workers are separate processes (forked, each with its own
+connection); SQLite's in-memory test database cannot be shared across processes, so there
+they are threads with their own connections.
+"""
+
+import multiprocessing
+import threading
+from collections import Counter
+
+import pytest
+from django.db import connection, connections
+
+from ispdesk.tickets.actions import do_assign_unassigned
+from ispdesk.tickets.models import EventKind, Source, Status, Ticket, TicketEvent
+
+TICKETS = 500
+
+
+def _assign_all(barrier) -> None:  # type: ignore[no-untyped-def]
+    try:
+        barrier.wait(timeout=30)
+        do_assign_unassigned(None)
+    finally:
+        connections.close_all()
+
+
+def _run_workers(count: int) -> None:
+    if connection.vendor == "sqlite":
+        barrier = threading.Barrier(count)
+        threads = [threading.Thread(target=_assign_all, args=(barrier,)) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert not any(thread.is_alive() for thread in threads)
+        return
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(count)
+    connections.close_all()  # children must not share the parent's socket
+    processes = [context.Process(target=_assign_all, args=(barrier,)) for _ in range(count)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=300)
+    assert [process.exitcode for process in processes] == [0] * count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_assign_every_ticket_exactly_once_and_fairly(team):
+    Ticket.objects.bulk_create(
+        Ticket(
+            source=Source.CSV,
+            external_id=f"c-{n}",
+            subject=f"Caso {n}",
+            created_at=f"2026-11-25T10:{n % 60:02d}:00Z",
+        )
+        for n in range(TICKETS)
+    )
+    _run_workers(2)
+
+    assert Ticket.objects.filter(assignee__isnull=True).count() == 0
+    assert Ticket.objects.exclude(status=Status.ASSIGNED).count() == 0
+    assignments = Counter(
+        TicketEvent.objects.filter(kind=EventKind.ASSIGNED).values_list("ticket_id", flat=True)
+    )
+    assert len(assignments) == TICKETS
+    assert set(assignments.values()) == {1}
+    loads = Counter(Ticket.objects.values_list("assignee__user__username", flat=True))
+    # Pedro is off schedule all along; Juan and Sofía share the load evenly.
+    assert set(loads) == {"juan", "sofia"}
+    assert abs(loads["juan"] - loads["sofia"]) <= 1
+    history = dict(
+        TicketEvent.objects.filter(kind=EventKind.ASSIGNED).values_list("ticket_id", "operator_id")
+    )
+    assert history == dict(Ticket.objects.values_list("pk", "assignee_id"))
