@@ -16,8 +16,10 @@ from ispdesk.accounts.api import users_router
 from ispdesk.accounts.auth import BearerTokenAuth, SessionAuth
 from ispdesk.api_errors import STATUS_CODES, ApiError, default_message, error_body
 from ispdesk.jobs.api import router as jobs_router
+from ispdesk.operators.api import router as operators_router
 from ispdesk.system.api import logs_router
 from ispdesk.system.api import router as system_router
+from ispdesk.tickets.api import router as tickets_router
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +42,15 @@ def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     return _respond(request, exc.status, error_body(exc.code, exc.message, exc.fields))
 
 
+# Where a value came from, and the body's parameter name: not part of the field's name.
+_LOCATION_PARTS = ("body", "payload", "query", "path", "header", "cookie", "form", "file")
+
+
 @api.exception_handler(ValidationError)
 def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     fields: dict[str, str] = {}
     for error in exc.errors:
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
+        location = [str(part) for part in error.get("loc", ()) if part not in _LOCATION_PARTS]
         name = ".".join(location) or "body"
         fields.setdefault(name, str(error.get("msg", _("invalid value"))))
     names = ", ".join(fields)
@@ -90,3 +96,5 @@ api.add_router("/users", users_router)
 api.add_router("/", system_router)
 api.add_router("/logs", logs_router)
 api.add_router("/admin/jobs", jobs_router)
+api.add_router("/", operators_router)
+api.add_router("/tickets", tickets_router)

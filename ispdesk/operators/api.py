@@ -1,0 +1,5 @@
+"""operators API."""
+
+from ninja import Router
+
+router = Router(tags=["operators"])

@@ -1,0 +1,5 @@
+"""tickets API."""
+
+from ninja import Router
+
+router = Router(tags=["tickets"])
