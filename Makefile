@@ -8,7 +8,7 @@ EXTRAS := --extra postgres $(shell pkg-config --exists libmariadb 2>/dev/null &&
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint typecheck bench install install-dev chromium messages compilemessages clean
+.PHONY: demo test lint typecheck bench install install-dev test-tools chromium messages compilemessages clean
 
 install:
 	$(UV) sync --frozen --no-dev $(EXTRAS)
@@ -16,8 +16,11 @@ install:
 install-dev:
 	$(UV) sync --frozen $(EXTRAS)
 
-chromium:
-	@scripts/ensure-chromium.sh
+# Chromium (browser tests) and redis-server (channel-layer tests), installed when missing.
+test-tools:
+	@scripts/ensure-test-tools.sh
+
+chromium: test-tools
 
 demo: install
 	HOST=$(HOST) PORT=$(PORT) $(UV) run --frozen --no-sync ispdesk demo --host $(HOST) --port $(PORT)
@@ -29,7 +32,7 @@ lint: install-dev
 typecheck: install-dev
 	$(UV) run --frozen --no-sync mypy ispdesk
 
-test: install-dev chromium lint
+test: install-dev test-tools lint
 	$(UV) run --frozen --no-sync pytest
 
 # Extract translatable text into ispdesk/locale/*/django.po, then compile the .mo files.

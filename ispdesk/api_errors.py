@@ -82,6 +82,10 @@ class ApiErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(API_PREFIX) and "\x00" in request.path:
+            # No route has a NUL; as a path parameter it would reach the database (a 500 on
+            # PostgreSQL).
+            return error_response(404, "not_found", default_message(404))
         response = self.get_response(request)
         if not request.path.startswith(API_PREFIX) or response.status_code < 400:
             return response

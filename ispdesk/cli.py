@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> None:
         django.setup()
     except ConfigError as exc:
         if command == "check_config":
-            print(f"settings ........ FAIL {exc}")
+            # The same line shape as the command's own checks (check_config.py).
+            print(f"{'settings':.<24} FAIL {exc}")
         else:
             print(f"ispdesk: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

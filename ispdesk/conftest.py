@@ -11,11 +11,16 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 
 from ispdesk.accounts.models import PagePermission, Role, User
 from ispdesk.system.config import clear_config_cache
 
 PASSWORD = "correct-horse-battery-staple"
+
+# Property tests must not fail because a busy 2-core machine made one example slow.
+hypothesis_settings.register_profile("ispdesk", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("ispdesk")
 
 
 @pytest.fixture(autouse=True)

@@ -75,7 +75,8 @@ AREAS = (
 
 # username → (WhatsApp, areas, shifts {kind: [(weekdays, start, end)]}, shift tag)
 WEEKDAYS = (0, 1, 2, 3, 4)
-TEAM = {
+Shifts = dict[str, list[tuple[tuple[int, ...], str, str]]]
+TEAM: dict[str, tuple[str, tuple[str, ...], Shifts, str]] = {
     "ana": (
         "+5491155550001",
         ("Soporte", "Administración"),

@@ -123,6 +123,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ispdesk.system.context_processors.system",
+                "ispdesk.tickets.context_processors.tickets",
             ],
         },
     },
@@ -134,7 +135,9 @@ DATABASE_URL = env.str("DATABASE_URL", f"sqlite:///{DEFAULT_SQLITE}")
 SQLITE_BUSY_TIMEOUT = env.int("SQLITE_BUSY_TIMEOUT", 20, minimum=1)
 
 
-def _database(url: str) -> dict:
+def _database(url: str) -> dj_database_url.DBConfig:
+    if url.startswith("mariadb://"):
+        url = "mysql://" + url.removeprefix("mariadb://")  # Django's MySQL backend serves both
     try:
         config = dj_database_url.parse(url, conn_max_age=0)
     except (ValueError, KeyError) as exc:
@@ -156,10 +159,10 @@ def _database(url: str) -> dict:
         test_name = Path(tempfile.gettempdir()) / f"ispdesk-test-{os.getpid()}.sqlite3"
         config["TEST"] = {"NAME": str(test_name)}
     elif engine in ("django.db.backends.postgresql",):
-        config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+        config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
         config["CONN_HEALTH_CHECKS"] = True
     elif engine == "django.db.backends.mysql":
-        config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+        config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
         config["CONN_HEALTH_CHECKS"] = True
         config["OPTIONS"] = {
             "charset": "utf8mb4",
@@ -258,7 +261,7 @@ STORAGES = {
 }
 # Serve straight from the apps' static folders: no collectstatic step is needed to run.
 WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG or DEMO
 
 # Background loops ------------------------------------------------------------------------
 JOBS_POLL_SECONDS = env.int("JOBS_POLL_SECONDS", 5, minimum=1, maximum=3600)

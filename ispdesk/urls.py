@@ -1,12 +1,16 @@
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 
 from ispdesk.api import api
 from ispdesk.api_errors import error_response
 from ispdesk.system import health
 
 
-def api_not_found(request, rest: str = ""):  # type: ignore[no-untyped-def]
-    return error_response(404, "not_found", "Unknown API route.")
+@csrf_exempt  # an unknown route is a 404 whatever the method; there is nothing to protect
+def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return error_response(404, "not_found", _("Unknown API route."))
 
 
 urlpatterns = [
@@ -18,4 +22,6 @@ urlpatterns = [
     path("", include("ispdesk.accounts.urls")),
     path("", include("ispdesk.system.urls")),
     path("", include("ispdesk.jobs.urls")),
+    path("", include("ispdesk.tickets.urls")),
+    path("", include("ispdesk.operators.urls")),
 ]

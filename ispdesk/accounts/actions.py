@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -89,8 +90,11 @@ def _would_remove_last_admin(user: User, changes: dict[str, Any]) -> bool:
     )
     if stays_admin:
         return False
-    other_admins = User.objects.filter(role=Role.ADMIN, is_active=True).exclude(pk=user.pk)
-    return not other_admins.exists()
+    return not _active_admins().exclude(pk=user.pk).exists()
+
+
+def _active_admins() -> QuerySet[User]:
+    return User.objects.filter(role=Role.ADMIN, is_active=True)
 
 
 def do_update_user(actor: Any, user: User, changes: dict[str, Any]) -> User:
@@ -108,6 +112,9 @@ def do_update_user(actor: Any, user: User, changes: dict[str, Any]) -> User:
                 {"username": _("already taken")},
             )
     with transaction.atomic():
+        # Lock the active admins first, always in one order: two admins demoting each other
+        # at once then take turns (instead of both seeing the other remain, or deadlocking).
+        list(_active_admins().select_for_update().order_by("pk").values_list("pk", flat=True))
         locked = User.objects.select_for_update().get(pk=user.pk)
         if _would_remove_last_admin(locked, changes):
             raise UserChangeError(

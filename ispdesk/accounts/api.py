@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth import authenticate, login, logout
-from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils.translation import gettext as _
-from ninja import Router
+from ninja import Router, Status
 
 from ispdesk.accounts.access import access_own_token, access_user_for_admin
 from ispdesk.accounts.actions import (
@@ -16,6 +15,7 @@ from ispdesk.accounts.actions import (
     do_revoke_token,
     do_update_user,
 )
+from ispdesk.accounts.auth import ApiRequest
 from ispdesk.accounts.models import ApiToken, User
 from ispdesk.accounts.permissions import api_require_admin, api_require_supervisor
 from ispdesk.accounts.schemas import (
@@ -34,14 +34,23 @@ router = Router(tags=["auth"])
 users_router = Router(tags=["users"])
 
 
-def _client_ip(request: HttpRequest) -> str | None:
+def _client_ip(request: ApiRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
 @router.post("/login", auth=None, response=UserOut)
-def api_login(request: HttpRequest, payload: LoginIn) -> User:
+def api_login(request: ApiRequest, payload: LoginIn) -> User:
+    # Login has no CSRF token to check (there is no session yet). Requiring a JSON content
+    # type closes login CSRF instead: a cross-site form cannot send one without CORS consent.
+    if request.content_type != "application/json":
+        raise ApiError(
+            415, "unsupported_media_type", _("Send the credentials as application/json.")
+        )
     user = authenticate(request, username=payload.username, password=payload.password)
     if getattr(request, "axes_locked_out", False):
+        # Answer in the API's error shape: left set, the flag makes AxesMiddleware replace
+        # this response with its HTML lockout page.
+        request.axes_locked_out = False  # type: ignore[attr-defined]
         raise ApiError(
             429,
             "locked_out",
@@ -56,14 +65,14 @@ def api_login(request: HttpRequest, payload: LoginIn) -> User:
 
 
 @router.post("/logout", response={204: None})
-def api_logout(request: HttpRequest) -> tuple[int, None]:
+def api_logout(request: ApiRequest) -> Status:
     record_audit(request.auth, "user.logout", request.auth, ip_address=_client_ip(request))
     logout(request)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/me", response=UserOut)
-def api_me(request: HttpRequest) -> User:
+def api_me(request: ApiRequest) -> User:
     return request.auth
 
 
@@ -73,26 +82,27 @@ def _user_error(exc: UserChangeError) -> ApiError:
 
 
 @users_router.get("", response=list[UserOut])
-def list_users(request: HttpRequest) -> list[User]:
+def list_users(request: ApiRequest) -> list[User]:
     api_require_supervisor(request.auth)
     return list(User.objects.order_by("username"))
 
 
 @users_router.post("", response={201: UserOut})
-def create_user(request: HttpRequest, payload: UserCreateIn) -> tuple[int, User]:
+def create_user(request: ApiRequest, payload: UserCreateIn) -> Status:
     api_require_admin(request.auth)
     try:
         user = do_create_user(request.auth, **payload.dict())
     except UserChangeError as exc:
         raise _user_error(exc) from None
-    return 201, user
+    return Status(201, user)
 
 
 @users_router.put("/{user_id}", response=UserOut)
-def update_user(request: HttpRequest, user_id: int, payload: UserUpdateIn) -> User:
+def update_user(request: ApiRequest, user_id: int, payload: UserUpdateIn) -> User:
     api_require_admin(request.auth)
     user = access_user_for_admin(request.auth, user_id)
-    changes = payload.dict(exclude_unset=True)
+    # A null means "leave as is", like a missing field: no column here may be set to null.
+    changes = payload.dict(exclude_unset=True, exclude_none=True)
     try:
         return do_update_user(request.auth, user, changes)
     except UserChangeError as exc:
@@ -112,18 +122,18 @@ def _token_out(token: ApiToken) -> dict:
 
 
 @router.get("/tokens", response=list[TokenOut])
-def list_tokens(request: HttpRequest) -> list[dict]:
+def list_tokens(request: ApiRequest) -> list[dict]:
     tokens = ApiToken.objects.filter(user=request.auth).select_related("user")
     return [_token_out(token) for token in tokens]
 
 
 @router.post("/tokens", response={201: NewTokenOut})
-def create_token(request: HttpRequest, payload: TokenIn) -> tuple[int, dict]:
+def create_token(request: ApiRequest, payload: TokenIn) -> Status:
     new = do_create_token(request.auth, request.auth, payload.name)
-    return 201, {**_token_out(new.token), "token": new.secret}
+    return Status(201, {**_token_out(new.token), "token": new.secret})
 
 
 @router.delete("/tokens/{token_id}", response=TokenOut)
-def revoke_token(request: HttpRequest, token_id: int) -> dict:
+def revoke_token(request: ApiRequest, token_id: int) -> dict:
     token = access_own_token(request.auth, token_id)
     return _token_out(do_revoke_token(request.auth, token))

@@ -10,7 +10,7 @@ from django.utils import timezone
 from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
 
-from ispdesk.accounts.models import ApiToken, hash_token
+from ispdesk.accounts.models import ApiToken, User, hash_token
 
 # Writing last_used_at on every request would turn every read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -43,3 +43,9 @@ class SessionAuth(NinjaSessionAuth):
         if user is not None and user.is_authenticated and user.is_active:
             return user
         return None
+
+
+class ApiRequest(HttpRequest):
+    """The request type of authenticated API endpoints: `auth` is the user."""
+
+    auth: User

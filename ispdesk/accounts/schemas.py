@@ -1,15 +1,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from ispdesk.accounts.models import Role
 
 
+def _without_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text columns; refuse it here as a 422, not a 500 there.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Text that will be stored or looked up in the database.
+Text = Annotated[str, AfterValidator(_without_nul)]
+
+
 class LoginIn(Schema):
-    username: str = Field(min_length=1, max_length=150)
+    username: Text = Field(min_length=1, max_length=150)
     password: str = Field(min_length=1, max_length=512)
 
 
@@ -26,29 +38,29 @@ class UserOut(Schema):
 
 
 class UserCreateIn(Schema):
-    username: str = Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
+    username: Text = Field(min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
     password: str = Field(min_length=1, max_length=512)
-    first_name: str = Field("", max_length=150)
-    last_name: str = Field("", max_length=150)
-    email: str = Field("", max_length=254)
+    first_name: Text = Field("", max_length=150)
+    last_name: Text = Field("", max_length=150)
+    email: Text = Field("", max_length=254)
     role: Role = Role.OPERATOR
     page_permissions: list[str] = []
     is_active: bool = True
 
 
 class UserUpdateIn(Schema):
-    username: str | None = Field(None, min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
+    username: Text | None = Field(None, min_length=1, max_length=150, pattern=r"^[\w.@+-]+$")
     password: str | None = Field(None, min_length=1, max_length=512)
-    first_name: str | None = Field(None, max_length=150)
-    last_name: str | None = Field(None, max_length=150)
-    email: str | None = Field(None, max_length=254)
+    first_name: Text | None = Field(None, max_length=150)
+    last_name: Text | None = Field(None, max_length=150)
+    email: Text | None = Field(None, max_length=254)
     role: Role | None = None
     page_permissions: list[str] | None = None
     is_active: bool | None = None
 
 
 class TokenIn(Schema):
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
 
 
 class TokenOut(Schema):

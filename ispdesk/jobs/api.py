@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import Http404, HttpRequest
-from ninja import Router, Schema
+from django.http import Http404
+from ninja import Router, Schema, Status
 from pydantic import Field
 
+from ispdesk.accounts.auth import ApiRequest
 from ispdesk.accounts.permissions import api_require_admin
+from ispdesk.api_errors import ApiError
 from ispdesk.jobs.actions import (
     MAX_INTERVAL_SECONDS,
     MIN_INTERVAL_SECONDS,
+    JobScheduleError,
     do_request_run,
     do_update_schedule,
 )
@@ -64,26 +67,32 @@ def access_schedule(name: str) -> JobSchedule:
 
 
 @router.get("", response=list[JobOut])
-def list_jobs(request: HttpRequest) -> list[dict[str, Any]]:
+def list_jobs(request: ApiRequest) -> list[dict[str, Any]]:
     api_require_admin(request.auth)
     ensure_schedules()
     return [job_out(schedule) for schedule in JobSchedule.objects.all()]
 
 
 @router.post("/{name}/run", response={202: JobOut})
-def run_job(request: HttpRequest, name: str) -> tuple[int, dict[str, Any]]:
+def run_job(request: ApiRequest, name: str) -> Status:
     api_require_admin(request.auth)
     schedule = access_schedule(name)
     do_request_run(request.auth, schedule)
     schedule.refresh_from_db()
-    return 202, job_out(schedule)
+    return Status(202, job_out(schedule))
 
 
 @router.patch("/{name}", response=JobOut)
-def patch_job(request: HttpRequest, name: str, payload: JobPatchIn) -> dict[str, Any]:
+def patch_job(request: ApiRequest, name: str, payload: JobPatchIn) -> dict[str, Any]:
     api_require_admin(request.auth)
     schedule = access_schedule(name)
-    updated = do_update_schedule(
-        request.auth, schedule, interval_seconds=payload.interval_seconds, enabled=payload.enabled
-    )
+    try:
+        updated = do_update_schedule(
+            request.auth,
+            schedule,
+            interval_seconds=payload.interval_seconds,
+            enabled=payload.enabled,
+        )
+    except JobScheduleError as exc:
+        raise ApiError(422, "validation_error", exc.message, {exc.field: exc.message}) from None
     return job_out(updated)

@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -25,6 +25,11 @@ from ispdesk.jobs.registry import JobContext, get_job, registered_jobs
 from ispdesk.realtime.events import send_event_on_commit
 
 logger = logging.getLogger(__name__)
+
+ABANDONED_RUN_ERROR = (
+    "abandoned: the lease expired before this run finished (the worker stopped or the run "
+    "took longer than JOBS_LEASE_SECONDS)"
+)
 
 
 def new_worker_id() -> str:
@@ -52,7 +57,10 @@ def _lease_free(now: datetime) -> Q:
 
 
 def claim(schedule_id: int, worker: str, now: datetime) -> bool:
-    """Take the lease of one due job; True only for the single worker whose UPDATE won."""
+    """Take the lease of one due job; True only for the single worker whose UPDATE won.
+
+    `now` must be the time of this claim, not of an earlier poll: the lease runs from it.
+    """
     lease = timedelta(seconds=settings.JOBS_LEASE_SECONDS)
     changed = (
         JobSchedule.objects.filter(pk=schedule_id, enabled=True, next_run_at__lte=now)
@@ -72,23 +80,48 @@ def due_schedule_ids(now: datetime) -> list[int]:
     )
 
 
-def run_due_jobs(worker: str, now: datetime | None = None) -> list[JobRun]:
-    """Claim and run every job that is due now; return the runs this worker made."""
-    now = now or timezone.now()
+def run_due_jobs(
+    worker: str, now: datetime | None = None, stop: threading.Event | None = None
+) -> list[JobRun]:
+    """Claim and run every job that is due now; return the runs this worker made.
+
+    `now` (for tests) fixes the clock for choosing and claiming; otherwise each claim reads
+    the clock afresh, so a lease taken after a long earlier job is not born expired. Once
+    `stop` is set no further job is claimed.
+    """
     runs = []
-    for schedule_id in due_schedule_ids(now):
-        if claim(schedule_id, worker, now):
-            runs.append(_run_claimed(schedule_id, worker))
+    for schedule_id in due_schedule_ids(now or timezone.now()):
+        if stop is not None and stop.is_set():
+            break
+        claimed_at = now or timezone.now()
+        if claim(schedule_id, worker, claimed_at):
+            runs.append(_run_claimed(schedule_id, worker, claimed_at))
     return runs
 
 
-def _run_claimed(schedule_id: int, worker: str) -> JobRun:
+def next_run_after(due_at: datetime, interval: timedelta, finished: datetime) -> datetime:
+    """The first slot of the job's grid (due_at + k·interval) after `finished`.
+
+    A fixed grid keeps the rhythm (no drift by the run's duration or the poll delay) and a
+    run that overran its interval skips the missed slots instead of running back to back.
+    """
+    if finished < due_at:
+        return due_at + interval
+    return due_at + interval * ((finished - due_at) // interval + 1)
+
+
+def _run_claimed(schedule_id: int, worker: str, started: datetime) -> JobRun:
     from ispdesk.system.actions import is_system_paused
 
     schedule = JobSchedule.objects.get(pk=schedule_id)
     job = get_job(schedule.name)
-    started = timezone.now()
-    manual = schedule.run_requested_at is not None
+    # "Run now" requests seen at the claim are served by this run; later ones are kept.
+    request_served = schedule.run_requested_at
+    manual = request_served is not None
+    # Runs left "running" by a worker whose lease expired never finish; say so.
+    JobRun.objects.filter(schedule_id=schedule_id, outcome=JobRun.Outcome.RUNNING).update(
+        outcome=JobRun.Outcome.ERROR, finished_at=started, error=ABANDONED_RUN_ERROR
+    )
     run = JobRun.objects.create(
         schedule=schedule,
         started_at=started,
@@ -110,22 +143,40 @@ def _run_claimed(schedule_id: int, worker: str) -> JobRun:
         except Exception:
             logger.exception("job %s failed", schedule.name)
             outcome = JobRun.Outcome.ERROR
-            error = traceback.format_exc(limit=8)[-4000:]
-            close_old_connections()
+            # The innermost frames say where it failed; keep those.
+            error = traceback.format_exc(limit=-20)[-4000:]
+            if not connection.in_atomic_block:
+                # A job that broke the connection must not break recording its run.
+                close_old_connections()
     finished = timezone.now()
     with transaction.atomic():
         JobRun.objects.filter(pk=run.pk).update(
             finished_at=finished, outcome=outcome, counts=counts, error=error
         )
         # Release only our own lease: if it expired and another worker took over, leave it.
-        JobSchedule.objects.filter(pk=schedule_id, lease_owner=worker).update(
-            lease_owner="",
-            lease_expires_at=None,
-            last_finished_at=finished,
-            last_outcome=outcome,
-            run_requested_at=None,
-            next_run_at=finished + timedelta(seconds=schedule.interval_seconds),
+        # Read the row under lock: an admin may have changed the interval or asked for a
+        # run while this one was going.
+        current = (
+            JobSchedule.objects.select_for_update()
+            .filter(pk=schedule_id, lease_owner=worker)
+            .first()
         )
+        if current is not None:
+            if current.run_requested_at is not None and current.run_requested_at != request_served:
+                next_run_at = current.next_run_at
+                run_requested_at = current.run_requested_at
+            else:
+                interval = timedelta(seconds=current.interval_seconds)
+                next_run_at = next_run_after(schedule.next_run_at, interval, finished)
+                run_requested_at = None
+            JobSchedule.objects.filter(pk=schedule_id, lease_owner=worker).update(
+                lease_owner="",
+                lease_expires_at=None,
+                last_finished_at=finished,
+                last_outcome=outcome,
+                run_requested_at=run_requested_at,
+                next_run_at=next_run_at,
+            )
         send_event_on_commit(
             ["role.admin"], {"type": "job:run", "job": schedule.name, "outcome": outcome}
         )
@@ -150,21 +201,20 @@ class SchedulerLoop:
         logger.info("scheduler %s started (poll every %ss)", self.worker, self.poll_seconds)
         failures = 0
         try:
-            ensure_schedules()
-        except Exception:
-            logger.exception("could not create job schedules; will retry")
-        while not self.stop_event.is_set():
-            try:
-                close_old_connections()
-                ensure_schedules()
-                run_due_jobs(self.worker)
-                failures = 0
-            except Exception:
-                failures += 1
-                logger.exception("scheduler iteration failed (%s in a row)", failures)
-                close_old_connections()
-            delay = min(self.poll_seconds * (2 ** min(failures, 5)), 300)
-            self.wake_event.wait(delay)
-            self.wake_event.clear()
-        close_old_connections()
-        logger.info("scheduler %s stopped", self.worker)
+            while not self.stop_event.is_set():
+                try:
+                    close_old_connections()
+                    ensure_schedules()
+                    run_due_jobs(self.worker, stop=self.stop_event)
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    logger.exception("scheduler iteration failed (%s in a row)", failures)
+                    close_old_connections()
+                delay = min(self.poll_seconds * (2 ** min(failures, 5)), 300)
+                self.wake_event.wait(delay)
+                self.wake_event.clear()
+        finally:
+            # This thread's connection would otherwise outlive it (and block test teardown).
+            connections.close_all()
+            logger.info("scheduler %s stopped", self.worker)

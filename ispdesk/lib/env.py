@@ -39,7 +39,7 @@ class Env:
         value = self.raw(name)
         return default if value is None or value == "" else value
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def bool(self, name: builtins.str, default: bool = False) -> bool:
         value = self.raw(name)
         if value is None:
             return default
@@ -51,7 +51,12 @@ class Env:
         raise ConfigError(name, f"expected a boolean (true/false, 1/0, yes/no), got {value!r}")
 
     def int(
-        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+        self,
+        name: builtins.str,
+        default: int,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
     ) -> int:
         value = self.raw(name)
         if value is None or value == "":
@@ -66,13 +71,17 @@ class Env:
             raise ConfigError(name, f"must be at most {maximum}, got {number}")
         return number
 
-    def list(self, name: str, default: builtins.list[str] | None = None) -> builtins.list[str]:
+    def list(
+        self, name: builtins.str, default: builtins.list[builtins.str] | None = None
+    ) -> builtins.list[builtins.str]:
         value = self.raw(name)
         if value is None or value == "":
             return list(default or [])
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def choice(self, name: str, choices: builtins.list[str], default: str) -> str:
+    def choice(
+        self, name: builtins.str, choices: builtins.list[builtins.str], default: builtins.str
+    ) -> builtins.str:
         value = self.str(name, default)
         if value not in choices:
             raise ConfigError(name, f"must be one of {', '.join(choices)}; got {value!r}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from ispdesk.realtime.events import remember_consumer_loop
 
 logger = logging.getLogger(__name__)
 
@@ -27,25 +30,33 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         self.groups_joined = []
+        remember_consumer_loop()
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        groups = await _groups_for(user)
+        groups = await _groups_for(user) if user is not None and user.is_authenticated else []
+        # Accept, then close: a refused handshake reaches the browser as a bare 1006, while
+        # 4401 tells the page to log in again instead of reconnecting forever.
+        await self.accept()
         if not groups:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined = groups
-        await self.accept()
         await self.send_json({"type": "hello", "groups": groups})
 
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined = []
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
+        # A malformed frame is ignored: it is no reason to drop the connection with a 1011.
+        try:
+            content = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            return
         # The browser sends heartbeats; answer so it can detect dead connections.
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})

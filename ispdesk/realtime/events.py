@@ -6,18 +6,52 @@ refetch their own fragments when they receive one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
 # The consumer method that forwards a layer message to its websocket (`event.forward`).
 LAYER_MESSAGE_TYPE = "event.forward"
+SEND_TIMEOUT_SECONDS = 5
+
+# The event loop the websocket consumers of this process run in (see `_group_send`).
+_consumer_loop: asyncio.AbstractEventLoop | None = None
+
+
+def remember_consumer_loop() -> None:
+    """Called by a consumer as it connects, from inside its event loop."""
+    global _consumer_loop
+    _consumer_loop = asyncio.get_running_loop()
+
+
+def _current_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _group_send(layer: BaseChannelLayer, group: str, message: dict[str, Any]) -> None:
+    loop = _consumer_loop
+    if (
+        isinstance(layer, InMemoryChannelLayer)
+        and loop is not None
+        and loop.is_running()
+        and _current_loop() is not loop
+    ):
+        # The in-memory layer's queues belong to the consumers' event loop and are not
+        # thread-safe: a background thread (scheduler, sender) must hand the send to it.
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+        future.result(timeout=SEND_TIMEOUT_SECONDS)
+        return
+    async_to_sync(layer.group_send)(group, message)
 
 
 def publish_now(groups: Iterable[str], event: dict[str, Any]) -> None:
@@ -29,7 +63,7 @@ def publish_now(groups: Iterable[str], event: dict[str, Any]) -> None:
         return
     for group in dict.fromkeys(groups):
         try:
-            async_to_sync(layer.group_send)(group, {"type": LAYER_MESSAGE_TYPE, "event": event})
+            _group_send(layer, group, {"type": LAYER_MESSAGE_TYPE, "event": event})
         except Exception:
             # Real-time delivery is best effort; pages resync from the database on reconnect.
             logger.exception("could not publish %s to %s", event.get("type"), group)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from ispdesk.accounts.auth import ApiRequest
 from ispdesk.accounts.permissions import api_require_admin
+from ispdesk.accounts.schemas import Text
 from ispdesk.api_errors import ApiError, parse_json_body
 from ispdesk.system.actions import do_pause_system, do_resume_system, do_set_config
 from ispdesk.system.config import ConfigValueError, config_keys, get_config
@@ -50,13 +52,13 @@ def config_items() -> list[dict[str, Any]]:
 
 
 @router.get("/admin/config", response=list[ConfigItemOut])
-def get_settings(request: HttpRequest) -> list[dict[str, Any]]:
+def get_settings(request: ApiRequest) -> list[dict[str, Any]]:
     api_require_admin(request.auth)
     return config_items()
 
 
 @router.post("/admin/config", response=list[ConfigItemOut])
-def post_settings(request: HttpRequest) -> list[dict[str, Any]]:
+def post_settings(request: ApiRequest) -> list[dict[str, Any]]:
     """Body: `{"key": value, ...}`. Every key is validated before anything is stored."""
     api_require_admin(request.auth)
     body = parse_json_body(request)
@@ -91,7 +93,7 @@ class SystemStatusOut(Schema):
 
 
 class PauseIn(Schema):
-    reason: str = Field("", max_length=200)
+    reason: Text = Field("", max_length=200)
 
 
 def _status(state: SystemState) -> dict[str, Any]:
@@ -104,18 +106,18 @@ def _status(state: SystemState) -> dict[str, Any]:
 
 
 @router.get("/system/status", response=SystemStatusOut)
-def system_status(request: HttpRequest) -> dict[str, Any]:
+def system_status(request: ApiRequest) -> dict[str, Any]:
     return _status(SystemState.load())
 
 
 @router.post("/admin/system/pause", response=SystemStatusOut)
-def pause_system(request: HttpRequest, payload: PauseIn | None = None) -> dict[str, Any]:
+def pause_system(request: ApiRequest, payload: PauseIn | None = None) -> dict[str, Any]:
     api_require_admin(request.auth)
     return _status(do_pause_system(request.auth, payload.reason if payload else ""))
 
 
 @router.post("/admin/system/resume", response=SystemStatusOut)
-def resume_system(request: HttpRequest) -> dict[str, Any]:
+def resume_system(request: ApiRequest) -> dict[str, Any]:
     api_require_admin(request.auth)
     return _status(do_resume_system(request.auth))
 
@@ -134,14 +136,29 @@ class AuditEventOut(Schema):
 
 
 class AuditFilters(Schema):
-    actor: str | None = None
-    action: str | None = None
-    object_type: str | None = None
-    object_id: str | None = None
+    actor: Text | None = None
+    action: Text | None = None
+    object_type: Text | None = None
+    object_id: Text | None = None
     since: datetime | None = None
     until: datetime | None = None
-    page: int = Field(1, ge=1)
+    # Bounded so the row offset stays within what every database accepts.
+    page: int = Field(1, ge=1, le=1_000_000)
     page_size: int = Field(50, ge=1, le=500)
+
+    @field_validator("since", "until")
+    @classmethod
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        """A time without an offset is local time; one that UTC cannot hold is refused."""
+        if value is None:
+            return None
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range") from None
+        return value
 
 
 class AuditPageOut(Schema):
@@ -169,7 +186,7 @@ def filter_audit_events(filters: AuditFilters) -> Any:
 
 
 @logs_router.get("", response=AuditPageOut)
-def list_logs(request: HttpRequest, filters: Query[AuditFilters]) -> dict[str, Any]:
+def list_logs(request: ApiRequest, filters: Query[AuditFilters]) -> dict[str, Any]:
     api_require_admin(request.auth)
     events = filter_audit_events(filters)
     count = events.count()

@@ -55,7 +55,11 @@ def check_redis() -> CheckResult:
             settings.REDIS_URL, socket_timeout=3, socket_connect_timeout=3
         )
         client.ping()
-    except (redis.RedisError, OSError, ValueError) as exc:
+    except ValueError:
+        # The parser's message may quote a piece of an unencoded password.
+        reason = "cannot parse the URL; percent-encode special characters in the password"
+        return CheckResult("redis", False, f"{_redact(settings.REDIS_URL)}: {reason}")
+    except (redis.RedisError, OSError) as exc:
         return CheckResult("redis", False, f"{_redact(settings.REDIS_URL)}: {exc}"[:200])
     return CheckResult("redis", True, _redact(settings.REDIS_URL))
 

@@ -61,7 +61,7 @@ class ConfigKey:
             raise ConfigValueError(self.key, _("expected a whole number"))
         try:
             number = int(raw.strip() if isinstance(raw, str) else raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
             raise ConfigValueError(self.key, _("expected a whole number")) from None
         if isinstance(raw, float) and raw != number:
             raise ConfigValueError(self.key, _("expected a whole number"))
@@ -75,6 +75,8 @@ class ConfigKey:
         if not isinstance(raw, str):
             raise ConfigValueError(self.key, _("expected text"))
         value = raw.strip()
+        if "\x00" in value:  # PostgreSQL cannot store it
+            raise ConfigValueError(self.key, _("must not contain NUL characters"))
         if len(value) > self.max_length:
             raise ConfigValueError(
                 self.key, _("must be at most %(max)s characters") % {"max": self.max_length}
@@ -92,6 +94,8 @@ class ConfigKey:
             items = [item.strip() for item in raw]
         else:
             raise ConfigValueError(self.key, _("expected a list of texts"))
+        if any("\x00" in item for item in items):
+            raise ConfigValueError(self.key, _("must not contain NUL characters"))
         return [item for item in items if item]
 
 

@@ -119,7 +119,7 @@ def do_create_ticket(
                 ticket,
                 EventKind.CREATED,
                 actor,
-                now,
+                ticket.created_at,
                 to_status=Status.NEW,
                 text=_("Created from %(source)s") % {"source": ticket.get_source_display()},
             )
@@ -176,19 +176,26 @@ def _give(
     return event
 
 
-def do_auto_assign(actor: Any, ticket: Ticket, now: datetime | None = None) -> Decision:
-    """Let the engine choose; a ticket already assigned or closed is left alone."""
-    now = now or timezone.now()
+def _auto_assign(actor: Any, ticket_id: int, now: datetime) -> tuple[Ticket, Decision | None]:
+    """The locked ticket and the engine's decision; None if it was already assigned or closed."""
     with transaction.atomic():
         _lock_team()
-        locked = _lock_ticket(ticket.pk)
+        locked = _lock_ticket(ticket_id)
         if not locked.is_open or locked.assignee_id is not None:
-            return Decision(locked.assignee_id, Rule.NONE, _("Already assigned or closed"))
+            return locked, None
         candidates, rules = team_facts(now)
         decision = decide(f"{locked.subject}\n{locked.body}", candidates, rules)
         if decision.operator_id is not None:
             operator = Operator.objects.get(pk=decision.operator_id)
             _give(locked, operator, actor, now, decision.reason)
+    return locked, decision
+
+
+def do_auto_assign(actor: Any, ticket: Ticket, now: datetime | None = None) -> Decision:
+    """Let the engine choose; a ticket already assigned or closed is left alone."""
+    locked, decision = _auto_assign(actor, ticket.pk, now or timezone.now())
+    if decision is None:
+        return Decision(locked.assignee_id, Rule.NONE, _("Already assigned or closed"))
     return decision
 
 
@@ -262,6 +269,11 @@ def do_change_status(actor: Any, ticket: Ticket, status: str) -> Ticket:
             raise TicketActionError("ticket_closed", _("Reopen the ticket to change its status."))
         if status == Status.ASSIGNED and locked.assignee_id is None:
             raise TicketActionError("no_assignee", _("Assign the ticket first."))
+        if status == Status.NEW and locked.assignee_id is not None:
+            # "New" means waiting in the queue; an assigned "new" ticket would be in neither.
+            raise TicketActionError(
+                "ticket_assigned", _("Unassign the ticket to put it back in the queue.")
+            )
         if locked.status == status:
             return locked
         from_status = locked.status
@@ -294,6 +306,7 @@ def do_comment_ticket(actor: Any, ticket: Ticket, text: str) -> TicketEvent:
             locked.first_response_at = now
             locked.save(update_fields=["first_response_at", "updated_at"])
         event = _event(locked, EventKind.COMMENTED, actor, now, text=text[:5000])
+        record_audit(actor, "ticket.commented", locked, after={"event": event.pk})
         _announce(locked)
     return event
 
@@ -362,10 +375,15 @@ def do_reopen_ticket(actor: Any, ticket: Ticket, note: str = "") -> Ticket:
 def do_assign_unassigned(actor: Any, now: datetime | None = None) -> list[tuple[int, Decision]]:
     """Offer every open unassigned ticket to the engine, oldest first."""
     results = []
-    for ticket in Ticket.objects.unassigned().order_by("created_at", "pk"):
-        decision = do_auto_assign(actor, ticket, now)
-        results.append((ticket.pk, decision))
-        if decision.operator_id is None and decision.rule == Rule.NONE:
+    pending = Ticket.objects.unassigned().order_by("created_at", "pk").values_list("pk", flat=True)
+    for ticket_id in list(pending):
+        _locked, decision = _auto_assign(actor, ticket_id, now or timezone.now())
+        if decision is None:
+            # Assigned by another worker, or closed, since we listed it: not ours to report,
+            # and no reason to stop (a closed ticket says nothing about who is available).
+            continue
+        results.append((ticket_id, decision))
+        if decision.operator_id is None:
             # Nobody can take work now; the rest would get the same answer.
             break
     return results

@@ -2,7 +2,8 @@
 
 Rules, in order (each can be switched off in the rules):
 1. on a weekend or holiday, the on-duty operator(s) of the day;
-2. a shift tag in the ticket text (`[TT]`, `[TD]`, ...) chooses that tag's group;
+2. a shift tag in the ticket text (`[TT]`, `[TD]`, ...) chooses that tag's group (its
+   members on schedule; with none on schedule the ordinary rules apply);
 3. candidates are active operators whose assignment window covers now, not paused and not
    assignment-paused;
 4. the fewest *current open* tickets wins, then the least recently assigned, then a stable
@@ -126,10 +127,11 @@ def decide(text: str, candidates: Sequence[Candidate], rules: Rules) -> Decision
         tag = find_shift_tag(text, rules.shift_tags)
         if tag is not None:
             group = [c for c in eligible if c.operator_id in rules.shift_tags[tag]]
+            # Only members on schedule: the tag never sends work to someone off shift.
             on_schedule = [c for c in group if c.on_schedule]
-            if on_schedule or group:
+            if on_schedule:
                 among = _("of the %(tag)s group") % {"tag": tag}
-                return _fewest(on_schedule or group, Rule.SHIFT_TAG, among)
+                return _fewest(on_schedule, Rule.SHIFT_TAG, among)
 
     scheduled = [c for c in eligible if c.on_schedule]
     if scheduled:

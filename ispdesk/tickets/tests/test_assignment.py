@@ -77,6 +77,13 @@ def test_a_tag_whose_group_is_unavailable_falls_back_to_everyone_on_schedule():
     assert decision.rule == Rule.SCHEDULE
 
 
+def test_a_tag_never_sends_work_to_an_off_shift_member_while_others_are_on():
+    team = [ANA, replace(JUAN, on_schedule=False), replace(SOFIA, on_schedule=False)]
+    decision = decide("[TT] Corte", team, Rules(shift_tags=TAGS))
+    assert decision.operator_id == ANA.operator_id
+    assert decision.rule == Rule.SCHEDULE
+
+
 def test_tags_can_be_switched_off():
     decision = decide("[TT] Corte", TEAM, Rules(shift_tags=TAGS, use_shift_tags=False))
     assert decision.operator_id == ANA.operator_id

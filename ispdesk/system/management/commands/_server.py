@@ -12,25 +12,42 @@ from django.conf import settings
 
 logger = logging.getLogger("ispdesk")
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How long a stopping process waits for a loop to finish the job it is running.
+LOOP_STOP_TIMEOUT = 30
+
 
 def add_bind_arguments(parser: Any) -> None:
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
 
-def start_loops() -> list[Any]:
+class LoopThread:
+    """A background loop and the thread that runs it."""
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.thread = threading.Thread(target=loop.run, name=type(loop).__name__, daemon=True)
+
+
+def start_loops() -> list[LoopThread]:
     """Start the background loops in daemon threads; return them for `stop_loops`."""
     from ispdesk.jobs.runner import SchedulerLoop
 
-    loops = [SchedulerLoop()]
+    loops = [LoopThread(SchedulerLoop())]
     for loop in loops:
-        threading.Thread(target=loop.run, name=type(loop).__name__, daemon=True).start()
+        loop.thread.start()
     return loops
 
 
-def stop_loops(loops: list[Any]) -> None:
+def stop_loops(loops: list[LoopThread], timeout: float = LOOP_STOP_TIMEOUT) -> None:
+    """Ask every loop to stop, then wait for each to finish what it is doing."""
     for loop in loops:
-        loop.stop()
+        loop.loop.stop()
+    for loop in loops:
+        loop.thread.join(timeout)
+        if loop.thread.is_alive():
+            logger.warning("%s did not stop within %ss", loop.thread.name, timeout)
 
 
 def uvicorn_options(host: str, port: int) -> dict[str, Any]:
@@ -40,21 +57,48 @@ def uvicorn_options(host: str, port: int) -> dict[str, Any]:
         "lifespan": "off",
         "ws": "websockets-sansio",
         "proxy_headers": settings.HTTPS,
-        "log_level": settings.LOG_LEVEL.lower(),
+        "log_level": str(settings.LOG_LEVEL).lower(),
         # Keep websocket frames well under the channel layer's message size.
         "ws_max_size": 1024 * 1024,
     }
 
 
+class QuietStop:
+    """Makes SIGINT/SIGTERM stop a uvicorn server and the process end with status 0.
+
+    uvicorn handles these signals while it runs, then raises the same signal again once it
+    has shut down, which would end the process with a KeyboardInterrupt traceback (SIGINT) or
+    status -15 (SIGTERM). These handlers receive that second signal, and any signal that
+    arrives before uvicorn installs its own. A signal after `server_stopped()` (while the
+    background loops finish their jobs) forces the exit.
+    """
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.stopped = False
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self.handle)
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if self.stopped:
+            raise SystemExit(1)
+        self.server.should_exit = True
+
+    def server_stopped(self) -> None:
+        self.stopped = True
+
+
 def serve(host: str, port: int, with_loops: bool) -> None:
     import uvicorn
 
-    loops = start_loops() if with_loops else []
     server = uvicorn.Server(
         uvicorn.Config("ispdesk.asgi:application", **uvicorn_options(host, port))
     )
+    quiet_stop = QuietStop(server)
+    loops = start_loops() if with_loops else []
     try:
         server.run()  # handles SIGINT/SIGTERM and returns after a graceful shutdown
+        quiet_stop.server_stopped()
     finally:
         stop_loops(loops)
         logger.info("ispdesk stopped")
@@ -67,6 +111,6 @@ def wait_for_signal(loop_runner: Any) -> None:
         logger.info("received signal %s, stopping", signum)
         loop_runner.stop()
 
-    signal.signal(signal.SIGINT, handle)
-    signal.signal(signal.SIGTERM, handle)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handle)
     loop_runner.run()

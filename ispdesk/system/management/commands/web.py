@@ -2,7 +2,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ispdesk.system.management.commands._server import add_bind_arguments, uvicorn_options
+from ispdesk.system.management.commands._server import (
+    QuietStop,
+    add_bind_arguments,
+    uvicorn_options,
+)
 
 
 class Command(BaseCommand):
@@ -18,8 +22,11 @@ class Command(BaseCommand):
         if options["workers"] < 1:
             raise CommandError("--workers must be at least 1")
         self.stdout.write(f"ispdesk web at http://{options['host']}:{options['port']}/")
-        uvicorn.run(
-            "ispdesk.asgi:application",
-            workers=options["workers"],
-            **uvicorn_options(options["host"], options["port"]),
-        )
+        server_options = uvicorn_options(options["host"], options["port"])
+        if options["workers"] > 1:
+            # uvicorn's supervisor binds the socket, forwards signals and exits cleanly.
+            uvicorn.run("ispdesk.asgi:application", workers=options["workers"], **server_options)
+            return
+        server = uvicorn.Server(uvicorn.Config("ispdesk.asgi:application", **server_options))
+        QuietStop(server)
+        server.run()

@@ -1,0 +1,162 @@
+"""The process shapes, run as real subprocesses against a migrated SQLite file.
+
+`ispdesk worker` runs the periodic jobs; `ispdesk serve` and `ispdesk web` answer HTTP. Each
+stops cleanly and promptly on SIGTERM or Ctrl-C: status 0 and no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ispdesk.testing.sockets import free_port, wait_until
+
+START_TIMEOUT = 30
+STOP_TIMEOUT = 10
+
+
+@dataclass(frozen=True)
+class Setup:
+    env: dict[str, str]
+    database: Path
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory) -> Setup:  # type: ignore[no-untyped-def]
+    """An environment like production's (no test mode) with a freshly migrated database."""
+    directory = tmp_path_factory.mktemp("process")
+    database = directory / "ispdesk.sqlite3"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "ISPDESK_DEMO", "PYTEST_VERSION"}
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{database}",
+        ISPDESK_DATA_DIR=str(directory),
+        ISPDESK_TESTING="0",
+        SECRET_KEY="process-test-secret-key-0123456789abcdefghijklmnop",
+        JOBS_POLL_SECONDS="1",
+        LOG_LEVEL="INFO",
+    )
+    subprocess.run(
+        [sys.executable, "-m", "ispdesk", "migrate", "--no-input", "-v", "0"],
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    return Setup(env, database)
+
+
+@dataclass
+class Process:
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stop(self, sig: int) -> tuple[int, float]:
+        """Send `sig`; return the exit status and how long the process took to end."""
+        sent = time.monotonic()
+        self.popen.send_signal(sig)
+        status = self.popen.wait(timeout=STOP_TIMEOUT)
+        return status, time.monotonic() - sent
+
+
+@pytest.fixture
+def start(migrated, tmp_path) -> Iterator:  # type: ignore[no-untyped-def]
+    started: list[Process] = []
+
+    def start_process(*args: str) -> Process:
+        log = tmp_path / f"{args[0]}.log"
+        with log.open("wb") as output:
+            popen = subprocess.Popen(
+                [sys.executable, "-m", "ispdesk", *args],
+                env=migrated.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        process = Process(popen, log)
+        started.append(process)
+        return process
+
+    yield start_process
+    for process in started:
+        if process.alive():
+            process.popen.kill()
+            process.popen.wait()
+
+
+def housekeeping_runs(database: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(database) as connection:
+        try:
+            return connection.execute(
+                "SELECT run.outcome, run.worker FROM jobs_jobrun run"
+                " JOIN jobs_jobschedule schedule ON schedule.id = run.schedule_id"
+                " WHERE schedule.name = 'housekeeping' AND run.finished_at IS NOT NULL"
+            ).fetchall()
+        except sqlite3.OperationalError:  # the database is busy; ask again
+            return []
+
+
+def test_the_worker_runs_housekeeping_and_stops_promptly_on_sigterm(migrated, start):
+    worker = start("worker")
+
+    wait_until(
+        lambda: bool(housekeeping_runs(migrated.database)),
+        timeout=START_TIMEOUT,
+        message="the worker running housekeeping",
+        still_starting=worker.alive,
+    )
+    status, seconds = worker.stop(signal.SIGTERM)
+
+    assert status == 0, worker.output()
+    assert seconds < 5
+    assert [outcome for outcome, _worker in housekeeping_runs(migrated.database)] == ["ok"]
+    assert "Traceback" not in worker.output()
+    assert "stopped" in worker.output()
+
+
+def answers_health(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("command", "sig"),
+    [("serve", signal.SIGINT), ("serve", signal.SIGTERM), ("web", signal.SIGTERM)],
+)
+def test_the_server_answers_health_checks_and_stops_cleanly(start, command, sig):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start(command, "--port", str(port))
+
+    wait_until(
+        lambda: answers_health(url),
+        timeout=START_TIMEOUT,
+        message=f"ispdesk {command} answering /healthz",
+        still_starting=server.alive,
+    )
+    ready = httpx.get(f"{url}/readyz", timeout=5)
+    status, seconds = server.stop(sig)
+
+    assert ready.json() == {"status": "ready"}
+    assert status == 0, server.output()
+    assert seconds < 5
+    assert "Traceback" not in server.output()

@@ -1,0 +1,54 @@
+"""An in-process websocket client for ASGI applications.
+
+Channels ships one in `channels.testing`, but that package imports Daphne (its live server),
+which ispdesk does not use; this is the same idea on asgiref's `ApplicationCommunicator`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from asgiref.testing import ApplicationCommunicator
+
+
+class WebsocketClient(ApplicationCommunicator):
+    def __init__(self, application: Any, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+        scope = {
+            "type": "websocket",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": headers,
+            "subprotocols": [],
+            "client": ("127.0.0.1", 50000),
+            "server": ("localhost", 80),
+        }
+        super().__init__(application, scope)
+
+    async def connect(self, timeout: float) -> tuple[bool, int | None]:
+        """(True, None) when accepted; (False, close code) when refused."""
+        await self.send_input({"type": "websocket.connect"})
+        response = await self.receive_output(timeout)
+        if response["type"] == "websocket.close":
+            return False, response.get("code", 1000)
+        assert response["type"] == "websocket.accept", response
+        return True, None
+
+    async def send_text(self, text: str) -> None:
+        await self.send_input({"type": "websocket.receive", "text": text})
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self.send_input({"type": "websocket.receive", "bytes": data})
+
+    async def send_json(self, data: Any) -> None:
+        await self.send_text(json.dumps(data))
+
+    async def receive_json(self, timeout: float) -> Any:
+        response = await self.receive_output(timeout)
+        assert response["type"] == "websocket.send" and "text" in response, response
+        return json.loads(response["text"])
+
+    async def disconnect(self, timeout: float, code: int = 1000) -> None:
+        await self.send_input({"type": "websocket.disconnect", "code": code})
+        await self.wait(timeout)
