@@ -172,8 +172,10 @@ def do_set_pause(actor: Any, operator: Operator, change: PauseChange) -> Operato
             locked.assignment_paused = change.paused
         else:
             locked.notifications_enabled = not change.paused
-        locked.save()
         after = operator_snapshot(locked)
+        if after == before:
+            return locked  # already in that state: nothing to store, audit or announce
+        locked.save()
         record_audit(
             actor,
             "operator.paused" if change.paused else "operator.resumed",

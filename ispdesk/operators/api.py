@@ -16,7 +16,7 @@ from ninja import Query, Router, Status
 from ispdesk.accounts.auth import ApiRequest
 from ispdesk.accounts.permissions import api_require_admin, api_require_supervisor
 from ispdesk.api_errors import ApiError
-from ispdesk.lib.calendar import Window, is_available, national_holidays
+from ispdesk.lib.calendar import Window, is_available
 from ispdesk.operators.access import (
     access_area,
     access_calendar_exception,
@@ -42,7 +42,7 @@ from ispdesk.operators.actions import (
     do_set_on_duty,
     do_set_pause,
 )
-from ispdesk.operators.calendars import business_calendar, windows_by_operator
+from ispdesk.operators.calendars import business_calendar, holiday_names, windows_by_operator
 from ispdesk.operators.models import (
     Area,
     CalendarException,
@@ -294,14 +294,6 @@ def update_area(request: ApiRequest, area_id: int, payload: AreaUpdateIn) -> Are
 
 
 # The business calendar
-
-
-def holiday_names(years: Sequence[int]) -> dict[date, str]:
-    """National holidays of the years, named in Spanish (the holidays package's names)."""
-    import holidays
-
-    names = holidays.country_holidays("AR", years=list(years), language="es")
-    return {day: str(names.get(day, "")) for day in sorted(national_holidays(years))}
 
 
 @router.get("/admin/calendar/exceptions", response=list[CalendarExceptionOut])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -51,3 +51,11 @@ def is_day_off(calendar: BusinessCalendar, at: datetime) -> bool:
 
 def on_duty_ids(day: date) -> frozenset[int]:
     return frozenset(OnDuty.objects.filter(day=day).values_list("operator_id", flat=True))
+
+
+def holiday_names(years: Sequence[int]) -> dict[date, str]:
+    """National holidays of the years, named in Spanish (the holidays package's names)."""
+    import holidays
+
+    names = holidays.country_holidays("AR", years=list(years), language="es")
+    return {day: str(names.get(day, "")) for day in sorted(national_holidays(years))}

@@ -13,13 +13,12 @@ from django.utils.translation import gettext_lazy as _
 from ispdesk.accounts.models import User
 from ispdesk.lib.phones import format_phone
 from ispdesk.operators.actions import TeamChangeError
-from ispdesk.operators.models import Area, Operator, ScheduleKind, Weekday
+from ispdesk.operators.models import SHIFT_TAG_PATTERN, Area, Operator, ScheduleKind, Weekday
 from ispdesk.operators.schemas import FIRST_YEAR, LAST_YEAR, MAX_ID
 
 TIME_FORMAT = "%H:%M"
-# The same rule as `schemas.Tag`: what ticket text may carry, in brackets.
 TAG_VALIDATOR = RegexValidator(
-    r"^\[[A-Za-z0-9_-]{1,18}\]$",
+    SHIFT_TAG_PATTERN,
     _("A tag is 1 to 18 letters, digits, '-' or '_' in brackets, like [TT]."),
 )
 

@@ -149,6 +149,10 @@ class OnDuty(models.Model):
         return f"{self.day} {self.operator}"
 
 
+# What ticket text may carry as a shift tag: 1 to 18 letters, digits, '-' or '_' in brackets.
+SHIFT_TAG_PATTERN = r"^\[[A-Za-z0-9_-]{1,18}\]$"
+
+
 class ShiftTag(models.Model):
     """A tag found in ticket text (`[TT]`) that sends the ticket to a group of operators."""
 

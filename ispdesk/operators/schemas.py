@@ -10,11 +10,12 @@ from ninja import Schema
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 
 from ispdesk.accounts.schemas import Text
+from ispdesk.operators.models import SHIFT_TAG_PATTERN
 
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 MAX_ID = 2**31 - 1  # the largest value every supported database stores in an integer key
 _HH_MM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_TAG = re.compile(r"^\[[A-Za-z0-9_-]{1,18}\]$")
+_TAG = re.compile(SHIFT_TAG_PATTERN)
 
 
 def _parse_hh_mm(value: Any) -> Any:

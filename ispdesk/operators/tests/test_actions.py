@@ -247,3 +247,11 @@ def test_it_leaves_one_of_concurrent_cover_changes_whole():
     final = on_duty_ids(day)
     assert final in [{operator.pk for operator in choice} for choice in choices]
     assert AuditEvent.objects.filter(action="on_duty.updated").count() == 4
+
+
+def test_pausing_an_operator_who_is_already_paused_writes_nothing(admin):
+    juan = make_operator("juan", is_paused=True)
+    do_set_pause(admin, juan, PauseChange("full", paused=True))
+    assert not AuditEvent.objects.filter(action__startswith="operator.").exists()
+    do_set_pause(admin, juan, PauseChange("full", paused=False))
+    assert AuditEvent.objects.filter(action="operator.resumed").count() == 1

@@ -54,9 +54,14 @@ ENDPOINTS = [
         "POST",
         "/api/admin/operators/{operator}/pause",
         SUPERVISOR,
+        lambda ids: {"mode": "full"},
+    ),
+    Endpoint(
+        "POST",
+        "/api/admin/operators/{operator}/resume",
+        SUPERVISOR,
         lambda ids: {"mode": "assignment"},
     ),
-    Endpoint("POST", "/api/admin/operators/{operator}/resume", SUPERVISOR, lambda ids: {}),
     Endpoint("GET", "/api/admin/schedules", ADMIN),
     Endpoint(
         "POST",
@@ -103,7 +108,10 @@ WITH_IDS = [endpoint for endpoint in ENDPOINTS if "{" in endpoint.path]
 def ids(db: Any) -> Ids:
     """One of each team object for the endpoints to act on."""
     user = make_user("tomas", Role.OPERATOR, first_name="Tomás")
-    operator = Operator.objects.create(user=make_user("juan", Role.OPERATOR), chat_capacity=5)
+    # Assignment-paused, so that resuming it is a change (a no-op writes no audit event).
+    operator = Operator.objects.create(
+        user=make_user("juan", Role.OPERATOR), chat_capacity=5, assignment_paused=True
+    )
     schedule = Schedule.objects.create(
         operator=operator, kind="assignment", weekday=2, start=time(8), end=time(16)
     )
