@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "ispdesk.realtime",
     "ispdesk.operators",
     "ispdesk.tickets",
+    "ispdesk.messaging",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""WhatsApp gateways: one adapter per kind behind the interface in `base`."""

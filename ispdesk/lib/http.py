@@ -1,0 +1,87 @@
+"""The one outbound HTTP seam: every call has a timeout and is logged without secrets.
+
+Adapters for Splynx, Gestión Real and the WhatsApp gateways call `HttpClient.request`; tests
+point them at local servers that speak the real protocols.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+logger = logging.getLogger("ispdesk.http")
+
+DEFAULT_TIMEOUT = 15.0
+# Path or query parts that carry credentials in some vendors' URLs.
+_SECRET_QUERY = re.compile(r"(?i)((?:token|key|secret|password|apikey)=)[^&]+")
+
+
+def redact_url(url: str, secrets: tuple[str, ...] = ()) -> str:
+    """The URL with credentials in the query, and any given secret, replaced by ***."""
+    cleaned = _SECRET_QUERY.sub(r"\1***", url)
+    for secret in secrets:
+        if secret:
+            cleaned = cleaned.replace(secret, "***")
+    return cleaned
+
+
+class HttpError(Exception):
+    """The request failed before an HTTP answer arrived (connection, timeout)."""
+
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        self.timeout = timeout
+        super().__init__(message)
+
+
+@dataclass
+class HttpClient:
+    """A small wrapper around httpx with a mandatory timeout and request logging.
+
+    `secrets` are values (tokens, secrets in URL paths) that must never reach a log line.
+    """
+
+    base_url: str = ""
+    timeout: float = DEFAULT_TIMEOUT
+    headers: dict[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    transport: httpx.BaseTransport | None = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        content: bytes | None = None,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        url = self.base_url.rstrip("/") + "/" + path.lstrip("/") if self.base_url else path
+        merged = {**self.headers, **(headers or {})}
+        started = time.monotonic()
+        shown = redact_url(url, self.secrets)
+        try:
+            with httpx.Client(
+                timeout=timeout or self.timeout, transport=self.transport, follow_redirects=False
+            ) as client:
+                response = client.request(
+                    method, url, json=json, params=params, headers=merged, content=content
+                )
+        except httpx.TimeoutException as exc:
+            elapsed = (time.monotonic() - started) * 1000
+            logger.warning("%s %s timed out after %.0f ms", method, shown, elapsed)
+            raise HttpError(f"{method} {shown}: timed out", timeout=True) from exc
+        except httpx.HTTPError as exc:
+            elapsed = (time.monotonic() - started) * 1000
+            reason = redact_url(str(exc), self.secrets) or exc.__class__.__name__
+            logger.warning("%s %s failed after %.0f ms: %s", method, shown, elapsed, reason)
+            raise HttpError(f"{method} {shown}: {reason}") from exc
+        elapsed = (time.monotonic() - started) * 1000
+        logger.info("%s %s -> %s in %.0f ms", method, shown, response.status_code, elapsed)
+        return response

@@ -1,0 +1,78 @@
+"""Queueing outbound messages: the only way anything in ispdesk sends WhatsApp.
+
+Call `queue_message` inside the transaction of the change that causes the message; the
+sender loop (`ispdesk.messaging.sender`) delivers it after commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ispdesk.messaging.models import GatewayConnection, OutboundMessage, Purpose
+from ispdesk.realtime.events import send_event_on_commit
+
+
+class NoConnection(Exception):
+    """No enabled WhatsApp connection can carry the message."""
+
+
+def default_connection() -> GatewayConnection:
+    """The enabled connection marked default for alerts, else the first enabled one."""
+    connection = (
+        GatewayConnection.objects.filter(enabled=True).order_by("-is_default", "pk").first()
+    )
+    if connection is None:
+        raise NoConnection("no enabled WhatsApp connection")
+    return connection
+
+
+def queue_message(
+    to: str,
+    body: str = "",
+    *,
+    connection: GatewayConnection | None = None,
+    purpose: str = Purpose.CUSTOMER,
+    media_url: str = "",
+    quoted_id: str = "",
+    context: dict[str, Any] | None = None,
+) -> OutboundMessage:
+    """Write an OutboundMessage row due now; the sender loop is woken after commit."""
+    if not body and not media_url:
+        raise ValueError("a message needs a body or a media URL")
+    connection = connection or default_connection()
+    message = OutboundMessage.objects.create(
+        connection=connection,
+        to=to,
+        body=body,
+        media_url=media_url,
+        quoted_id=quoted_id,
+        purpose=purpose,
+        context=context or {},
+        next_attempt_at=timezone.now(),
+    )
+    transaction.on_commit(wake_sender)
+    send_event_on_commit(
+        ["role.admin"], {"type": "message:status", "message": message.pk, "status": message.status}
+    )
+    return message
+
+
+# The embedded sender loop registers its wake-up here so a queued message leaves at once.
+_wakers: list[Any] = []
+
+
+def register_waker(callback: Any) -> None:
+    _wakers.append(callback)
+
+
+def unregister_waker(callback: Any) -> None:
+    if callback in _wakers:
+        _wakers.remove(callback)
+
+
+def wake_sender() -> None:
+    for callback in list(_wakers):
+        callback()
