@@ -37,8 +37,9 @@ test: install-dev test-tools lint
 
 # Extract translatable text into ispdesk/locale/*/django.po, then compile the .mo files.
 messages: install-dev
+	mkdir -p ispdesk/locale
 	cd ispdesk && ../.venv/bin/django-admin makemessages -l es_AR --no-obsolete \
-		--ignore "*/tests/*" --ignore "conftest.py"
+		--ignore "*/tests/*" --ignore "tests/*" --ignore "conftest.py" --ignore "testing/*"
 	cd ispdesk && ../.venv/bin/django-admin compilemessages
 
 compilemessages: install-dev

@@ -16,6 +16,9 @@ from ispdesk.accounts.api import users_router
 from ispdesk.accounts.auth import BearerTokenAuth, SessionAuth
 from ispdesk.api_errors import STATUS_CODES, ApiError, default_message, error_body
 from ispdesk.jobs.api import router as jobs_router
+from ispdesk.messaging.api import bot_router
+from ispdesk.messaging.api import router as connections_router
+from ispdesk.messaging.api_whatsapp import router as whatsapp_router
 from ispdesk.operators.api import router as operators_router
 from ispdesk.system.api import logs_router
 from ispdesk.system.api import router as system_router
@@ -98,3 +101,6 @@ api.add_router("/logs", logs_router)
 api.add_router("/admin/jobs", jobs_router)
 api.add_router("/", operators_router)
 api.add_router("/tickets", tickets_router)
+api.add_router("/whatsapp", whatsapp_router)
+api.add_router("/connections", connections_router)
+api.add_router("/bot", bot_router)

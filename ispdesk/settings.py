@@ -125,6 +125,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "ispdesk.system.context_processors.system",
                 "ispdesk.tickets.context_processors.tickets",
+                "ispdesk.messaging.context_processors.messaging",
             ],
         },
     },
@@ -267,6 +268,11 @@ WHITENOISE_AUTOREFRESH = DEBUG or DEMO
 # Background loops ------------------------------------------------------------------------
 JOBS_POLL_SECONDS = env.int("JOBS_POLL_SECONDS", 5, minimum=1, maximum=3600)
 JOBS_LEASE_SECONDS = env.int("JOBS_LEASE_SECONDS", 600, minimum=30)
+
+# WhatsApp --------------------------------------------------------------------------------
+# Largest webhook body read (bytes): Meta documents batches of up to 3 MB, above Django's
+# 2.5 MiB DATA_UPLOAD_MAX_MEMORY_SIZE, which is why the webhook view reads the body itself.
+WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", 3_500_000, minimum=65_536, maximum=50_000_000)
 
 # Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR"], "INFO")

@@ -19,9 +19,13 @@ urlpatterns = [
     path("api/", api.urls),
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("hooks/", include("ispdesk.messaging.hooks_urls")),
+    path("simulator/", include("ispdesk.messaging.simulator_urls")),
     path("", include("ispdesk.accounts.urls")),
     path("", include("ispdesk.system.urls")),
     path("", include("ispdesk.jobs.urls")),
     path("", include("ispdesk.tickets.urls")),
     path("", include("ispdesk.operators.urls")),
+    path("whatsapp/", include("ispdesk.messaging.urls")),
+    path("templates/", include("ispdesk.messaging.template_urls")),
 ]

@@ -7,9 +7,16 @@ from typing import Any
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from ispdesk.accounts.actions import UserChangeError
 from ispdesk.accounts.models import PagePermission, Role, User
+
+# The login page's error comes from Django's AuthenticationForm; naming its text here puts it
+# in our catalog, whose es-AR wording (voseo) wins over Django's own (LOCALE_PATHS come first).
+gettext_noop(
+    "Please enter a correct %(username)s and password. Note that both fields may be case-sensitive."
+)
 
 
 class UserForm(forms.Form):

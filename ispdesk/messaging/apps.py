@@ -6,3 +6,14 @@ class MessagingConfig(AppConfig):
     name = "ispdesk.messaging"
     label = "messaging"
     verbose_name = _("WhatsApp messaging")
+
+    def ready(self) -> None:
+        # Business settings of this app are defined at import time; the simulator's realtime
+        # group is offered to pages through the consumer's subscription registry.
+        from ispdesk.messaging import (
+            settings_keys,  # noqa: F401
+            settings_keys_outbox,  # noqa: F401
+        )
+        from ispdesk.messaging.simulator import register_simulator_subscription
+
+        register_simulator_subscription()

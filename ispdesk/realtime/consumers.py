@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Callable
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -16,6 +18,28 @@ logger = logging.getLogger(__name__)
 # Close code for "not authenticated" (4000-4999 is the application range).
 CLOSE_UNAUTHENTICATED = 4401
 
+# Groups a page may join on request with {"type": "subscribe", "group": "<prefix>.<suffix>"}:
+# prefix → check(user, group), run in a thread (it may use the ORM). Apps register their own
+# (the WhatsApp simulator: `simulator.<phone digits>`), so realtime imports none of them.
+SubscriptionCheck = Callable[[Any, str], bool]
+_subscriptions: dict[str, SubscriptionCheck] = {}
+_GROUP_NAME = re.compile(r"(?P<prefix>[a-z]+)\.[A-Za-z0-9_-]{1,80}")
+MAX_SUBSCRIPTIONS = 10
+
+
+def register_subscription(prefix: str, check: SubscriptionCheck) -> None:
+    _subscriptions[prefix] = check
+
+
+@database_sync_to_async
+def _may_subscribe(user: Any, group: str) -> bool:
+    match = _GROUP_NAME.fullmatch(group)
+    check = _subscriptions.get(match["prefix"]) if match else None
+    if check is None or user is None or not user.is_authenticated:
+        return False
+    user.refresh_from_db(fields=["role", "is_active"])
+    return bool(user.is_active and check(user, group))
+
 
 @database_sync_to_async
 def _groups_for(user: Any) -> list[str]:
@@ -27,9 +51,11 @@ def _groups_for(user: Any) -> list[str]:
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
     groups_joined: list[str]
+    _own_groups: list[str]
 
     async def connect(self) -> None:
         self.groups_joined = []
+        self._own_groups = []
         remember_consumer_loop()
         user = self.scope.get("user")
         groups = await _groups_for(user) if user is not None and user.is_authenticated else []
@@ -41,7 +67,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             return
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined = groups
+        self.groups_joined = list(groups)
+        self._own_groups = groups
         await self.send_json({"type": "hello", "groups": groups})
 
     async def disconnect(self, code: int) -> None:
@@ -60,6 +87,20 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         # The browser sends heartbeats; answer so it can detect dead connections.
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
+        elif isinstance(content, dict) and content.get("type") == "subscribe":
+            await self._subscribe(content.get("group"))
+
+    async def _subscribe(self, group: Any) -> None:
+        if not isinstance(group, str) or not self.groups_joined:
+            return
+        if group not in self.groups_joined:
+            allowed = len(self.groups_joined) < len(self._own_groups) + MAX_SUBSCRIPTIONS
+            if not allowed or not await _may_subscribe(self.scope.get("user"), group):
+                await self.send_json({"type": "subscribe:denied", "group": group[:100]})
+                return
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+        await self.send_json({"type": "subscribed", "group": group})
 
     async def event_forward(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])

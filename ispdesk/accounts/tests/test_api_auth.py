@@ -73,7 +73,7 @@ def test_me_describes_the_logged_in_user(operator_client, operator):
 
 
 def test_me_is_401_when_anonymous(client):
-    response = client.get("/api/auth/me")
+    response = client.get("/api/auth/me", HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 401
     assert response.json() == {"code": "not_authenticated", "message": "Authentication required."}
 

@@ -88,6 +88,8 @@ class StatusReceipt:
     status: ReceiptStatus
     timestamp: datetime
     error: str = ""
+    # The provider's error code when it gives one (Cloud API 131047: the 24-hour window).
+    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,8 @@ class Gateway(ABC):
         """Create/start the session, register our webhook, and return its state and QR."""
         return self.session()
 
-    def restart(self) -> SessionInfo:
+    def restart(self, webhook_url: str = "") -> SessionInfo:
+        """Restart the session; gateways that set the webhook on start need its URL."""
         return self.session()
 
     def logout(self) -> None:

@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -47,7 +48,7 @@ def test_it_reads_a_whatsapp_number_in_landline_shape_as_the_mobile(raw, expecte
     ],
 )
 def test_it_rejects_bad_numbers_with_the_reason(raw, reason):
-    with pytest.raises(PhoneError) as caught:
+    with translation.override("en"), pytest.raises(PhoneError) as caught:
         normalize_phone(raw, mobile=True)
     assert reason in caught.value.reason
 

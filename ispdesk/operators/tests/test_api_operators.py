@@ -16,6 +16,12 @@ from ispdesk.operators.tests.conftest import always_on, make_operator, post, put
 from ispdesk.system.models import AuditEvent
 
 
+@pytest.fixture(autouse=True)
+def _english(settings):  # type: ignore[no-untyped-def]
+    # Assertions read the English reasons, whatever the Spanish catalog says.
+    settings.LANGUAGE_CODE = "en"
+
+
 def create(client, **body):  # type: ignore[no-untyped-def]
     return post(client, "/api/admin/operators", body)
 

@@ -17,6 +17,12 @@ from ispdesk.tickets.actions import (
 from ispdesk.tickets.models import EventKind, Source, Status, Ticket
 
 
+@pytest.fixture(autouse=True)
+def _english(settings):  # type: ignore[no-untyped-def]
+    # Assertions read the English reasons, whatever the Spanish catalog says.
+    settings.LANGUAGE_CODE = "en"
+
+
 def kinds(ticket):
     return list(ticket.events.values_list("kind", flat=True))
 

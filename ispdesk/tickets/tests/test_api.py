@@ -848,7 +848,8 @@ def test_a_bad_new_ticket_is_a_422_naming_the_field(supervisor_client, team, pay
 
 def test_an_inactive_area_is_refused(supervisor_client, team):
     area = Area.objects.create(name="Obsoleta", active=False)
-    response = post(supervisor_client, "/api/tickets", {"subject": "Corte", "area": area.pk})
+    body = {"subject": "Corte", "area": area.pk}
+    response = post(supervisor_client, "/api/tickets", body, **ENGLISH)
     assert (response.status_code, response.json()["fields"]) == (422, {"area": "unknown"})
 
 

@@ -1,6 +1,7 @@
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,7 +16,8 @@ TAGS = {"[TT]": frozenset({2, 3}), "[TD]": frozenset({1})}
 
 
 def test_it_picks_the_fewest_open_tickets_and_says_why_in_words():
-    decision = decide("Sin servicio", TEAM, Rules())
+    with translation.override("en"):
+        decision = decide("Sin servicio", TEAM, Rules())
     assert decision.operator_id == ANA.operator_id
     assert decision.rule == Rule.SCHEDULE
     assert decision.reason == (
@@ -51,7 +53,8 @@ def test_it_prefers_anyone_on_schedule_over_a_less_loaded_operator_off_schedule(
 
 def test_it_sends_weekend_and_holiday_tickets_to_the_on_duty_operator():
     rules = Rules(is_day_off=True, on_duty=frozenset({SOFIA.operator_id}))
-    decision = decide("", TEAM, rules)
+    with translation.override("en"):
+        decision = decide("", TEAM, rules)
     assert decision.operator_id == SOFIA.operator_id
     assert decision.rule == Rule.ON_DUTY
     assert "on duty" in decision.reason

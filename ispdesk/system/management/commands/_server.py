@@ -15,6 +15,7 @@ logger = logging.getLogger("ispdesk")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # How long a stopping process waits for a loop to finish the job it is running.
 LOOP_STOP_TIMEOUT = 30
+SIGNAL_CHECK_SECONDS = 0.5
 
 
 def add_bind_arguments(parser: Any) -> None:
@@ -31,10 +32,12 @@ class LoopThread:
 
 
 def start_loops() -> list[LoopThread]:
-    """Start the background loops in daemon threads; return them for `stop_loops`."""
+    """Start the background loops (outbox sender, periodic jobs) in daemon threads; return
+    them for `stop_loops`."""
     from ispdesk.jobs.runner import SchedulerLoop
+    from ispdesk.messaging.sender import SenderLoop
 
-    loops = [LoopThread(SchedulerLoop())]
+    loops = [LoopThread(SenderLoop()), LoopThread(SchedulerLoop())]
     for loop in loops:
         loop.thread.start()
     return loops
@@ -104,13 +107,28 @@ def serve(host: str, port: int, with_loops: bool) -> None:
         logger.info("ispdesk stopped")
 
 
-def wait_for_signal(loop_runner: Any) -> None:
-    """Run a loop in this thread until SIGINT or SIGTERM."""
+def run_loops_until_signal() -> None:
+    """Run the background loops until SIGINT or SIGTERM, then stop them cleanly.
+
+    A second signal while they finish what they are doing ends the process at once.
+    """
+    stop = threading.Event()
 
     def handle(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise SystemExit(1)
         logger.info("received signal %s, stopping", signum)
-        loop_runner.stop()
+        stop.set()
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, handle)
-    loop_runner.run()
+    loops = start_loops()
+    try:
+        # A timed wait keeps the main thread responsive to signals.
+        while not stop.wait(SIGNAL_CHECK_SECONDS):
+            for loop in loops:
+                if not loop.thread.is_alive():
+                    logger.error("%s ended unexpectedly; stopping", loop.thread.name)
+                    stop.set()
+    finally:
+        stop_loops(loops)

@@ -2,14 +2,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from ispdesk.jobs.runner import SchedulerLoop
-from ispdesk.system.management.commands._server import wait_for_signal
+from ispdesk.system.management.commands._server import run_loops_until_signal
 
 
 class Command(BaseCommand):
-    help = "Run the background loops (periodic jobs) until SIGTERM."
+    help = "Run the background loops (outbox sender and periodic jobs) until SIGTERM."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        loop = SchedulerLoop()
-        self.stdout.write(f"ispdesk worker {loop.worker} started")
-        wait_for_signal(loop)
+        self.stdout.write("ispdesk worker started (outbox sender and periodic jobs)")
+        self.stdout.flush()
+        run_loops_until_signal()
+        self.stdout.write("ispdesk worker stopped")

@@ -1,0 +1,137 @@
+"""HTTP plumbing shared by the self-hosted gateways' adapters (Evolution API, WPPConnect).
+
+Their answers to our calls: the JSON body (or None), Retry-After, a short secret-free
+reason, and the failures every gateway shares mapped to GatewayError (no answer at all,
+429, 5xx). The webhooks they POST to us: a JSON object with an `event` name.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from ispdesk.integrations.whatsapp.base import GatewayError, WebhookRejected
+from ispdesk.lib.http import HttpClient, HttpError, redact_url
+
+REASON_LIMIT = 200
+# A Retry-After beyond this is treated as this: a gateway must not park a message for days.
+MAX_RETRY_AFTER = 3600.0
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The decoded JSON body, or None when the body is empty or not JSON."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        return None
+
+
+def retry_after(response: httpx.Response, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), if any."""
+    raw = response.headers.get("retry-after", "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def reason(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
+    """A short, secret-free description of an error answer for GatewayError messages."""
+    body = json_body(response)
+    text: str
+    if isinstance(body, dict):
+        picked = body.get("response", body)
+        if isinstance(picked, dict) and "message" in picked:
+            picked = picked["message"]
+        elif isinstance(body.get("message"), str | list):
+            picked = body["message"]
+        text = picked if isinstance(picked, str) else json.dumps(picked, ensure_ascii=False)
+    elif body is not None:
+        text = json.dumps(body, ensure_ascii=False)
+    else:
+        text = response.text
+    text = " ".join(text.split())[:REASON_LIMIT]
+    return redact_url(text, secrets)
+
+
+def no_answer(gateway: str, exc: HttpError) -> GatewayError:
+    """The request never got an answer (connection refused, timeout): retrying may help."""
+    return GatewayError(
+        f"{gateway}: {exc}",
+        permanent=False,
+        code="timeout" if exc.timeout else "unreachable",
+    )
+
+
+def common_failure(
+    gateway: str, response: httpx.Response, secrets: tuple[str, ...] = ()
+) -> GatewayError:
+    """429, 5xx and any other status the adapter did not map itself."""
+    status = response.status_code
+    why = reason(response, secrets)
+    if status == 429:
+        return GatewayError(
+            f"{gateway} is rate limiting us: {why}",
+            permanent=False,
+            code="rate_limited",
+            status=status,
+            retry_after=retry_after(response),
+        )
+    if status >= 500 or status in (408, 425):
+        return GatewayError(
+            f"{gateway} failed ({status}): {why}",
+            permanent=False,
+            code="server_error",
+            status=status,
+            retry_after=retry_after(response),
+        )
+    if 300 <= status < 400:
+        # A redirect means a wrong base URL (http→https, a login page): fix the settings.
+        return GatewayError(
+            f"{gateway} redirected ({status}); check the base URL",
+            permanent=True,
+            code="bad_config",
+            status=status,
+        )
+    return GatewayError(
+        f"{gateway} refused the request ({status}): {why}",
+        permanent=True,
+        code="bad_request",
+        status=status,
+    )
+
+
+def webhook_envelope(body: bytes) -> dict[str, Any]:
+    """A webhook body as a JSON object with an `event` name, or WebhookRejected(400)."""
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        raise WebhookRejected(400, "the body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected(400, "the body is not a JSON object")
+    event = payload.get("event")
+    if not isinstance(event, str) or not event.strip():
+        raise WebhookRejected(400, "the body has no event name")
+    return payload
+
+
+def keep_secrets(http: HttpClient, *values: str) -> None:
+    """Make sure `http` redacts these values, even when a caller built it without them."""
+    missing = tuple(value for value in values if value and value not in http.secrets)
+    if missing:
+        http.secrets = (*http.secrets, *missing)

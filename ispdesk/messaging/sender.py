@@ -1,0 +1,207 @@
+"""The sender loop: delivers the outbox.
+
+Each pass lists a bounded batch of due messages and hands them, one at a time, to
+`sending.deliver`, which claims each with a conditional UPDATE that must change exactly one
+row. Any number of workers (threads in `ispdesk serve`, processes running `ispdesk worker`)
+may run passes at once: a message is sent by the one worker whose claim won, and a worker
+that dies mid-send loses nothing, because its claim expires and the message is due again.
+
+Between passes the loop sleeps until the next message falls due (a retry, a connection's
+next send slot, an expired claim), at most `poll_seconds`, and wakes at once when
+`ispdesk.messaging.outbox.wake_sender` is called after a message is queued in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+from django.db.models import Case, DateTimeField, F, Min, When
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from ispdesk.messaging.models import OutboundMessage, OutboundStatus, Purpose
+from ispdesk.messaging.outbox import register_waker, unregister_waker
+from ispdesk.messaging.sending import (
+    RetryPolicy,
+    deliver,
+    due_filter,
+    reset_broken_connection,
+)
+from ispdesk.system.config import get_config
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 20
+DEFAULT_POLL_SECONDS = 1.0
+# The shortest sleep between passes, so a row that stays due can never spin the loop.
+MIN_WAIT_SECONDS = 0.01
+MAX_FAILURE_WAIT_SECONDS = 60.0
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[-100:]
+
+
+def due_messages(now: datetime, limit: int) -> list[tuple[int, int]]:
+    """(message id, connection id) of up to `limit` due messages, oldest due first.
+
+    Messages of a connection whose send slot is taken until later are left for later.
+    """
+    return list(
+        OutboundMessage.objects.filter(due_filter(now))
+        .exclude(connection__next_send_at__gt=now)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", "connection_id")[:limit]
+    )
+
+
+def next_due_at() -> datetime | None:
+    """When the next message falls due: a queued one's attempt time (or its connection's
+    next send slot, whichever is later), or the expiry of a claim."""
+    queued_at = Greatest(
+        "next_attempt_at",
+        Coalesce("connection__next_send_at", "next_attempt_at"),
+        # A queued row should hold no claim; if something left one, wait for it to expire.
+        Coalesce("claim_expires_at", "next_attempt_at"),
+        output_field=DateTimeField(),
+    )
+    earliest = (
+        OutboundMessage.objects.filter(status__in=[OutboundStatus.QUEUED, OutboundStatus.SENDING])
+        .exclude(purpose=Purpose.ECHO)
+        .aggregate(
+            at=Min(
+                Case(
+                    When(status=OutboundStatus.SENDING, then=F("claim_expires_at")),
+                    default=queued_at,
+                    output_field=DateTimeField(),
+                )
+            )
+        )["at"]
+    )
+    return earliest
+
+
+@dataclass
+class PassResult:
+    """What one pass did: outcomes counted, whether the batch was full, rows that raised."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    listed: int = 0
+    full: bool = False
+    errors: int = 0
+
+    @property
+    def progressed(self) -> bool:
+        return any(self.outcomes[name] for name in ("sent", "retry", "failed"))
+
+
+def send_due_messages(
+    worker: str,
+    *,
+    stop: threading.Event | None = None,
+    batch_size: int = BATCH_SIZE,
+    now: datetime | None = None,
+) -> PassResult:
+    """Deliver up to `batch_size` due messages; stop claiming once `stop` is set.
+
+    One message that raises is logged and skipped (its claim, if taken, expires and it is
+    tried again, counted as an attempt); the others go on.
+    """
+    result = PassResult()
+    policy = RetryPolicy.from_config()
+    lease = timedelta(seconds=get_config("outbox_claim_lease_seconds"))
+    candidates = due_messages(now or timezone.now(), batch_size)
+    result.listed = len(candidates)
+    result.full = len(candidates) >= batch_size
+    busy: dict[int, datetime] = {}
+    for pk, connection_id in candidates:
+        if stop is not None and stop.is_set():
+            break
+        until = busy.get(connection_id)
+        if until is not None and until > (now or timezone.now()):
+            # This pass took the connection's slot: leave its other messages queued, untouched.
+            result.outcomes["waiting"] += 1
+            continue
+        try:
+            delivery = deliver(pk, worker, now=now, policy=policy, lease=lease)
+        except Exception:
+            result.errors += 1
+            logger.exception("message %s: the sender failed to handle it", pk)
+            reset_broken_connection()
+            continue
+        result.outcomes[delivery.outcome] += 1
+        if delivery.busy_until is not None:
+            busy[connection_id] = delivery.busy_until
+    return result
+
+
+class SenderLoop:
+    """Delivers the outbox until stopped; one bad pass or row never ends the loop."""
+
+    def __init__(
+        self,
+        worker: str | None = None,
+        poll_seconds: float | None = None,
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        self.worker = worker or new_worker_id()
+        self.poll_seconds = poll_seconds or float(
+            getattr(settings, "SENDER_POLL_SECONDS", DEFAULT_POLL_SECONDS)
+        )
+        self.batch_size = batch_size
+        self.stop_event = threading.Event()
+        self.wake_event = threading.Event()
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake_event.set()
+
+    def run(self) -> None:
+        logger.info("sender %s started (poll every %ss)", self.worker, self.poll_seconds)
+        register_waker(self.wake)
+        failures = 0
+        try:
+            while not self.stop_event.is_set():
+                # Cleared before the pass: a wake-up during it means "look again".
+                self.wake_event.clear()
+                try:
+                    close_old_connections()
+                    delay = self._pass()
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    logger.exception("sender pass failed (%s in a row)", failures)
+                    close_old_connections()
+                    delay = min(self.poll_seconds * 2 ** min(failures, 6), MAX_FAILURE_WAIT_SECONDS)
+                if delay > 0:
+                    self.wake_event.wait(delay)
+        finally:
+            unregister_waker(self.wake)
+            # This thread's connection would otherwise outlive it (and block test teardown).
+            connections.close_all()
+            logger.info("sender %s stopped", self.worker)
+
+    def _pass(self) -> float:
+        """Run one pass; return how long to sleep before the next."""
+        result = send_due_messages(self.worker, stop=self.stop_event, batch_size=self.batch_size)
+        if result.full and result.progressed:
+            return 0
+        if result.errors:
+            return self.poll_seconds
+        due = next_due_at()
+        if due is None:
+            return self.poll_seconds
+        wait = (due - timezone.now()).total_seconds()
+        return min(max(wait, MIN_WAIT_SECONDS), self.poll_seconds)
