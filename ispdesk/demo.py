@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from ispdesk.accounts.models import PagePermission, Role, User
+from ispdesk.messaging.demo import load_messaging_demo
+from ispdesk.messaging.message_templates import install_default_templates
 
 DEFAULT_DEMO_PASSWORD = "demo-ispdesk-2026"  # noqa: S105 - demo only, printed
 
@@ -61,6 +63,8 @@ def load_demo_data() -> list[User]:
             users.append(user)
         load_team_demo()
         load_on_duty_demo()
+        install_default_templates()
+        load_messaging_demo()
     load_tickets_demo()
     return users
 

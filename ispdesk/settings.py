@@ -267,6 +267,8 @@ WHITENOISE_AUTOREFRESH = DEBUG or DEMO
 
 # Background loops ------------------------------------------------------------------------
 JOBS_POLL_SECONDS = env.int("JOBS_POLL_SECONDS", 5, minimum=1, maximum=3600)
+# Longest the outbox sender sleeps between passes (queued messages wake it at once).
+SENDER_POLL_SECONDS = env.int("SENDER_POLL_SECONDS", 1, minimum=1, maximum=60)
 JOBS_LEASE_SECONDS = env.int("JOBS_LEASE_SECONDS", 600, minimum=30)
 
 # WhatsApp --------------------------------------------------------------------------------
@@ -280,7 +282,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"hook_secrets": {"()": "ispdesk.lib.logfilters.RedactHookSecrets"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            # Access logs would otherwise print webhook URLs, secrets included.
+            "filters": ["hook_secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

@@ -34,7 +34,9 @@ def redact_url(url: str, secrets: tuple[str, ...] = ()) -> str:
     cleaned = _SECRET_QUERY.sub(r"\1***", url)
     for secret in secrets:
         if secret:
-            cleaned = cleaned.replace(secret, "***")
+            # Whole tokens only, so a short secret such as "s" never garbles "POST".
+            pattern = rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])"
+            cleaned = re.sub(pattern, "***", cleaned)
     return cleaned
 
 

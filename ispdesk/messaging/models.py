@@ -90,6 +90,11 @@ class InboundMessage(models.Model):
                 fields=["connection", "provider_id"], name="inbound_connection_provider_id_unique"
             )
         ]
+        # The 24-hour window asks for a customer's last message on a connection.
+        indexes = [
+            models.Index(fields=["connection", "phone", "sent_at"]),
+            models.Index(fields=["connection", "chat_id", "sent_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.phone or self.chat_id}: {self.text[:40]}"

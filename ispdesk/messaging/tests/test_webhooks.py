@@ -478,7 +478,11 @@ def _valid_payloads() -> dict[str, Any]:
 
 
 def _connections() -> dict[str, GatewayConnection]:
-    wpp = {"base_url": "http://127.0.0.1:9", "session": "isp1", "secret_key": "wpp-secret"}
+    wpp = {
+        "base_url": "http://127.0.0.1:9",
+        "session": "isp1",
+        "secret_key": "wppconnect-secret-key",
+    }
     return {
         "simulator": GatewayConnection.objects.get_or_create(
             kind="simulator", defaults={"name": "Simulador"}

@@ -38,7 +38,11 @@ def meta_connection(**fields: Any) -> GatewayConnection:
 
 
 def evolution_connection(**fields: Any) -> GatewayConnection:
-    config = {"base_url": "http://127.0.0.1:9", "api_key": "evo-key", "instance": "isp1"}
+    config = {
+        "base_url": "http://127.0.0.1:9",
+        "api_key": "evolution-global-api-key",
+        "instance": "isp1",
+    }
     return GatewayConnection.objects.create(
         kind="evolution", name=fields.pop("name", "Evolution"), config=config, **fields
     )

@@ -61,6 +61,9 @@ def uvicorn_options(host: str, port: int) -> dict[str, Any]:
         "ws": "websockets-sansio",
         "proxy_headers": settings.HTTPS,
         "log_level": str(settings.LOG_LEVEL).lower(),
+        # Django's LOGGING handles uvicorn's records too, through the filter that hides
+        # webhook secrets in access-log lines.
+        "log_config": None,
         # Keep websocket frames well under the channel layer's message size.
         "ws_max_size": 1024 * 1024,
     }

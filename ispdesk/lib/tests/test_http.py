@@ -1,0 +1,70 @@
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ispdesk.lib.http import HttpClient, HttpError, redact_url
+
+
+def test_it_hides_credentials_in_queries_and_given_secrets():
+    url = "https://gw.example/api/isp1/S3cr3tV4lue/generate-token?apikey=abc123&x=1"
+    assert redact_url(url, ("S3cr3tV4lue",)) == (
+        "https://gw.example/api/isp1/***/generate-token?apikey=***&x=1"
+    )
+
+
+def test_a_short_secret_is_hidden_without_garbling_other_words():
+    assert redact_url("POST /api/s/s/start", ("s",)) == "POST /api/***/***/start"
+
+
+class _Echo(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def echo_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_it_logs_method_url_status_and_never_the_secret(echo_server, caplog):
+    client = HttpClient(base_url=echo_server, secrets=("tok3n-value",))
+    with caplog.at_level(logging.INFO, logger="ispdesk.http"):
+        response = client.request("GET", "/path/tok3n-value/x")
+    assert response.json() == {"ok": True}
+    assert "GET" in caplog.text and "-> 200" in caplog.text
+    assert "tok3n-value" not in caplog.text
+
+
+def test_a_refused_connection_is_an_http_error_naming_no_secret():
+    client = HttpClient(base_url="http://127.0.0.1:1", secrets=("tok3n-value",), timeout=2)
+    with pytest.raises(HttpError) as caught:
+        client.request("GET", "/tok3n-value")
+    assert "tok3n-value" not in str(caught.value)
+    assert caught.value.timeout is False
+
+
+def test_access_log_lines_never_show_a_webhook_secret():
+    from ispdesk.lib.logfilters import RedactHookSecrets
+
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", "/hooks/whatsapp/Zx9-secret_Value/?a=1", "1.1", 200),
+        None,
+    )  # fmt: skip
+    assert RedactHookSecrets().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "POST /hooks/whatsapp/***/?a=1 HTTP/1.1" 200'
