@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "channels",
+    # Only for its static Swagger UI files: /api/docs must work without Internet access.
+    "ninja",
     "django_htmx",
     "axes",
     "ispdesk.system",

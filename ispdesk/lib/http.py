@@ -13,6 +13,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -32,7 +33,9 @@ def _ssl_context() -> ssl.SSLContext:
 def redact_url(url: str, secrets: tuple[str, ...] = ()) -> str:
     """The URL with credentials in the query, and any given secret, replaced by ***."""
     cleaned = _SECRET_QUERY.sub(r"\1***", url)
-    for secret in secrets:
+    # A secret placed in a URL path travels percent-encoded: hide that form too.
+    forms = {form for secret in secrets if secret for form in (secret, quote(secret, safe=""))}
+    for secret in sorted(forms, key=len, reverse=True):
         if secret:
             # Whole tokens only, so a short secret such as "s" never garbles "POST".
             pattern = rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])"
@@ -41,11 +44,22 @@ def redact_url(url: str, secrets: tuple[str, ...] = ()) -> str:
 
 
 class HttpError(Exception):
-    """The request failed before an HTTP answer arrived (connection, timeout)."""
+    """The request failed before an HTTP answer arrived (connection, timeout).
 
-    def __init__(self, message: str, *, timeout: bool = False) -> None:
+    `maybe_received`: the request left in full and the answer never came (a read timeout or
+    a dropped connection on a POST): the server may have acted on it, so repeating it could
+    do the thing twice.
+    """
+
+    def __init__(
+        self, message: str, *, timeout: bool = False, maybe_received: bool = False
+    ) -> None:
         self.timeout = timeout
+        self.maybe_received = maybe_received
         super().__init__(message)
+
+
+_AFTER_SENDING = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
 
 
 @dataclass
@@ -89,12 +103,22 @@ class HttpClient:
         except httpx.TimeoutException as exc:
             elapsed = (time.monotonic() - started) * 1000
             logger.warning("%s %s timed out after %.0f ms", method, shown, elapsed)
-            raise HttpError(f"{method} {shown}: timed out", timeout=True) from exc
+            raise HttpError(
+                f"{method} {shown}: timed out",
+                timeout=True,
+                maybe_received=_maybe_received(method, exc),
+            ) from exc
         except httpx.HTTPError as exc:
             elapsed = (time.monotonic() - started) * 1000
             reason = redact_url(str(exc), self.secrets) or exc.__class__.__name__
             logger.warning("%s %s failed after %.0f ms: %s", method, shown, elapsed, reason)
-            raise HttpError(f"{method} {shown}: {reason}") from exc
+            raise HttpError(
+                f"{method} {shown}: {reason}", maybe_received=_maybe_received(method, exc)
+            ) from exc
         elapsed = (time.monotonic() - started) * 1000
         logger.info("%s %s -> %s in %.0f ms", method, shown, response.status_code, elapsed)
         return response
+
+
+def _maybe_received(method: str, exc: Exception) -> bool:
+    return method.upper() not in ("GET", "HEAD") and isinstance(exc, _AFTER_SENDING)

@@ -164,12 +164,29 @@ def clean_config(
     except pydantic.ValidationError as exc:
         fields: dict[str, str] = {}
         for error in exc.errors():
-            # Only pydantic's message: its `input` may be a secret.
+            # Never pydantic's `input`: it may be a secret.
             location = ".".join(str(part) for part in error.get("loc", ())) or "config"
-            fields.setdefault(f"config.{location}", str(error.get("msg", _("invalid value"))))
+            fields.setdefault(f"config.{location}", _config_error(error))
         message = _("Invalid settings for: %(fields)s") % {"fields": ", ".join(fields)}
         raise ConnectionChangeError("validation_error", message, fields) from None
     return validated.model_dump(mode="json")
+
+
+def _config_error(error: Mapping[str, Any]) -> str:
+    """pydantic's reason for a bad setting, in the user's language (its own text is English)."""
+    kind = error.get("type", "")
+    limits = error.get("ctx") or {}
+    if kind in ("missing", "string_too_short"):
+        return _("This field is required.")
+    if kind == "string_too_long" and "max_length" in limits:
+        return _("At most %(max)s characters.") % {"max": limits["max_length"]}
+    if kind == "string_pattern_mismatch":
+        return _("This value is not in the expected format.")
+    if kind == "extra_forbidden":
+        return _("This kind has no such setting.")
+    if kind == "value_error":  # the adapters' URL checks are the only ones
+        return _("Enter an http:// or https:// URL, without a query string.")
+    return _("invalid value")
 
 
 def _clean_name(name: Any, exclude_pk: int | None) -> str:
@@ -294,7 +311,10 @@ def do_create_connection(
             kind=kind, name=cleaned_name, config=cleaned, enabled=enabled, rate_per_second=rate
         )
         if is_default is None:
-            is_default = not others
+            # The simulator (created by visiting its page) never keeps a real number from
+            # becoming the default for operator alerts.
+            real_others = [other for other in others if other.kind != GatewayKind.SIMULATOR]
+            is_default = not others or (kind != GatewayKind.SIMULATOR and not real_others)
         try:
             with transaction.atomic():
                 connection.save()

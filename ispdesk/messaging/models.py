@@ -170,6 +170,29 @@ class OutboundMessage(models.Model):
         return f"{self.to}: {self.body[:40]} ({self.status})"
 
 
+class EarlyReceipt(models.Model):
+    """A receipt for a provider id no outbound row carries yet.
+
+    Gateways answer a send and fire its first receipt at once; the receipt can reach us
+    before the sender has stored the provider id. It waits here and is applied when the id
+    is stored (or pruned after a day: a message sent outside ispdesk).
+    """
+
+    connection = models.ForeignKey(GatewayConnection, on_delete=models.CASCADE, related_name="+")
+    provider_id = models.CharField(max_length=128)
+    status = models.CharField(max_length=12, choices=OutboundStatus.choices)
+    error = models.CharField(max_length=500, blank=True)
+    at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["connection", "provider_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id} {self.status}"
+
+
 class MessageTemplate(models.Model):
     key = models.CharField(_("key"), max_length=50)
     language = models.CharField(_("language"), max_length=10, default="es-ar")

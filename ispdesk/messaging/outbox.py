@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Case, QuerySet, When
 from django.utils import timezone
 
-from ispdesk.messaging.models import GatewayConnection, OutboundMessage, Purpose
+from ispdesk.messaging.models import GatewayConnection, GatewayKind, OutboundMessage, Purpose
 from ispdesk.realtime.events import send_event_on_commit
 
 
@@ -19,10 +20,24 @@ class NoConnection(Exception):
     """No enabled WhatsApp connection can carry the message."""
 
 
+def usable_connections() -> QuerySet[GatewayConnection]:
+    """Enabled connections; the simulator only while it is offered (demo, tests, or an
+    admin's choice), so a production desk never sends into it or accepts its webhooks."""
+    from ispdesk.messaging.simulator import simulator_available
+
+    connections = GatewayConnection.objects.filter(enabled=True)
+    if not simulator_available():
+        connections = connections.exclude(kind=GatewayKind.SIMULATOR)
+    return connections
+
+
 def default_connection() -> GatewayConnection:
-    """The enabled connection marked default for alerts, else the first enabled one."""
+    """The usable connection marked default for alerts, else a real one, else any."""
     connection = (
-        GatewayConnection.objects.filter(enabled=True).order_by("-is_default", "pk").first()
+        usable_connections()
+        .annotate(simulated=Case(When(kind=GatewayKind.SIMULATOR, then=1), default=0))
+        .order_by("-is_default", "simulated", "pk")
+        .first()
     )
     if connection is None:
         raise NoConnection("no enabled WhatsApp connection")

@@ -29,6 +29,7 @@ from ispdesk.messaging.inbound import hand_off
 from ispdesk.messaging.models import (
     STATUS_ORDER,
     ConnectionStatus,
+    EarlyReceipt,
     GatewayConnection,
     InboundMessage,
     OutboundMessage,
@@ -366,11 +367,24 @@ def _apply_receipts(
         )
         rows.update({row.provider_id or "": row for row in locked})
     changed: dict[int, OutboundMessage] = {}
+    early: list[EarlyReceipt] = []
     for receipt in receipts:
-        row = rows.get(clean_text(receipt.provider_id, 128))
-        # Unknown ids are ignored: a receipt may beat the sender's write of the provider id
-        # (gateways answer the send and fire the receipt at once), or be for a message sent
-        # outside ispdesk before its echo was stored. The next receipt moves it forward.
+        provider_id = clean_text(receipt.provider_id, 128)
+        row = rows.get(provider_id)
+        if row is None and provider_id:
+            # The receipt beat the sender's write of the provider id (gateways answer the
+            # send and fire the receipt at once): keep it for `apply_early_receipts`.
+            early.append(
+                EarlyReceipt(
+                    connection=connection,
+                    provider_id=provider_id,
+                    status=receipt.status,
+                    error=clean_text(_reason(receipt), 500),
+                    at=sane_time(receipt.timestamp, now),
+                )
+            )
+            received.stale_receipts += 1
+            continue
         status = next_status(row.status, receipt.status) if row is not None else None
         if row is None or status is None:
             received.stale_receipts += 1
@@ -378,6 +392,12 @@ def _apply_receipts(
         _advance(row, status, sane_time(receipt.timestamp, now), _reason(receipt))
         changed[row.pk] = row
         received.receipts += 1
+    if early:
+        EarlyReceipt.objects.bulk_create(early)
+        # Ids nobody claimed within a day belong to messages sent outside ispdesk.
+        EarlyReceipt.objects.filter(
+            connection=connection, created_at__lt=now - timedelta(days=1)
+        ).delete()
     if not changed:
         return
     OutboundMessage.objects.bulk_update(
@@ -389,6 +409,38 @@ def _apply_receipts(
         send_event_on_commit(
             ["role.admin"], {"type": "message:status", "message": row.pk, "status": row.status}
         )
+
+
+RECEIPT_FIELDS = ("status", "sent_at", "delivered_at", "read_at", "failed_at", "error")
+
+
+def apply_early_receipts(message_pk: int, now: datetime) -> None:
+    """Apply receipts that arrived before the sender stored this message's provider id."""
+    with transaction.atomic():
+        row = OutboundMessage.objects.select_for_update().filter(pk=message_pk).first()
+        if row is None or not row.provider_id:
+            return
+        waiting = list(
+            EarlyReceipt.objects.filter(
+                connection_id=row.connection_id, provider_id=row.provider_id
+            )
+        )
+        if not waiting:
+            return
+        moved = False
+        for receipt in waiting:
+            status = next_status(row.status, receipt.status)
+            if status is not None:
+                _advance(row, status, receipt.at, receipt.error)
+                moved = True
+        EarlyReceipt.objects.filter(pk__in=[receipt.pk for receipt in waiting]).delete()
+        if moved:
+            row.save(
+                update_fields=["status", "sent_at", "delivered_at", "read_at", "failed_at", "error"]
+            )
+            send_event_on_commit(
+                ["role.admin"], {"type": "message:status", "message": row.pk, "status": row.status}
+            )
 
 
 def _reason(receipt: StatusReceipt) -> str:
@@ -438,7 +490,8 @@ def _apply_session_events(
             known = event.state in ConnectionStatus.values
             status = event.state if known else ConnectionStatus.UNKNOWN
             detail = clean_text(event.detail, 300)
-            if status == ConnectionStatus.CONNECTED:
+            if status in (ConnectionStatus.CONNECTED, ConnectionStatus.DISCONNECTED):
+                # Connected needs no QR; a closed session's old QR can no longer be scanned.
                 row.last_qr = ""
         if status != row.status:
             row.status_changed_at = now

@@ -46,6 +46,7 @@ from ispdesk.messaging.models import (
     OutboundStatus,
     Purpose,
 )
+from ispdesk.messaging.simulator import simulator_available
 from ispdesk.realtime.events import send_event_on_commit
 from ispdesk.system.config import get_config
 
@@ -296,6 +297,10 @@ def record_sent(message: OutboundMessage, provider_id: str, now: datetime) -> st
             )
     except IntegrityError:
         _merge_echo(message, provider_id, now)
+    if stored_id:
+        from ispdesk.messaging.receiving import apply_early_receipts
+
+        apply_early_receipts(message.pk, now)
     status = OutboundMessage.objects.filter(pk=message.pk).values_list("status", flat=True).first()
     status = status or SENT
     _publish_status(message, status)
@@ -424,6 +429,8 @@ def deliver(
         )
     if not connection.enabled:
         return fail(f"the WhatsApp connection {connection.name!r} is disabled")
+    if connection.kind == "simulator" and not simulator_available():
+        return fail("the simulator is switched off (Settings: simulator_enabled)")
     gateway = _gateway(connection)
     if isinstance(gateway, str):
         return fail(gateway)

@@ -29,6 +29,7 @@ from ispdesk.api_errors import error_response
 from ispdesk.integrations.whatsapp import registry
 from ispdesk.integrations.whatsapp.base import Gateway, WebhookRejected, WebhookRequest
 from ispdesk.messaging.models import GatewayConnection
+from ispdesk.messaging.outbox import usable_connections
 from ispdesk.messaging.receiving import receive_events
 
 logger = logging.getLogger("ispdesk.webhooks")
@@ -47,7 +48,7 @@ def find_connection(secret: str) -> GatewayConnection | None:
         return None
     given = secret.encode("utf-8", errors="replace")
     found = None
-    for connection in GatewayConnection.objects.filter(enabled=True):
+    for connection in usable_connections():
         if hmac.compare_digest(connection.webhook_secret.encode(), given):
             found = connection
     return found

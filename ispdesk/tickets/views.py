@@ -7,7 +7,7 @@ redirects back with a message. Pages refresh their own fragments on `ticket:*` e
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -418,38 +418,37 @@ def ticket_status(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse
     return redirect(_back(request, ticket))
 
 
-@login_required
-@require_POST
-def ticket_close(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse:
+def _note_action(
+    request: AuthenticatedRequest,
+    ticket_id: int,
+    action: Callable[[Any, Ticket, str], Ticket],
+    done: str,
+) -> HttpResponse:
+    """Close or reopen: the same form (an optional note), the same answers."""
     ticket = access_ticket(request.user, ticket_id)
     form = NoteForm(request.POST)
     if not form.is_valid():
         messages.error(request, first_error(form))
         return redirect(_back(request, ticket))
     try:
-        do_close_ticket(request.user, ticket, form.cleaned_data["note"])
+        action(request.user, ticket, form.cleaned_data["note"])
     except TicketActionError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("Ticket #%(id)s closed.") % {"id": ticket.pk})
+        messages.success(request, done % {"id": ticket.pk})
     return redirect(_back(request, ticket))
+
+
+@login_required
+@require_POST
+def ticket_close(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse:
+    return _note_action(request, ticket_id, do_close_ticket, _("Ticket #%(id)s closed."))
 
 
 @login_required
 @require_POST
 def ticket_reopen(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse:
-    ticket = access_ticket(request.user, ticket_id)
-    form = NoteForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, first_error(form))
-        return redirect(_back(request, ticket))
-    try:
-        do_reopen_ticket(request.user, ticket, form.cleaned_data["note"])
-    except TicketActionError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Ticket #%(id)s reopened.") % {"id": ticket.pk})
-    return redirect(_back(request, ticket))
+    return _note_action(request, ticket_id, do_reopen_ticket, _("Ticket #%(id)s reopened."))
 
 
 def _engine_assign(request: AuthenticatedRequest, ticket: Ticket) -> None:

@@ -70,11 +70,25 @@ def reason(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
 
 
 def no_answer(gateway: str, exc: HttpError) -> GatewayError:
-    """The request never got an answer (connection refused, timeout): retrying may help."""
+    """The request never got an answer (connection refused, timeout): retrying may help,
+    unless the gateway may already have acted on it (see `unknown_outcome`)."""
+    if exc.maybe_received:
+        return unknown_outcome(gateway, exc)
     return GatewayError(
         f"{gateway}: {exc}",
         permanent=False,
         code="timeout" if exc.timeout else "unreachable",
+    )
+
+
+def unknown_outcome(gateway: str, exc: HttpError) -> GatewayError:
+    """The gateway received the request but never answered: it may have sent the message.
+    Retrying could deliver it twice, so the outbox stops and shows why."""
+    return GatewayError(
+        f"{gateway}: no answer after the request was received ({exc}); the message may "
+        "have been delivered, so it is not sent again automatically",
+        permanent=True,
+        code="unknown_outcome",
     )
 
 

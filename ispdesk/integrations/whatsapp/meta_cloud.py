@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
+from ispdesk.integrations.whatsapp import gateway_http
 from ispdesk.integrations.whatsapp.base import (
     ConnectionState,
     ConnectionStateName,
@@ -617,6 +618,8 @@ class MetaCloudGateway(Gateway):
         try:
             response = self.http.request(method, path, json=json, params=params, headers=headers)
         except HttpError as exc:
+            if exc.maybe_received:
+                raise gateway_http.unknown_outcome("the Graph API", exc) from None
             # HttpClient already redacted the message; it never carries headers.
             what = "timed out" if exc.timeout else "is unreachable"
             raise GatewayError(

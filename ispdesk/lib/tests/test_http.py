@@ -2,6 +2,7 @@ import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from ispdesk.lib.http import HttpClient, HttpError, redact_url
@@ -68,3 +69,16 @@ def test_access_log_lines_never_show_a_webhook_secret():
     )  # fmt: skip
     assert RedactHookSecrets().filter(record)
     assert record.getMessage() == '127.0.0.1:5000 - "POST /hooks/whatsapp/***/?a=1 HTTP/1.1" 200'
+
+
+def test_a_secret_placed_in_a_url_path_is_hidden_in_its_encoded_form_too():
+    url = "http://gw/api/s/Zm9v%2BYmFy%2FcXV4%3D/generate-token"
+    assert redact_url(url, ("Zm9v+YmFy/cXV4=",)) == "http://gw/api/s/***/generate-token"
+
+
+def test_only_a_request_that_left_in_full_is_marked_as_maybe_received():
+    from ispdesk.lib.http import _maybe_received
+
+    assert _maybe_received("POST", httpx.ReadTimeout("slow"))
+    assert not _maybe_received("POST", httpx.ConnectTimeout("no route"))
+    assert not _maybe_received("GET", httpx.ReadTimeout("slow"))

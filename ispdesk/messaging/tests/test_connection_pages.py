@@ -205,6 +205,22 @@ def test_a_refused_form_names_the_field_and_never_echoes_the_secret(admin_client
     assert NEW_EVOLUTION_KEY not in html(response)
 
 
+def test_refused_settings_are_explained_in_the_page_language_not_pydantics(
+    admin_client, evolution, settings
+):
+    settings.LANGUAGE_CODE = "es-ar"
+    response = admin_client.post(
+        "/whatsapp/connections/new/?kind=evolution",
+        evolution_form(name="Otra", config_base_url="ftp://evo", config_instance="x" * 101),
+    )
+    assert response.status_code == 422
+    page = html(response)
+    assert re.search(r'id="id_config_base_url_error">[^<]*Ingresá una URL http', page)
+    assert re.search(r'id="id_config_instance_error">[^<]*Como máximo 100 caracteres', page)
+    assert "Value error" not in page
+    assert "String should" not in page
+
+
 def test_the_edit_form_leaves_secrets_empty_and_keeps_them_when_left_blank(admin_client, evolution):
     page = html(admin_client.get(f"/whatsapp/connections/{evolution.pk}/"))
     secret_input = re.search(r'<input type="password" name="config_api_key"[^>]*>', page)

@@ -470,11 +470,11 @@ def test_it_reports_a_disconnected_session_as_transient(wppconnect):
     )
 
 
-def test_it_reports_a_timeout_as_transient(wppconnect):
+def test_a_send_left_unanswered_is_not_retried_because_it_may_have_gone_out(wppconnect):
     wppconnect.fail_next("hang")
     with pytest.raises(GatewayError) as caught:
         wppconnect.gateway(timeout=0.3).send_text("+5491123456789", "Hola")
-    assert (caught.value.permanent, caught.value.code) == (False, "timeout")
+    assert (caught.value.permanent, caught.value.code) == (True, "unknown_outcome")
 
 
 def test_it_reports_an_unreachable_gateway_as_transient():

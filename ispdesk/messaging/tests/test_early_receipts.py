@@ -1,0 +1,56 @@
+"""A receipt that beats the sender's write of the provider id is kept and applied later."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from ispdesk.integrations.whatsapp.base import StatusReceipt
+from ispdesk.messaging.models import EarlyReceipt, GatewayConnection, OutboundMessage
+from ispdesk.messaging.receiving import receive_events
+from ispdesk.messaging.sending import record_sent
+
+
+def claimed_message(db) -> OutboundMessage:  # type: ignore[no-untyped-def]
+    connection = GatewayConnection.objects.create(kind="simulator", name="Sim")
+    return OutboundMessage.objects.create(
+        connection=connection,
+        to="+5491123456789",
+        body="Hola",
+        status="sending",
+        next_attempt_at=timezone.now(),
+    )
+
+
+def test_a_delivery_receipt_that_arrives_before_the_id_is_stored_still_counts(db):
+    message = claimed_message(db)
+    now = timezone.now()
+    receive_events(message.connection, [StatusReceipt("X1", "delivered", now)], now=now)
+    assert EarlyReceipt.objects.count() == 1
+
+    status = record_sent(message, "X1", now + timedelta(seconds=1))
+
+    message.refresh_from_db()
+    assert (status, message.status) == ("delivered", "delivered")
+    assert message.delivered_at == now
+    assert not EarlyReceipt.objects.exists()
+
+
+def test_an_early_failure_is_kept_with_its_reason(db):
+    message = claimed_message(db)
+    now = timezone.now()
+    failed = StatusReceipt("X2", "failed", now, error="window closed", code="131047")
+    receive_events(message.connection, [failed], now=now)
+    record_sent(message, "X2", now)
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert "131047" in message.error
+
+
+def test_early_receipts_nobody_claims_are_pruned_after_a_day(db):
+    message = claimed_message(db)
+    now = timezone.now()
+    receive_events(message.connection, [StatusReceipt("old", "read", now)], now=now)
+    EarlyReceipt.objects.update(created_at=now - timedelta(days=2))
+    later = now + timedelta(minutes=1)
+    receive_events(message.connection, [StatusReceipt("new", "read", later)], now=later)
+    assert list(EarlyReceipt.objects.values_list("provider_id", flat=True)) == ["new"]
