@@ -14,6 +14,7 @@ from ispdesk.jobs.models import JobRun, JobSchedule
 from ispdesk.jobs.runner import new_worker_id, run_due_jobs
 from ispdesk.jobs.views import RUNS_SHOWN, format_seconds
 from ispdesk.system.models import AuditEvent
+from ispdesk.testing.browser import english_context
 from ispdesk.testing.live_asgi import live_asgi  # noqa: F401
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -203,7 +204,7 @@ def test_it_refreshes_the_runs_live_and_after_a_reconnect(live_asgi, admin, nigh
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            context = browser.new_context(locale="en")
+            context = english_context(browser)
             context.add_cookies([{"name": "sessionid", "value": session, "url": live_asgi.url}])
             page = context.new_page()
             page.goto(f"{live_asgi.url}/jobs/")

@@ -13,6 +13,7 @@ from django.test import Client
 from ispdesk.integrations.whatsapp import registry
 from ispdesk.messaging.models import GatewayConnection, InboundMessage, OutboundMessage
 from ispdesk.messaging.outbox import queue_message
+from ispdesk.testing.browser import english_context
 from ispdesk.testing.live_asgi import live_asgi  # noqa: F401
 from ispdesk.testing.sockets import wait_until
 
@@ -55,8 +56,8 @@ def test_it_chats_as_a_customer_through_the_webhook_live(live_asgi, operator, mo
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(
-                locale="en", viewport={"width": 390, "height": 780}, is_mobile=True, has_touch=True
+            context = english_context(
+                browser, viewport={"width": 390, "height": 780}, is_mobile=True, has_touch=True
             )
             context.add_cookies([{"name": "sessionid", "value": session, "url": live_asgi.url}])
             page = context.new_page()

@@ -11,6 +11,7 @@ from django.test import Client
 
 from ispdesk.accounts.models import User
 from ispdesk.operators.models import Operator, Schedule, ScheduleKind
+from ispdesk.testing.browser import english_context
 from ispdesk.testing.live_asgi import LiveServer, live_asgi  # noqa: F401
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -51,7 +52,7 @@ def page_as(browser: Any, server: LiveServer, user: User) -> Any:
     """A page in a browser context of its own, logged in as `user`."""
     client = Client()
     client.force_login(user)
-    context = browser.new_context(locale="en", viewport={"width": 1280, "height": 900})
+    context = english_context(browser, viewport={"width": 1280, "height": 900})
     session = client.cookies["sessionid"].value
     context.add_cookies([{"name": "sessionid", "value": session, "url": server.url}])
     return context.new_page()

@@ -9,6 +9,7 @@ from django.test import Client
 
 from ispdesk.accounts.models import Role
 from ispdesk.conftest import make_user
+from ispdesk.testing.browser import english_context
 from ispdesk.testing.live_asgi import live_asgi  # noqa: F401
 from ispdesk.tickets.actions import (
     NewTicket,
@@ -62,7 +63,7 @@ def test_a_reassignment_in_the_queue_shows_up_live_on_the_operators_pages(
         try:
 
             def open_page(person: str, path: str):  # type: ignore[no-untyped-def]
-                context = browser.new_context(locale="en")
+                context = english_context(browser)
                 context.set_default_timeout(TIMEOUT_MS)
                 context.add_cookies([cookies[person]])
                 page = context.new_page()
@@ -118,7 +119,7 @@ def test_the_ticket_page_shows_a_colleagues_comment_and_status_without_a_reload(
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(locale="en")
+            context = english_context(browser)
             context.add_cookies([cookie])
             page = context.new_page()
             page.goto(f"{live_asgi.url}/tickets/{ticket.pk}/")
