@@ -149,9 +149,10 @@ def clean_config(
             merged.pop(name, None)
         else:
             merged[name] = value
-    for name in secrets:
-        if name not in merged and stored.get(name):
-            merged[name] = stored[name]
+    kept = [name for name in sorted(secrets) if name not in merged and stored.get(name)]
+    for name in kept:
+        merged[name] = stored[name]
+    _check_secrets_follow_address(stored, merged, kept)
     bad = {
         f"config.{name}": _("must not contain NUL characters")
         for name, value in merged.items()
@@ -170,6 +171,23 @@ def clean_config(
         message = _("Invalid settings for: %(fields)s") % {"fields": ", ".join(fields)}
         raise ConnectionChangeError("validation_error", message, fields) from None
     return validated.model_dump(mode="json")
+
+
+def _check_secrets_follow_address(
+    stored: Mapping[str, Any], merged: Mapping[str, Any], kept: list[str]
+) -> None:
+    """Stored secrets only ever go to the address they were saved for: pointing a connection
+    (or a test) at a new base URL needs them typed again, or an admin session could send
+    them to a server of its choosing."""
+    old = str(stored.get("base_url") or "").rstrip("/")
+    new = str(merged.get("base_url") or "").rstrip("/")
+    if not kept or not old or old == new:
+        return
+    raise ConnectionChangeError(
+        "secrets_required",
+        _("Enter the secrets again to use a new address."),
+        {f"config.{name}": _("required again with a new address") for name in kept},
+    )
 
 
 def _config_error(error: Mapping[str, Any]) -> str:

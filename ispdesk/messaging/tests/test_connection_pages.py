@@ -229,7 +229,13 @@ def test_the_edit_form_leaves_secrets_empty_and_keeps_them_when_left_blank(admin
     assert "Leave blank to keep it" in page
     assert_no_secret(page)
 
-    form = evolution_form(config_api_key="", config_instance="isp9", rate_per_second="0.5")
+    same_address = evolution.config["base_url"]
+    form = evolution_form(
+        config_base_url=same_address,
+        config_api_key="",
+        config_instance="isp9",
+        rate_per_second="0.5",
+    )
     response = admin_client.post(f"/whatsapp/connections/{evolution.pk}/", form)
     assert response.status_code == 302
     evolution.refresh_from_db()

@@ -152,13 +152,24 @@ def test_it_keeps_a_stored_secret_when_an_update_leaves_it_out_blank_or_as_shown
 
 def test_a_whole_form_replaces_plain_values_but_keeps_blank_secrets(db):
     stored = clean_config("evolution", evolution_config(instance="isp1"))
-    submitted = {"base_url": "http://evo.local:8080", "instance": "isp9", "api_key": ""}
+    submitted = {"base_url": stored["base_url"], "instance": "isp9", "api_key": ""}
     cleaned = clean_config("evolution", submitted, stored)
     assert cleaned == {
-        "base_url": "http://evo.local:8080",
+        "base_url": stored["base_url"],
         "api_key": EVOLUTION_KEY,
         "instance": "isp9",
     }
+
+
+def test_stored_secrets_never_follow_the_connection_to_a_new_address(db):
+    stored = clean_config("evolution", evolution_config())
+    submitted = {"base_url": "http://elsewhere.example", "instance": "isp1", "api_key": ""}
+    with pytest.raises(ConnectionChangeError) as caught:
+        clean_config("evolution", submitted, stored)
+    assert caught.value.code == "secrets_required"
+    assert set(caught.value.fields) == {"config.api_key"}
+    retyped = {**submitted, "api_key": "another-key-123"}
+    assert clean_config("evolution", retyped, stored)["base_url"] == "http://elsewhere.example"
 
 
 @pytest.mark.parametrize(
