@@ -256,8 +256,17 @@ class EvolutionGateway(Gateway):
 
     def _messages(self, data: Any) -> list[InboundEvent]:
         events: list[InboundEvent] = []
-        for item in _items(data, "messages"):
-            message = _Message.model_validate(item)
+        items = list(_items(data, "messages"))
+        for item in items:
+            try:
+                message = _Message.model_validate(item)
+            except ValidationError:
+                if len(items) == 1:
+                    raise
+                # One odd item must not make Evolution drop the whole batch (it never
+                # retries a 400): keep the others.
+                logger.warning("Evolution webhook: skipping a malformed message in a batch")
+                continue
             event = self._inbound(message)
             if event is not None:
                 events.append(event)

@@ -665,3 +665,21 @@ def test_it_delivers_receipts_for_what_it_sent(evolution, sink):
     [delivered] = sink.wait_for_messages(1)
     [event] = gateway.parse_webhook(json.dumps(delivered).encode())
     assert (event.provider_id, event.status) == (sent.provider_id, "read")
+
+
+def test_one_malformed_message_in_a_batch_does_not_lose_the_others():
+    gateway = registry.build(
+        "evolution", {"base_url": "http://127.0.0.1:1", "api_key": "k3y-12345", "instance": "isp1"}
+    )
+    good = {
+        "key": {"remoteJid": "5491123456789@s.whatsapp.net", "fromMe": False, "id": "GOOD1"},
+        "pushName": "Marcela",
+        "message": {"conversation": "Hola"},
+        "messageType": "conversation",
+        "messageTimestamp": 1767225600,
+    }
+    body = json.dumps(
+        {"event": "messages.upsert", "instance": "isp1", "data": [{"key": "broken"}, good]}
+    ).encode()
+    events = gateway.parse_webhook(body)
+    assert [event.provider_id for event in events] == ["GOOD1"]
