@@ -424,7 +424,7 @@ def _note_action(
     action: Callable[[Any, Ticket, str], Ticket],
     done: str,
 ) -> HttpResponse:
-    """Close or reopen: the same form (an optional note), the same answers."""
+    """Close, reopen or unassign: the same form (an optional note), the same answers."""
     ticket = access_ticket(request.user, ticket_id)
     form = NoteForm(request.POST)
     if not form.is_valid():
@@ -504,20 +504,12 @@ def ticket_assign(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse
 @supervisor_required
 @require_POST
 def ticket_unassign(request: AuthenticatedRequest, ticket_id: int) -> HttpResponse:
-    ticket = access_ticket(request.user, ticket_id)
-    form = NoteForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, first_error(form))
-        return redirect(_back(request, ticket))
-    try:
-        do_unassign_ticket(request.user, ticket, form.cleaned_data["note"])
-    except TicketActionError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(
-            request, _("Ticket #%(id)s is back in the unassigned queue.") % {"id": ticket.pk}
-        )
-    return redirect(_back(request, ticket))
+    return _note_action(
+        request,
+        ticket_id,
+        do_unassign_ticket,
+        _("Ticket #%(id)s is back in the unassigned queue."),
+    )
 
 
 # A new ticket -------------------------------------------------------------------------------

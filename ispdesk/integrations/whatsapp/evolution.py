@@ -449,26 +449,11 @@ class EvolutionGateway(Gateway):
         why = gateway_http.reason(response, self.http.secrets)
         if "connection closed" in why.lower():
             # Baileys lost the WhatsApp socket (answered 400 or 500 depending on version).
-            return GatewayError(
-                f"{GATEWAY}: the WhatsApp session is down: {why}",
-                permanent=False,
-                code="session_down",
-                status=status,
-            )
+            return gateway_http.session_down(GATEWAY, why, status)
         if status == 400 and _unknown_number(response):
-            return GatewayError(
-                f"{GATEWAY}: the number has no WhatsApp: {why}",
-                permanent=True,
-                code="unknown_number",
-                status=status,
-            )
+            return gateway_http.unknown_number(GATEWAY, why, status)
         if status in (401, 403):
-            return GatewayError(
-                f"{GATEWAY} refused the API key ({status})",
-                permanent=True,
-                code="bad_credentials",
-                status=status,
-            )
+            return gateway_http.bad_credentials(GATEWAY, "the API key", status)
         if status == 404:
             return GatewayError(
                 f"{GATEWAY}: instance {self.config.instance!r} not found: {why}",

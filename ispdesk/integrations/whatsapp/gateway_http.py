@@ -81,6 +81,34 @@ def no_answer(gateway: str, exc: HttpError) -> GatewayError:
     )
 
 
+def session_down(gateway: str, why: str, status: int) -> GatewayError:
+    """The gateway's WhatsApp session is not connected: retry once it is back."""
+    return GatewayError(
+        f"{gateway}: the WhatsApp session is down: {why}",
+        permanent=False,
+        code="session_down",
+        status=status,
+    )
+
+
+def unknown_number(gateway: str, why: str, status: int) -> GatewayError:
+    return GatewayError(
+        f"{gateway}: the number has no WhatsApp: {why}",
+        permanent=True,
+        code="unknown_number",
+        status=status,
+    )
+
+
+def bad_credentials(gateway: str, what: str, status: int) -> GatewayError:
+    return GatewayError(
+        f"{gateway} refused {what} ({status})",
+        permanent=True,
+        code="bad_credentials",
+        status=status,
+    )
+
+
 def unknown_outcome(gateway: str, exc: HttpError) -> GatewayError:
     """The gateway received the request but never answered: it may have sent the message.
     Retrying could deliver it twice, so the outbox stops and shows why."""

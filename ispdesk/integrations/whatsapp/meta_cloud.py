@@ -167,15 +167,6 @@ def _int_or_none(value: Any) -> int | None:
     return None
 
 
-def _retry_after(response: httpx.Response, default: float | None) -> float | None:
-    raw = response.headers.get("Retry-After", "").strip()
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return default
-    return seconds if 0 <= seconds < 86_400 else default
-
-
 # --- inbound payloads (tolerant: every field optional but the ones we key on) -----------------
 
 
@@ -649,7 +640,10 @@ class MetaCloudGateway(Gateway):
         logger.warning(
             "Cloud API error: HTTP %s, Graph code %s -> %s", response.status_code, code, kind.code
         )
-        retry_after = None if kind.permanent else _retry_after(response, kind.retry_after)
+        retry_after = None
+        if not kind.permanent:
+            waited = gateway_http.retry_after(response)
+            retry_after = waited if waited is not None else kind.retry_after
         return GatewayError(
             text,
             permanent=kind.permanent,

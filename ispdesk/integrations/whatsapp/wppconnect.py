@@ -431,27 +431,12 @@ class WppConnectGateway(Gateway):
         status = response.status_code
         why = gateway_http.reason(response, self.http.secrets)
         if status == 404 or _disconnected(response):
-            return GatewayError(
-                f"{GATEWAY}: the WhatsApp session is down: {why}",
-                permanent=False,
-                code="session_down",
-                status=status,
-            )
+            return gateway_http.session_down(GATEWAY, why, status)
         if status == 400 and sending:
             # The only 400 of the send routes: checkNumberStatus found no WhatsApp account.
-            return GatewayError(
-                f"{GATEWAY}: the number has no WhatsApp: {why}",
-                permanent=True,
-                code="unknown_number",
-                status=status,
-            )
+            return gateway_http.unknown_number(GATEWAY, why, status)
         if status in (401, 403):
-            return GatewayError(
-                f"{GATEWAY} refused our credentials ({status})",
-                permanent=True,
-                code="bad_credentials",
-                status=status,
-            )
+            return gateway_http.bad_credentials(GATEWAY, "our credentials", status)
         if status == 501:
             return GatewayError(
                 f"{GATEWAY}: not supported by this server's provider: {why}",
