@@ -48,20 +48,23 @@ import itertools
 import json
 import logging
 import re
-import threading
-from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
 
 from ispdesk.integrations.whatsapp.base import WebhookRequest
 from ispdesk.lib.http import HttpClient
+from ispdesk.testing.fakes.server import (
+    Answer,
+    FakeServer,
+    RecordedRequest,
+    json_answer,
+    serving,
+)
 
 logger = logging.getLogger("ispdesk.testing.fake_graph")
 
@@ -74,8 +77,6 @@ VERIFIED_NAME = "ISP Demo"
 ACCESS_TOKEN = "EAAGfakeAccessToken0123456789abcdefZZ"  # noqa: S105
 APP_SECRET = "fake-app-secret-0123456789abcdef"  # noqa: S105
 VERIFY_TOKEN = "fake-verify-token-42"  # noqa: S105
-# A bounded wait for "hang", only in case a test never releases it.
-HANG_LIMIT = 60.0
 _PATH = re.compile(r"^/(v\d+\.\d+)/(\d+)(/messages)?/?$")
 _MESSAGE_TYPES = {
     "text",
@@ -143,37 +144,32 @@ FAILURES: dict[str, Failure] = {
 }
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-cased names
-    body: bytes
-    json: Any  # None when the body is not JSON
+class FakeGraph(FakeServer):
+    """The Graph API endpoints the Cloud API adapter calls (see the module docstring)."""
 
+    name = "fake-graph"
+    failures = tuple(FAILURES)
+    # A scripted failure answers the next call, whatever its path.
+    send_path_parts = ("/",)
 
-@dataclass
-class FakeGraph:
-    host: str = "127.0.0.1"
-    port: int = 0
-    api_version: str = API_VERSION
-    phone_number_id: str = PHONE_NUMBER_ID
-    access_token: str = ACCESS_TOKEN
-    app_secret: str = APP_SECRET
-    verify_token: str = VERIFY_TOKEN
-    # wa_ids a test number may send to; None = any.
-    allowed_recipients: set[str] | None = None
-    requests: list[RecordedRequest] = field(default_factory=list)
-    accepted: list[dict[str, Any]] = field(default_factory=list)
-    _failures: deque[tuple[str, float | None]] = field(default_factory=deque)
-    _changed: threading.Condition = field(default_factory=threading.Condition)
-    _released: threading.Event = field(default_factory=threading.Event)
-    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def __init__(
+        self,
+        *,
+        api_version: str = API_VERSION,
+        phone_number_id: str = PHONE_NUMBER_ID,
+        access_token: str = ACCESS_TOKEN,
+        app_secret: str = APP_SECRET,
+        verify_token: str = VERIFY_TOKEN,
+        allowed_recipients: set[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.api_version = api_version
+        self.phone_number_id = phone_number_id
+        self.access_token = access_token
+        self.app_secret = app_secret
+        self.verify_token = verify_token
+        # wa_ids a test number may send to; None = any.
+        self.allowed_recipients = allowed_recipients
 
     def config(self, **overrides: Any) -> dict[str, Any]:
         """A `meta_cloud` connection config pointing at this server."""
@@ -189,26 +185,9 @@ class FakeGraph:
 
     # --- scripting and assertions -------------------------------------------------------------
 
-    def fail_next(self, name: str, times: int = 1, *, retry_after: float | None = None) -> None:
-        if name != "hang" and name not in FAILURES:
-            raise ValueError(f"unknown failure {name!r}; choose from {[*FAILURES, 'hang']}")
-        with self._changed:
-            self._failures.extend([(name, retry_after)] * times)
-
-    def release(self) -> None:
-        """Let every hanging request finish."""
-        self._released.set()
-
-    def requests_to(self, suffix: str, method: str = "POST") -> list[RecordedRequest]:
-        with self._changed:
-            return [r for r in self.requests if r.method == method and r.path.endswith(suffix)]
-
-    def wait_for_messages(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """The accepted sends once there are at least `count`; TimeoutError otherwise."""
-        with self._changed:
-            if not self._changed.wait_for(lambda: len(self.accepted) >= count, timeout):
-                raise TimeoutError(f"{len(self.accepted)} of {count} messages after {timeout}s")
-            return list(self.accepted)
+    def requests_to(self, suffix: str, method: str | None = "POST") -> list[RecordedRequest]:
+        """Recorded requests whose path ends with `suffix`; POSTs unless told otherwise."""
+        return super().requests_to(suffix, method)
 
     # --- webhooks -----------------------------------------------------------------------------
 
@@ -237,7 +216,8 @@ class FakeGraph:
         body, headers = self.signed_webhook(messages, statuses, names=names, payload=payload)
         return WebhookRequest("POST", body, headers, {})
 
-    def post_webhook(
+    # Signed for Meta, so it takes messages and statuses rather than a ready body.
+    def post_webhook(  # type: ignore[override]
         self,
         url: str,
         messages: Sequence[dict[str, Any]] = (),
@@ -259,30 +239,10 @@ class FakeGraph:
 
     # --- serving ------------------------------------------------------------------------------
 
-    def _record(self, request: RecordedRequest) -> tuple[str, float | None] | None:
-        with self._changed:
-            self.requests.append(request)
-            self._changed.notify_all()
-            return self._failures.popleft() if self._failures else None
+    def failure(self, name: str, request: RecordedRequest, retry_after: float | None) -> Answer:
+        return _graph_error(FAILURES[name])
 
-    def _accept(self, body: dict[str, Any]) -> str:
-        with self._changed:
-            message_id = f"wamid.FAKE{next(self._ids):08d}"
-            self.accepted.append({**body, "id": message_id})
-            self._changed.notify_all()
-            return message_id
-
-    def handle(self, request: RecordedRequest) -> tuple[int, dict[str, str], bytes]:
-        failure = self._record(request)
-        if failure is not None:
-            name, retry_after = failure
-            if name == "hang":
-                self._released.wait(HANG_LIMIT)
-                return _graph_error(FAILURES["server_error"])
-            status, headers, body = _graph_error(FAILURES[name])
-            if retry_after is not None:
-                headers["Retry-After"] = f"{retry_after:g}"
-            return status, headers, body
+    def route(self, request: RecordedRequest) -> Answer:
         match = _PATH.match(request.path)
         if not match:
             return _graph_error(Failure(404, 100, f"Unknown path {request.path}"))
@@ -311,21 +271,22 @@ class FakeGraph:
                 "quality_rating": "GREEN",
                 "id": self.phone_number_id,
             }
-            return _json(200, {k: v for k, v in number.items() if k in fields or k == "id"})
+            return json_answer(200, {k: v for k, v in number.items() if k in fields or k == "id"})
         return _graph_error(Failure(400, 100, f"Unsupported {request.method} request"))
 
-    def _send(self, body: Any) -> tuple[int, dict[str, str], bytes]:
+    def _send(self, body: Any) -> Answer:
         problem = _invalid_message(body)
         if problem:
             return _graph_error(Failure(400, 100, "(#100) Invalid parameter", problem))
         to = body["to"]
         if self.allowed_recipients is not None and to not in self.allowed_recipients:
             return _graph_error(FAILURES["not_allowed"])
-        message_id = self._accept(body)
+        message_id = f"wamid.FAKE{self.next_number():08d}"
+        self.accept(body, message_id)
         answer: dict[str, Any] = {"id": message_id}
         if body["type"] == "template":
             answer["message_status"] = "accepted"
-        return _json(
+        return json_answer(
             200,
             {
                 "messaging_product": "whatsapp",
@@ -365,11 +326,7 @@ def _invalid_message(body: Any) -> str:
     return ""
 
 
-def _json(status: int, data: Any) -> tuple[int, dict[str, str], bytes]:
-    return status, {"Content-Type": "application/json"}, json.dumps(data).encode()
-
-
-def _graph_error(failure: Failure) -> tuple[int, dict[str, str], bytes]:
+def _graph_error(failure: Failure) -> Answer:
     if failure.code is None:
         return failure.status, {"Content-Type": "text/html"}, failure.message.encode()
     error: dict[str, Any] = {
@@ -382,75 +339,14 @@ def _graph_error(failure: Failure) -> tuple[int, dict[str, str], bytes]:
         error["error_subcode"] = failure.subcode
     if failure.details:
         error["error_data"] = {"messaging_product": "whatsapp", "details": failure.details}
-    return _json(failure.status, {"error": error})
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        try:
-            data = json.loads(body) if body else None
-        except ValueError:
-            data = None
-        parts = urlsplit(self.path)
-        request = RecordedRequest(
-            method=self.command,
-            path=parts.path,
-            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-            headers={name.lower(): value for name, value in self.headers.items()},
-            body=body,
-            json=data,
-        )
-        status, headers, answer = self.server.fake.handle(request)
-        try:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-        except OSError:
-            pass  # the client gave up (a timeout test)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("fake graph: " + format, *args)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeGraph
+    return json_answer(failure.status, {"error": error})
 
 
 @contextmanager
 def serving_fake_graph(**settings: Any) -> Iterator[FakeGraph]:
     """Serve a FakeGraph on a free port until the block ends."""
-    fake = FakeGraph(**settings)
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.fake = fake
-    fake.port = int(server.server_address[1])
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-graph", daemon=True
-    )
-    thread.start()
-    try:
+    with serving(FakeGraph(**settings)) as fake:
         yield fake
-    finally:
-        fake.release()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture
