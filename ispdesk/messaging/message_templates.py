@@ -79,6 +79,11 @@ _SAMPLE_LIST_ES = (
 _SAMPLE_LIST_EN = (
     "• #1042 No service since last night (2 h 15 min)\n• #1047 Slow in the evening (1 h 5 min)"
 )
+# Preview values of the templates that carry a list of tickets.
+_LIST_SAMPLES = {
+    "es-ar": {"operator": "Ana", "count": "2", "tickets": _SAMPLE_LIST_ES},
+    "en": {"operator": "Ana", "count": "2", "tickets": _SAMPLE_LIST_EN},
+}
 
 TEMPLATE_KEYS: dict[str, TemplateKey] = {
     spec.key: spec
@@ -136,10 +141,7 @@ TEMPLATE_KEYS: dict[str, TemplateKey] = {
                     "{tickets}\nPlease take a look as soon as you can. Thanks!"
                 ),
             },
-            {
-                "es-ar": {"operator": "Ana", "count": "2", "tickets": _SAMPLE_LIST_ES},
-                "en": {"operator": "Ana", "count": "2", "tickets": _SAMPLE_LIST_EN},
-            },
+            _LIST_SAMPLES,
         ),
         TemplateKey(
             "pre_alert",
@@ -156,10 +158,7 @@ TEMPLATE_KEYS: dict[str, TemplateKey] = {
                     "{tickets}\nIf you can, reply before they fall behind."
                 ),
             },
-            {
-                "es-ar": {"operator": "Ana", "count": "2", "tickets": _SAMPLE_LIST_ES},
-                "en": {"operator": "Ana", "count": "2", "tickets": _SAMPLE_LIST_EN},
-            },
+            _LIST_SAMPLES,
         ),
         TemplateKey(
             "shift_summary",
@@ -205,10 +204,7 @@ TEMPLATE_KEYS: dict[str, TemplateKey] = {
                     "next shift can pick them up ({count}):\n{tickets}\nHave a good rest!"
                 ),
             },
-            {
-                "es-ar": {"operator": "Ana", "count": "2", "tickets": _SAMPLE_LIST_ES},
-                "en": {"operator": "Ana", "count": "2", "tickets": _SAMPLE_LIST_EN},
-            },
+            _LIST_SAMPLES,
         ),
         TemplateKey(
             "welcome",
