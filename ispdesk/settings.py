@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "ispdesk.operators",
     "ispdesk.tickets",
     "ispdesk.messaging",
+    "ispdesk.contacts",
+    "ispdesk.conversations",
 ]
 
 MIDDLEWARE = [

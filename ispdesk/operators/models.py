@@ -14,6 +14,11 @@ class Area(models.Model):
     name = models.CharField(_("name"), max_length=80, unique=True)
     description = models.CharField(_("description"), max_length=300, blank=True)
     active = models.BooleanField(_("active"), default=True)
+    # Minutes of silence before an idle chat of this area closes itself; null = the
+    # `auto_close_minutes` setting, 0 = never.
+    auto_close_minutes = models.PositiveIntegerField(
+        _("auto-close after (minutes)"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["name"]
@@ -53,6 +58,10 @@ class Operator(models.Model):
     chat_capacity = models.PositiveSmallIntegerField(_("chat capacity"), default=5)
     areas = models.ManyToManyField(Area, blank=True, related_name="operators")
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # Chats: the last time a conversation was given to this operator (routing tie-break), and
+    # the operator's own "away" (keeps current chats, gets no new ones).
+    last_chat_assigned_at = models.DateTimeField(null=True, blank=True)
+    away = models.BooleanField(_("away"), default=False)
 
     objects = OperatorQuerySet.as_manager()
 
@@ -168,3 +177,47 @@ class ShiftTag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tag} {self.name}"
+
+
+class AreaHours(models.Model):
+    """A weekly working-hours window of an area; `end <= start` crosses midnight."""
+
+    area = models.ForeignKey(Area, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    start = models.TimeField(_("start"))
+    end = models.TimeField(_("end"))
+    # Sent (once per closed period) to customers who write while the area is closed and this
+    # is the next window to open; blank = the `after_hours` message template.
+    courtesy_message = models.TextField(_("courtesy message"), blank=True, max_length=1000)
+
+    class Meta:
+        ordering = ["area_id", "weekday", "start"]
+        verbose_name = _("working hours")
+        verbose_name_plural = _("working hours")
+
+    def __str__(self) -> str:
+        return f"{self.area} {self.get_weekday_display()} {self.start}-{self.end}"
+
+    def as_window(self) -> Window:
+        return Window(self.weekday, self.start, self.end)
+
+
+class ConsoleSession(models.Model):
+    """One open agent console (a websocket) of an operator; presence is derived from these.
+
+    An operator is online while any session was seen within the presence timeout, so several
+    tabs, and a browser that vanished without closing its socket, both come out right.
+    """
+
+    operator = models.ForeignKey(
+        Operator, on_delete=models.CASCADE, related_name="console_sessions"
+    )
+    channel_name = models.CharField(max_length=200, unique=True)
+    connected_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.operator} {self.last_seen_at}"
