@@ -15,11 +15,15 @@ from ispdesk.accounts.api import router as accounts_router
 from ispdesk.accounts.api import users_router
 from ispdesk.accounts.auth import BearerTokenAuth, SessionAuth
 from ispdesk.api_errors import STATUS_CODES, ApiError, default_message, error_body
+from ispdesk.contacts.api import router as contacts_router
+from ispdesk.conversations.api import router as conversations_router
+from ispdesk.conversations.flow_api import router as flows_router
 from ispdesk.jobs.api import router as jobs_router
 from ispdesk.messaging.api import bot_router
 from ispdesk.messaging.api import router as connections_router
 from ispdesk.messaging.api_whatsapp import router as whatsapp_router
 from ispdesk.operators.api import router as operators_router
+from ispdesk.operators.hours_api import router as working_hours_router
 from ispdesk.system.api import logs_router
 from ispdesk.system.api import router as system_router
 from ispdesk.tickets.api import router as tickets_router
@@ -104,3 +108,7 @@ api.add_router("/tickets", tickets_router)
 api.add_router("/whatsapp", whatsapp_router)
 api.add_router("/connections", connections_router)
 api.add_router("/bot", bot_router)
+api.add_router("/contacts", contacts_router)
+api.add_router("/working-hours", working_hours_router)
+api.add_router("/flows", flows_router)
+api.add_router("/conversations", conversations_router)

@@ -28,4 +28,7 @@ urlpatterns = [
     path("", include("ispdesk.operators.urls")),
     path("whatsapp/", include("ispdesk.messaging.urls")),
     path("templates/", include("ispdesk.messaging.template_urls")),
+    path("contacts/", include("ispdesk.contacts.urls")),
+    path("flows/", include("ispdesk.conversations.flow_urls")),
+    path("desk/", include("ispdesk.conversations.urls")),
 ]

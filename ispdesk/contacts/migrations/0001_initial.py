@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('operators', '0002_area_auto_close_minutes_operator_away_and_more'),
+        ('operators', '0002_service_desk'),
     ]
 
     operations = [

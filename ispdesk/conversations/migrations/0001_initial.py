@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('contacts', '0001_initial'),
         ('messaging', '0004_early_receipts'),
-        ('operators', '0002_area_auto_close_minutes_operator_away_and_more'),
+        ('operators', '0002_service_desk'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
