@@ -35,6 +35,7 @@ DEMO_USERS = (
     DemoUser("ana", "Ana", "García", Role.OPERATOR, (PagePermission.OPERATOR_VIEW,)),
     DemoUser("juan", "Juan", "Pérez", Role.OPERATOR, (PagePermission.OPERATOR_VIEW,)),
     DemoUser("sofia", "Sofía", "López", Role.OPERATOR, (PagePermission.OPERATOR_VIEW,)),
+    DemoUser("nico", "Nicolás", "Ibarra", Role.OPERATOR, (PagePermission.OPERATOR_VIEW,)),
 )
 
 
@@ -66,6 +67,9 @@ def load_demo_data() -> list[User]:
         install_default_templates()
         load_messaging_demo()
     load_tickets_demo()
+    from ispdesk.conversations.demo import load_desk_demo
+
+    load_desk_demo()
     return users
 
 
@@ -103,6 +107,17 @@ TEAM: dict[str, tuple[str, tuple[str, ...], Shifts, str]] = {
         "[TD]",
     ),
 }
+# The night and weekend guard: with him the desk has someone on shift at every hour.
+EVERY_DAY = (0, 1, 2, 3, 4, 5, 6)
+TEAM["nico"] = (
+    "+5491155550004",
+    ("Soporte", "Ventas", "Administración"),
+    {
+        "work": [(EVERY_DAY, "22:00", "08:00"), ((5, 6), "08:00", "22:00")],
+        "assignment": [(EVERY_DAY, "22:00", "08:00"), ((5, 6), "08:00", "22:00")],
+    },
+    "[TT]",
+)
 SHIFT_TAGS = (("[TD]", "Turno día"), ("[TT]", "Turno tarde"))
 
 DEMO_TICKETS = (

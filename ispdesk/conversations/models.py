@@ -18,6 +18,7 @@ class ConversationStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+GENERAL_GROUP = "area.general"
 ACTIVE_STATUSES = (ConversationStatus.BOT, ConversationStatus.PENDING, ConversationStatus.OPEN)
 
 
@@ -100,8 +101,8 @@ class Conversation(models.Model):
     def groups(self) -> list[str]:
         """Real-time groups entitled to hear about this conversation."""
         groups = [f"conversation.{self.pk}", "role.supervisor", "role.admin"]
-        if self.area_id is not None:
-            groups.append(f"area.{self.area_id}")
+        # The general queue (no area) is every operator's: `area.general`.
+        groups.append(f"area.{self.area_id}" if self.area_id is not None else GENERAL_GROUP)
         if self.assignee is not None:
             groups.append(f"user.{self.assignee.user_id}")
         return groups

@@ -256,6 +256,44 @@ TEMPLATE_KEYS: dict[str, TemplateKey] = {
             },
         ),
         TemplateKey(
+            "queue_position",
+            CUSTOMER,
+            gettext_lazy("To a customer waiting for an operator: their place in the queue."),
+            {
+                "customer": _CUSTOMER_NAME,
+                "position": gettext_lazy("their place in the queue (1 = next)"),
+                "area": gettext_lazy("the area they are waiting for"),
+            },
+            {
+                "es-ar": (
+                    "{customer}, ya te pasamos con {area}. Sos el número {position} en la fila; "
+                    "en cuanto se libere alguien te atiende. ¡Gracias por esperar!"
+                ),
+                "en": (
+                    "{customer}, you're now waiting for {area}. You're number {position} in "
+                    "line; someone will be with you as soon as they're free. Thanks for waiting!"
+                ),
+            },
+            {
+                "es-ar": {"customer": "Marcela", "position": "3", "area": "Soporte técnico"},
+                "en": {"customer": "Marcela", "position": "3", "area": "Technical support"},
+            },
+        ),
+        TemplateKey(
+            "chat_assigned",
+            CUSTOMER,
+            gettext_lazy("To a customer when an operator takes their conversation."),
+            {"customer": _CUSTOMER_NAME, "operator": _OPERATOR_NAME},
+            {
+                "es-ar": "{customer}, te atiende {operator}. 🙂",
+                "en": "{customer}, {operator} is here to help you. 🙂",
+            },
+            {
+                "es-ar": {"customer": "Marcela", "operator": "Ana"},
+                "en": {"customer": "Marcela", "operator": "Ana"},
+            },
+        ),
+        TemplateKey(
             "auto_close",
             CUSTOMER,
             gettext_lazy("To a customer when an idle conversation closes itself."),

@@ -69,10 +69,28 @@ def queue_message(
         next_attempt_at=timezone.now(),
     )
     transaction.on_commit(wake_sender)
-    send_event_on_commit(
-        ["role.admin"], {"type": "message:status", "message": message.pk, "status": message.status}
-    )
+    publish_status(message)
     return message
+
+
+def publish_status(message: OutboundMessage, status: str | None = None) -> None:
+    """`message:status` after commit to admins and to whoever the message's context names:
+    extra `groups`, and the conversation it belongs to (whose screen shows its ticks)."""
+    context = message.context if isinstance(message.context, dict) else {}
+    groups = ["role.admin"]
+    extra = context.get("groups")
+    if isinstance(extra, list):
+        groups.extend(group for group in extra if isinstance(group, str) and group)
+    event: dict[str, Any] = {
+        "type": "message:status",
+        "message": message.pk,
+        "status": status or message.status,
+    }
+    conversation = context.get("conversation")
+    if isinstance(conversation, int):
+        groups.append(f"conversation.{conversation}")
+        event["conversation"] = conversation
+    send_event_on_commit(groups, event)
 
 
 # The embedded sender loop registers its wake-up here so a queued message leaves at once.

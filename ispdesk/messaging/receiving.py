@@ -36,6 +36,7 @@ from ispdesk.messaging.models import (
     OutboundStatus,
     Purpose,
 )
+from ispdesk.messaging.outbox import publish_status
 from ispdesk.realtime.events import send_event_on_commit
 
 logger = logging.getLogger("ispdesk.webhooks")
@@ -406,9 +407,7 @@ def _apply_receipts(
         batch_size=200,
     )
     for row in changed.values():
-        send_event_on_commit(
-            ["role.admin"], {"type": "message:status", "message": row.pk, "status": row.status}
-        )
+        publish_status(row)
 
 
 RECEIPT_FIELDS = ("status", "sent_at", "delivered_at", "read_at", "failed_at", "error")
@@ -438,9 +437,7 @@ def apply_early_receipts(message_pk: int, now: datetime) -> None:
             row.save(
                 update_fields=["status", "sent_at", "delivered_at", "read_at", "failed_at", "error"]
             )
-            send_event_on_commit(
-                ["role.admin"], {"type": "message:status", "message": row.pk, "status": row.status}
-            )
+            publish_status(row)
 
 
 def _reason(receipt: StatusReceipt) -> str:

@@ -46,8 +46,8 @@ from ispdesk.messaging.models import (
     OutboundStatus,
     Purpose,
 )
+from ispdesk.messaging.outbox import publish_status
 from ispdesk.messaging.simulator import simulator_available
-from ispdesk.realtime.events import send_event_on_commit
 from ispdesk.system.config import get_config
 
 logger = logging.getLogger(__name__)
@@ -255,7 +255,7 @@ def record_retry(message: OutboundMessage, worker: str, retry: Retry) -> bool:
         claim_expires_at=None,
     )
     if changed:
-        _publish_status(message, QUEUED)
+        publish_status(message, QUEUED)
     return changed == 1
 
 
@@ -270,7 +270,7 @@ def record_failure(message: OutboundMessage, worker: str, reason: str, now: date
         claim_expires_at=None,
     )
     if changed:
-        _publish_status(message, FAILED)
+        publish_status(message, FAILED)
     return changed == 1
 
 
@@ -303,7 +303,7 @@ def record_sent(message: OutboundMessage, provider_id: str, now: datetime) -> st
         apply_early_receipts(message.pk, now)
     status = OutboundMessage.objects.filter(pk=message.pk).values_list("status", flat=True).first()
     status = status or SENT
-    _publish_status(message, status)
+    publish_status(message, status)
     return status
 
 
@@ -363,16 +363,6 @@ def last_inbound_at(connection_id: int, to: str) -> datetime | None:
         .order_by("-sent_at")
         .values_list("sent_at", flat=True)
         .first()
-    )
-
-
-def _publish_status(message: OutboundMessage, status: str) -> None:
-    groups = ["role.admin"]
-    extra = message.context.get("groups") if isinstance(message.context, dict) else None
-    if isinstance(extra, list):
-        groups.extend(group for group in extra if isinstance(group, str) and group)
-    send_event_on_commit(
-        groups, {"type": "message:status", "message": message.pk, "status": status}
     )
 
 

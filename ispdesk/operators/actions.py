@@ -31,6 +31,8 @@ from ispdesk.system.audit import record_audit
 PauseMode = Literal["full", "assignment", "notifications"]
 # The tickets app registers this job; named here so the operators app never imports tickets.
 ASSIGN_UNASSIGNED_JOB = "tickets.assign_unassigned"
+# Likewise the service desk's queue drain: a resumed operator can take waiting chats.
+ROUTE_CHATS_JOB = "conversations.route_waiting"
 TEAM_GROUPS = ("role.admin", "role.supervisor")
 OPERATOR_FIELDS = (
     "person_id",
@@ -101,14 +103,15 @@ def _assignable(snapshot: dict[str, Any] | None) -> bool:
 
 
 def _wake_assignment(actor: Any, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
-    """Someone just became assignable: make the assign-unassigned job due now, so waiting
-    tickets reach them at once instead of after the job's interval."""
-    if _assignable(before) or not _assignable(after) or get_job(ASSIGN_UNASSIGNED_JOB) is None:
+    """Someone just became assignable: make the jobs that hand out waiting tickets and chats
+    due now, so the work reaches them at once instead of after the jobs' interval."""
+    if _assignable(before) or not _assignable(after):
         return
     ensure_schedules()
-    schedule = JobSchedule.objects.filter(name=ASSIGN_UNASSIGNED_JOB, enabled=True).first()
-    if schedule is not None:
-        do_request_run(actor, schedule)
+    for name in (ASSIGN_UNASSIGNED_JOB, ROUTE_CHATS_JOB):
+        schedule = JobSchedule.objects.filter(name=name, enabled=True).first()
+        if get_job(name) is not None and schedule is not None:
+            do_request_run(actor, schedule)
 
 
 def _announce(operator: Operator) -> None:

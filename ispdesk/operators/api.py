@@ -36,13 +36,14 @@ from ispdesk.operators.actions import (
     do_delete_calendar_exception,
     do_delete_schedule,
     do_replace_schedules,
-    do_save_area,
     do_save_operator,
     do_save_shift_tag,
     do_set_on_duty,
     do_set_pause,
 )
 from ispdesk.operators.calendars import business_calendar, holiday_names, windows_by_operator
+from ispdesk.operators.hours import area_openings
+from ispdesk.operators.hours_actions import do_save_area_and_members
 from ispdesk.operators.models import (
     Area,
     CalendarException,
@@ -269,28 +270,77 @@ def replace_schedules(request: ApiRequest, operator_id: int, payload: WeekIn) ->
 # Areas
 
 
+def _areas() -> QuerySet[Area]:
+    members = Operator.objects.select_related("user")
+    return Area.objects.order_by("name").prefetch_related(Prefetch("operators", queryset=members))
+
+
+def areas_out(areas: Sequence[Area], now: datetime | None = None) -> list[dict]:
+    """Areas with their members and whether they are open `now`, in a fixed number of
+    queries whatever their number (members must be prefetched)."""
+    now = now or timezone.now()
+    openings = area_openings([area.pk for area in areas], now)
+    rows = []
+    for area in areas:
+        members = sorted(area.operators.all(), key=lambda operator: (operator.name, operator.pk))
+        rows.append(
+            {
+                "id": area.pk,
+                "name": area.name,
+                "description": area.description,
+                "active": area.active,
+                "auto_close_minutes": area.auto_close_minutes,
+                "members": [{"id": operator.pk, "name": operator.name} for operator in members],
+                "open_now": openings[area.pk].open,
+            }
+        )
+    return rows
+
+
+def _area_out(area: Area) -> dict:
+    (out,) = areas_out([_areas().get(pk=area.pk)])
+    return out
+
+
+def _area_changes(payload: AreaCreateIn | AreaUpdateIn) -> dict[str, Any]:
+    changes = payload.dict(exclude_unset=True)
+    # null returns the auto-close to the general setting; elsewhere it means "leave as is".
+    changes = {
+        name: value
+        for name, value in changes.items()
+        if value is not None or name == "auto_close_minutes"
+    }
+    if "members" in changes:
+        changes["members"] = operators_by_ids(changes["members"], field="members")
+    return changes
+
+
 @router.get("/areas", response=list[AreaOut])
-def list_areas(request: ApiRequest, active: bool | None = None) -> list[Area]:
-    rows = Area.objects.order_by("name")
+def list_areas(request: ApiRequest, active: bool | None = None) -> list[dict]:
+    rows = _areas()
     if active is not None:
         rows = rows.filter(active=active)
-    return list(rows)
+    return areas_out(list(rows))
 
 
 @router.post("/areas", response={201: AreaOut})
-def create_area(request: ApiRequest, payload: AreaCreateIn) -> Status[Area]:
+def create_area(request: ApiRequest, payload: AreaCreateIn) -> Status[dict]:
     api_require_admin(request.auth)
     with team_errors():
-        area = do_save_area(request.auth, Area(), payload.dict())
-    return Status(201, area)
+        changes = _area_changes(payload)
+        changes.setdefault("description", payload.description)
+        changes.setdefault("active", payload.active)
+        area = do_save_area_and_members(request.auth, Area(), changes)
+    return Status(201, _area_out(area))
 
 
 @router.put("/areas/{area_id}", response=AreaOut)
-def update_area(request: ApiRequest, area_id: int, payload: AreaUpdateIn) -> Area:
+def update_area(request: ApiRequest, area_id: int, payload: AreaUpdateIn) -> dict:
     api_require_admin(request.auth)
     area = access_area(request.auth, area_id)
     with team_errors():
-        return do_save_area(request.auth, area, payload.dict(exclude_unset=True, exclude_none=True))
+        area = do_save_area_and_members(request.auth, area, _area_changes(payload))
+    return _area_out(area)
 
 
 # The business calendar

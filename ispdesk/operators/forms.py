@@ -14,7 +14,13 @@ from ispdesk.accounts.models import User
 from ispdesk.lib.phones import format_phone
 from ispdesk.operators.actions import TeamChangeError
 from ispdesk.operators.models import SHIFT_TAG_PATTERN, Area, Operator, ScheduleKind, Weekday
-from ispdesk.operators.schemas import FIRST_YEAR, LAST_YEAR, MAX_ID
+from ispdesk.operators.schemas import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    MAX_AUTO_CLOSE_MINUTES,
+    MAX_COURTESY_CHARS,
+    MAX_ID,
+)
 
 TIME_FORMAT = "%H:%M"
 TAG_VALIDATOR = RegexValidator(
@@ -261,12 +267,60 @@ class AreaForm(forms.Form):
         initial=True,
         help_text=_("Inactive areas receive no chats."),
     )
+    members = forms.TypedMultipleChoiceField(
+        label=_("Members"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    auto_close_minutes = forms.IntegerField(
+        label=_("Close idle chats after (minutes)"),
+        required=False,
+        min_value=0,
+        max_value=MAX_AUTO_CLOSE_MINUTES,
+        help_text=_("Empty: the general setting. 0: never close them by themselves."),
+    )
 
-    def __init__(self, *args: Any, area: Area | None = None, **kwargs: Any) -> None:
+    FIELDS = ("name", "description", "active", "auto_close_minutes")
+
+    def __init__(
+        self,
+        *args: Any,
+        area: Area | None = None,
+        operators: Iterable[Operator] = (),
+        **kwargs: Any,
+    ) -> None:
         if area is not None:
-            initial = {"name": area.name, "description": area.description, "active": area.active}
+            initial: dict[str, Any] = {name: getattr(area, name) for name in self.FIELDS}
+            initial["members"] = [operator.pk for operator in area.operators.all()]
             kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["members"]).choices = operator_choices(operators)
+
+    def changes(self) -> dict[str, Any]:
+        """The cleaned values for `do_save_area_and_members` (members still as ids)."""
+        return {name: self.cleaned_data[name] for name in self.FIELDS}
+
+
+class AreaHoursForm(forms.Form):
+    """Add the same working-hours window on several weekdays at once."""
+
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("Weekdays"),
+        choices=Weekday.choices,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one weekday.")},
+    )
+    start = time_field(_("From"))
+    end = time_field(_("To"), help_text=_("An end earlier than the start ends the next day."))
+    courtesy_message = forms.CharField(
+        label=_("Courtesy message"),
+        required=False,
+        max_length=MAX_COURTESY_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "Sent to customers who write while the area is closed and these hours open next. "
+            "Empty: the after-hours message template."
+        ),
+    )
 
 
 # Shift tags and calendar exceptions

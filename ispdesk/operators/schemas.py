@@ -148,23 +148,75 @@ class WeekIn(Schema):
 # Areas
 
 
+MAX_AUTO_CLOSE_MINUTES = 43_200  # 30 days
+MAX_COURTESY_CHARS = 1000
+# Minutes of silence before an idle chat of the area closes; null = the general setting.
+AutoCloseMinutes = Annotated[int, Field(ge=0, le=MAX_AUTO_CLOSE_MINUTES)]
+Weekday = Annotated[int, Field(ge=0, le=6)]
+
+
 class AreaOut(Schema):
     id: int
     name: str
     description: str
     active: bool
+    auto_close_minutes: int | None
+    members: list[OperatorRef]
+    # Whether the area's working hours (and the business calendar) cover this moment.
+    open_now: bool
 
 
 class AreaCreateIn(Schema):
     name: Name = Field(min_length=1, max_length=80)
     description: Name = Field("", max_length=300)
     active: bool = True
+    auto_close_minutes: AutoCloseMinutes | None = None
+    members: list[Id] = Field([], max_length=500)
 
 
 class AreaUpdateIn(Schema):
+    """Only the fields sent change; `auto_close_minutes: null` returns to the general setting."""
+
     name: Name | None = Field(None, min_length=1, max_length=80)
     description: Name | None = Field(None, max_length=300)
     active: bool | None = None
+    auto_close_minutes: AutoCloseMinutes | None = None
+    members: list[Id] | None = Field(None, max_length=500)
+
+
+# Areas' working hours
+
+
+class WorkingHoursFilters(Schema):
+    area: int | None = None
+
+
+class WorkingHoursOut(Schema):
+    id: int
+    area_id: int
+    weekday: int
+    start: HourMinuteOut
+    end: HourMinuteOut
+    crosses_midnight: bool
+    courtesy_message: str
+
+
+class WorkingHoursIn(Schema):
+    """One window on `weekday`, or the same window on each of `weekdays` (all or nothing)."""
+
+    area_id: Id
+    weekday: Weekday | None = None
+    weekdays: list[Weekday] | None = Field(None, min_length=1, max_length=7)
+    start: HourMinute
+    end: HourMinute
+    courtesy_message: Text = Field("", max_length=MAX_COURTESY_CHARS)
+
+
+class WorkingHoursUpdateIn(Schema):
+    weekday: Weekday | None = None
+    start: HourMinute | None = None
+    end: HourMinute | None = None
+    courtesy_message: Text | None = Field(None, max_length=MAX_COURTESY_CHARS)
 
 
 # Business calendar

@@ -34,7 +34,6 @@ from ispdesk.lib.calendar import is_available, weekday_name
 from ispdesk.lib.htmx import render_page_or_fragment
 from ispdesk.lib.phones import format_phone
 from ispdesk.operators.access import (
-    access_area,
     access_calendar_exception,
     access_operator,
     access_operator_to_pause,
@@ -52,7 +51,6 @@ from ispdesk.operators.actions import (
     do_delete_calendar_exception,
     do_delete_schedule,
     do_replace_schedules,
-    do_save_area,
     do_save_operator,
     do_save_shift_tag,
     do_set_on_duty,
@@ -60,7 +58,6 @@ from ispdesk.operators.actions import (
 )
 from ispdesk.operators.calendars import business_calendar, holiday_names, windows_by_operator
 from ispdesk.operators.forms import (
-    AreaForm,
     CalendarExceptionForm,
     OnDutyForm,
     OperatorForm,
@@ -515,48 +512,6 @@ def on_duty(request: AuthenticatedRequest) -> HttpResponse:
     """The next eight weeks' weekend days and holidays with who covers each."""
     raw = request.POST.get("from") if request.method == "POST" else request.GET.get("from")
     return _on_duty_page(request, period_start(raw))
-
-
-# Areas ----------------------------------------------------------------------------------------
-
-
-def _areas_page(request: AuthenticatedRequest, form: AreaForm) -> HttpResponse:
-    members = Operator.objects.select_related("user").order_by("user__first_name")
-    rows = Area.objects.annotate(member_count=Count("operators")).prefetch_related(
-        Prefetch("operators", queryset=members)
-    )
-    return _render(request, "operators/areas.html", {"areas": rows, "form": form}, _status(form))
-
-
-@admin_required
-def areas(request: AuthenticatedRequest) -> HttpResponse:
-    """Every area with its members; a POST creates one."""
-    form = AreaForm(request.POST or None, prefix="new")
-    if request.method == "POST" and form.is_valid():
-        try:
-            area = do_save_area(request.user, Area(), form.cleaned_data)
-        except TeamChangeError as exc:
-            add_team_error(form, exc)
-        else:
-            messages.success(request, _("Area %(name)s created.") % {"name": area.name})
-            return redirect("areas")
-    return _areas_page(request, form)
-
-
-@admin_required
-def area_edit(request: AuthenticatedRequest, area_id: int) -> HttpResponse:
-    area = access_area(request.user, area_id)
-    form = AreaForm(request.POST or None, area=area)
-    if request.method == "POST" and form.is_valid():
-        try:
-            area = do_save_area(request.user, area, form.cleaned_data)
-        except TeamChangeError as exc:
-            add_team_error(form, exc)
-        else:
-            messages.success(request, _("Area %(name)s saved.") % {"name": area.name})
-            return redirect("areas")
-    context = {"form": form, "edited": area}
-    return _render(request, "operators/area_form.html", context, _status(form))
 
 
 # Shift tags and calendar exceptions ----------------------------------------------------------

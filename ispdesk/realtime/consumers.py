@@ -31,6 +31,47 @@ def register_subscription(prefix: str, check: SubscriptionCheck) -> None:
     _subscriptions[prefix] = check
 
 
+# Other frames a page may send (`{"type": "console:hello"}`), handled by the app that
+# registers the type: handler(user, channel_name, frame), run in a thread; a returned dict is
+# sent back. Lifecycle hooks hear every heartbeat and the close (presence, for one).
+FrameHandler = Callable[[Any, str, dict[str, Any]], "dict[str, Any] | None"]
+LifecycleHook = Callable[[Any, str], None]
+_frame_handlers: dict[str, FrameHandler] = {}
+_heartbeat_hooks: list[LifecycleHook] = []
+_close_hooks: list[LifecycleHook] = []
+
+
+def register_frame_handler(frame_type: str, handler: FrameHandler) -> None:
+    _frame_handlers[frame_type] = handler
+
+
+def register_lifecycle_hooks(*, heartbeat: LifecycleHook, closed: LifecycleHook) -> None:
+    if heartbeat not in _heartbeat_hooks:
+        _heartbeat_hooks.append(heartbeat)
+    if closed not in _close_hooks:
+        _close_hooks.append(closed)
+
+
+@database_sync_to_async
+def _run_hooks(hooks: list[LifecycleHook], user: Any, channel_name: str) -> None:
+    for hook in list(hooks):
+        try:
+            hook(user, channel_name)
+        except Exception:
+            logger.exception("websocket hook %s failed", getattr(hook, "__name__", hook))
+
+
+@database_sync_to_async
+def _handle_frame(
+    handler: FrameHandler, user: Any, channel_name: str, frame: dict[str, Any]
+) -> dict[str, Any] | None:
+    try:
+        return handler(user, channel_name, frame)
+    except Exception:
+        logger.exception("websocket frame %s failed", frame.get("type"))
+        return None
+
+
 @database_sync_to_async
 def _may_subscribe(user: Any, group: str) -> bool:
     match = _GROUP_NAME.fullmatch(group)
@@ -74,6 +115,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+        if self.groups_joined and _close_hooks:
+            await _run_hooks(_close_hooks, self.scope.get("user"), self.channel_name)
         self.groups_joined = []
 
     async def receive(
@@ -85,10 +128,30 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             return
         # The browser sends heartbeats; answer so it can detect dead connections.
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if not isinstance(content, dict) or not self.groups_joined:
+            return
+        kind = content.get("type")
+        if kind == "ping":
             await self.send_json({"type": "pong"})
-        elif isinstance(content, dict) and content.get("type") == "subscribe":
+            if _heartbeat_hooks:
+                await _run_hooks(_heartbeat_hooks, self.scope.get("user"), self.channel_name)
+        elif kind == "subscribe":
             await self._subscribe(content.get("group"))
+        elif kind == "unsubscribe":
+            await self._unsubscribe(content.get("group"))
+        elif isinstance(kind, str) and kind in _frame_handlers:
+            reply = await _handle_frame(
+                _frame_handlers[kind], self.scope.get("user"), self.channel_name, content
+            )
+            if reply is not None:
+                await self.send_json(reply)
+
+    async def _unsubscribe(self, group: Any) -> None:
+        # A page leaves a group it asked for (the console switching chats); never its own.
+        if isinstance(group, str) and group in self.groups_joined and group not in self._own_groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.remove(group)
+            await self.send_json({"type": "unsubscribed", "group": group})
 
     async def _subscribe(self, group: Any) -> None:
         if not isinstance(group, str) or not self.groups_joined:

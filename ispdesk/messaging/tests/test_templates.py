@@ -163,6 +163,8 @@ def test_every_key_ships_both_languages_and_each_default_is_valid():
         "welcome",
         "after_hours",
         "auto_close",
+        "queue_position",
+        "chat_assigned",
     }
     for key, spec in TEMPLATE_KEYS.items():
         assert set(spec.defaults) == set(LANGUAGE_CODES), key

@@ -106,7 +106,10 @@ def test_it_leaves_a_disabled_assignment_job_off(admin, juan, assign_job):
     Operator.objects.filter(pk=juan.pk).update(is_paused=True)
     do_set_pause(admin, juan, PauseChange("full", paused=False))
     assert not _due_now(assign_job)
-    assert not AuditEvent.objects.filter(action="job.run_requested").exists()
+    requested = AuditEvent.objects.filter(action="job.run_requested")
+    assert not requested.filter(object_id=str(assign_job.pk)).exists()
+    # The chat queues' drain is still woken: a resumed operator may take waiting chats.
+    assert [event.object_repr for event in requested] == ["conversations.route_waiting"]
 
 
 # On-duty cover

@@ -358,7 +358,12 @@ def test_it_makes_the_assignment_job_due_now_on_resume(admin_client, admin, juan
     assign_job.refresh_from_db()
     assert assign_job.run_requested_at is not None
     assert assign_job.next_run_at <= timezone.now()
-    assert AuditEvent.objects.get(action="job.run_requested").actor == admin
+    assert (
+        AuditEvent.objects.get(
+            action="job.run_requested", object_repr="tickets.assign_unassigned"
+        ).actor
+        == admin
+    )
 
 
 def test_it_wakes_the_job_when_an_assignment_pause_ends(supervisor_client, juan, assign_job):
@@ -399,7 +404,9 @@ def test_it_resumes_without_the_assignment_job(admin_client, juan, no_assign_job
     response = post(admin_client, f"/api/admin/operators/{juan.pk}/resume", {"mode": "full"})
     assert response.status_code == 200
     assert response.json()["is_paused"] is False
-    assert not AuditEvent.objects.filter(action="job.run_requested").exists()
+    assert not AuditEvent.objects.filter(
+        action="job.run_requested", object_repr="tickets.assign_unassigned"
+    ).exists()
 
 
 def test_it_answers_whether_the_operator_is_on_schedule(admin_client, juan, sofia):

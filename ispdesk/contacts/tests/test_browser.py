@@ -1,0 +1,109 @@
+"""The contact pages in Chromium: live search, and an import preview then confirmation."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from ispdesk.accounts.models import User
+from ispdesk.contacts.models import Contact
+from ispdesk.testing.browser import english_context
+from ispdesk.testing.live_asgi import LiveServer, live_asgi  # noqa: F401
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:StreamingHttpResponse must consume synchronous iterators"
+)
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):  # type: ignore[no-untyped-def]
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls here are ours.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def page_as(browser: Any, server: LiveServer, user: User) -> Any:
+    client = Client()
+    client.force_login(user)
+    context = english_context(browser, viewport={"width": 1280, "height": 900})
+    session = client.cookies["sessionid"].value
+    context.add_cookies([{"name": "sessionid", "value": session, "url": server.url}])
+    return context.new_page()
+
+
+def test_typing_in_the_search_box_swaps_the_results(live_asgi, browser, operator):  # noqa: F811
+    from playwright.sync_api import expect
+
+    Contact.objects.create(name="Marta Gómez", phone="+5491122334455", dni="12345678")
+    Contact.objects.create(name="Juan Pérez", phone="+5493515550003")
+    page = page_as(browser, live_asgi, operator)
+    page.goto(f"{live_asgi.url}/contacts/")
+    results = page.locator("#contact-results")
+    expect(results.locator("tbody tr")).to_have_count(2)
+
+    page.get_by_label("Search").fill("2233")
+
+    expect(results.locator("tbody tr")).to_have_count(1)
+    expect(results).to_contain_text("Marta Gómez")
+    expect(results).to_contain_text("+54 9 11 2233-4455")
+    # The address follows the search, so reloading or sharing it keeps the results.
+    expect(page).to_have_url(re.compile(r"/contacts/\?q=2233(&|$)"))
+
+    page.get_by_label("Search").fill("12.345")
+    expect(results.locator("tbody tr")).to_have_count(1)
+    expect(results).to_contain_text("DNI 12.345.678")
+
+
+def test_a_supervisor_previews_then_applies_an_import(
+    live_asgi,  # noqa: F811
+    browser,
+    supervisor,
+    tmp_path: Path,
+):
+    from playwright.sync_api import expect
+
+    Contact.objects.create(name="Marta Gómez", phone="+5491122334455")
+    upload = tmp_path / "contactos.csv"
+    upload.write_bytes(
+        "nombre;teléfono;dni\r\nMarta Gómez;11 2233-4455;12.345.678\r\n"
+        "Juan Pérez;351 555-0003;\r\nNadie;hola;\r\n".encode("latin-1")
+    )
+    page = page_as(browser, live_asgi, supervisor)
+    page.goto(f"{live_asgi.url}/contacts/import/")
+
+    page.get_by_label("File").set_input_files(str(upload))
+    page.get_by_role("button", name="Preview").click()
+
+    table = page.locator(".import-table")
+    expect(table.locator('tr[data-row="2"]')).to_contain_text("Update")
+    expect(table.locator('tr[data-row="2"]')).to_contain_text("changes DNI")
+    expect(table.locator('tr[data-row="3"]')).to_contain_text("Create")
+    expect(table.locator('tr[data-row="4"]')).to_contain_text("invalid phone")
+    assert Contact.objects.count() == 1
+
+    page.get_by_role("button", name="Apply import").click()
+
+    expect(page.locator(".messages")).to_contain_text("1 created, 1 updated, 0 unchanged")
+    assert Contact.objects.count() == 2
+    assert Contact.objects.get(phone="+5491122334455").dni == "12345678"

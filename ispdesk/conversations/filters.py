@@ -1,0 +1,70 @@
+"""Filtering conversation lists: the console's tabs and the API's query parameters."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q
+
+from ispdesk.conversations.models import ConversationQuerySet, ConversationStatus
+
+# The console's tabs: my open chats, the queues I serve, everything I may see.
+TAB_MINE = "mine"
+TAB_QUEUE = "queue"
+TAB_ALL = "all"
+TABS = (TAB_MINE, TAB_QUEUE, TAB_ALL)
+STATUS_ACTIVE = "active"  # anything but closed
+MIN_PHONE_FRAGMENT = 3
+
+
+@dataclass(frozen=True)
+class ConversationFilters:
+    status: str | None = None  # a ConversationStatus value, or "active"
+    area: int | None = None
+    assignee: int | None = None  # operator id
+    mine: bool = False
+    unread: bool = False
+    search: str = ""
+
+
+def search_condition(text: str) -> Q:
+    """Name (contains), DNI (starts with) or any fragment of the phone number's digits."""
+    text = " ".join(text.split())[:100]
+    condition = Q(contact__name__icontains=text)
+    digits = re.sub(r"\D", "", text)
+    if digits and len(digits) == len(re.sub(r"[\s.\-+()]", "", text)):
+        condition |= Q(contact__dni__startswith=digits)
+        if len(digits) >= MIN_PHONE_FRAGMENT:
+            condition |= Q(contact__phone__contains=digits)
+    return condition
+
+
+def apply_filters(rows: ConversationQuerySet, user: Any, filters: ConversationFilters) -> Any:
+    if filters.status == STATUS_ACTIVE:
+        rows = rows.active()
+    elif filters.status:
+        rows = rows.filter(status=filters.status)
+    if filters.area is not None:
+        rows = rows.filter(area_id=filters.area)
+    if filters.assignee is not None:
+        rows = rows.filter(assignee_id=filters.assignee)
+    if filters.mine:
+        rows = rows.filter(assignee__user_id=user.pk)
+    if filters.unread:
+        rows = rows.filter(unread_count__gt=0)
+    if filters.search.strip():
+        rows = rows.filter(search_condition(filters.search))
+    return rows
+
+
+def tab_rows(rows: ConversationQuerySet, user: Any, tab: str) -> Any:
+    """One console tab of the conversations `user` may see, in the tab's order."""
+    if tab == TAB_MINE:
+        return rows.filter(assignee__user_id=user.pk, status=ConversationStatus.OPEN).order_by(
+            "-last_message_at", "-pk"
+        )
+    if tab == TAB_QUEUE:
+        return rows.filter(status=ConversationStatus.PENDING).order_by("queued_at", "pk")
+    return rows.order_by("-last_message_at", "-pk")

@@ -1,0 +1,166 @@
+"""Transitions shared by the inbound path, the bot and the operators' actions.
+
+Each works on a conversation the caller has locked (or just created) and saves it; the
+caller publishes and drains queues after commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from ispdesk.contacts.models import Contact
+from ispdesk.conversations.history import (
+    announce,
+    company_name,
+    log_event,
+    say,
+    say_template,
+)
+from ispdesk.conversations.models import (
+    CloseReason,
+    Conversation,
+    ConversationStatus,
+    EventKind,
+    Sender,
+)
+from ispdesk.messaging.models import GatewayConnection
+from ispdesk.operators.hours import area_openings, describe_opening
+from ispdesk.operators.models import Area
+
+# A courtesy message for an area that never opens is not repeated for this long.
+NEVER_OPENS_QUIET = timedelta(days=1)
+
+
+def live_key(contact: Contact, connection: GatewayConnection) -> str:
+    return f"{contact.pk}:{connection.pk}"
+
+
+def live_conversation(
+    contact: Contact, connection: GatewayConnection, chat_id: str, now: datetime
+) -> tuple[Conversation, bool]:
+    """The contact's open conversation on this number, locked; a new one when none is.
+
+    Two messages of a new customer can arrive at once: the unique `live_key` lets one
+    insert win and the other find (and wait for) that row.
+    """
+    key = live_key(contact, connection)
+    found = _locked(key)
+    if found is not None:
+        return found, False
+    try:
+        with transaction.atomic():
+            created = Conversation.objects.create(
+                contact=contact,
+                connection=connection,
+                chat_id=chat_id,
+                live_key=key,
+                status=ConversationStatus.BOT,
+                last_message_at=now,
+                created_at=now,
+            )
+    except IntegrityError:
+        found = _locked(key)
+        if found is None:
+            raise
+        return found, False
+    return created, True
+
+
+def lock_conversation(**lookup: Any) -> Conversation | None:
+    """Lock one conversation row (only that row: PostgreSQL refuses FOR UPDATE across the
+    nullable joins, and locking the contact or connection would serialise every chat), then
+    read it with what actions need."""
+    pk = (
+        Conversation.objects.select_for_update()
+        .filter(**lookup)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if pk is None:
+        return None
+    return Conversation.objects.select_related(
+        "contact", "connection", "area", "assignee__user"
+    ).get(pk=pk)
+
+
+def _locked(key: str) -> Conversation | None:
+    return lock_conversation(live_key=key)
+
+
+def to_queue(
+    conversation: Conversation,
+    area_id: int | None,
+    now: datetime,
+    *,
+    detail: str,
+    kind: str = EventKind.QUEUED,
+    actor: Any = None,
+) -> None:
+    """Put the chat in an area's queue (the general queue for no or an inactive area)."""
+    area = Area.objects.filter(pk=area_id, active=True).first() if area_id else None
+    conversation.status = ConversationStatus.PENDING
+    conversation.area = area
+    conversation.assignee = None
+    conversation.queued_at = now
+    conversation.flow_state = {}
+    conversation.awaiting_human = True
+    conversation.version += 1
+    log_event(conversation, kind, now, actor=actor, area=area, detail=detail)
+    courtesy_if_closed(conversation, now)
+
+
+def courtesy_if_closed(conversation: Conversation, now: datetime) -> bool:
+    """Outside the area's hours, tell the customer when we open: once per closed period."""
+    if conversation.area_id is None:
+        return False
+    opening = area_openings([conversation.area_id], now)[conversation.area_id]
+    if opening.open:
+        return False
+    if conversation.courtesy_until is not None and now < conversation.courtesy_until:
+        return False
+    if opening.courtesy_message:
+        say(conversation, opening.courtesy_message, now, sender=Sender.SYSTEM)
+    else:
+        when = describe_opening(opening.next_opening, now) if opening.next_opening else ""
+        say_template(conversation, "after_hours", now, company=company_name(), next_opening=when)
+    conversation.courtesy_until = opening.next_opening or now + NEVER_OPENS_QUIET
+    log_event(conversation, EventKind.COURTESY, now, area=conversation.area)
+    return True
+
+
+def close(
+    conversation: Conversation,
+    now: datetime,
+    *,
+    reason: str,
+    actor: Any = None,
+    goodbye: str = "",
+    detail: str = "",
+) -> None:
+    """Close the chat; the contact's next message opens a new one."""
+    if goodbye:
+        say(
+            conversation,
+            goodbye,
+            now,
+            sender=Sender.OPERATOR if actor else Sender.BOT,
+            author=actor,
+        )
+    elif reason == CloseReason.AUTO:
+        say_template(conversation, "auto_close", now, company=company_name())
+    previous = conversation.assignee
+    conversation.status = ConversationStatus.CLOSED
+    conversation.live_key = None
+    conversation.closed_at = now
+    conversation.close_reason = reason
+    conversation.queued_at = None
+    conversation.flow_state = {}
+    conversation.awaiting_human = False
+    conversation.unread_count = 0
+    conversation.version += 1
+    conversation.save()
+    log_event(conversation, EventKind.CLOSED, now, actor=actor, operator=previous, detail=detail)
+    announce(conversation, "conversation:closed")

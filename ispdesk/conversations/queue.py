@@ -1,0 +1,228 @@
+"""Area queues: handing waiting chats to operators the moment someone can take them.
+
+Lock order everywhere is operators (by id) before conversations, the same as tickets, so no
+two actions deadlock. The inbound path never takes operator locks: it queues the chat, and
+the drain runs after its transaction commits (and every minute from a job, as a safety net
+and to serve chats that waited for opening time or a shift start).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ispdesk.conversations.history import announce, log_event, say_template
+from ispdesk.conversations.models import Conversation, ConversationStatus, EventKind
+from ispdesk.conversations.routing import ChatCandidate, RouteDecision, assign_in_order
+from ispdesk.lib.calendar import is_available
+from ispdesk.operators.calendars import business_calendar, windows_by_operator
+from ispdesk.operators.hours import area_openings
+from ispdesk.operators.models import Area, ConsoleSession, Operator, ScheduleKind
+from ispdesk.system.config import get_config
+
+logger = logging.getLogger(__name__)
+
+# An operator is online while a console of theirs was heard from within this time (the
+# console sends a heartbeat every 25 seconds).
+PRESENCE_TIMEOUT = timedelta(seconds=75)
+GENERAL_QUEUE = None  # chats without an area: every operator may take them
+
+AreaKey = int | None
+
+
+def online_operator_ids(operator_ids: Iterable[int], now: datetime) -> set[int]:
+    return set(
+        ConsoleSession.objects.filter(
+            operator_id__in=list(operator_ids), last_seen_at__gte=now - PRESENCE_TIMEOUT
+        ).values_list("operator_id", flat=True)
+    )
+
+
+def active_chat_counts(operator_ids: Iterable[int]) -> dict[int, int]:
+    rows = (
+        Conversation.objects.filter(
+            assignee_id__in=list(operator_ids), status=ConversationStatus.OPEN
+        )
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["assignee_id"]: row["n"] for row in rows}
+
+
+def member_ids(area_id: AreaKey) -> list[int]:
+    operators = Operator.objects.filter(active=True, user__is_active=True)
+    if area_id is not None:
+        operators = operators.filter(areas=area_id)
+    return sorted(set(operators.values_list("pk", flat=True)))
+
+
+def chat_candidates(operators: Sequence[Operator], now: datetime) -> list[ChatCandidate]:
+    """The facts routing needs about `operators`, in a fixed number of queries."""
+    ids = [operator.pk for operator in operators]
+    calendar = business_calendar(now)
+    assignment = windows_by_operator(ids, ScheduleKind.ASSIGNMENT)
+    work = windows_by_operator(ids, ScheduleKind.WORK)
+    online = online_operator_ids(ids, now)
+    loads = active_chat_counts(ids)
+    return [
+        ChatCandidate(
+            operator_id=operator.pk,
+            name=operator.name,
+            online=operator.pk in online,
+            away=operator.away,
+            paused=operator.is_paused or operator.assignment_paused,
+            on_window=is_available(assignment.get(operator.pk, []), calendar, now)
+            or is_available(work.get(operator.pk, []), calendar, now),
+            open_chats=loads.get(operator.pk, 0),
+            capacity=operator.chat_capacity,
+            last_chat_assigned_at=operator.last_chat_assigned_at,
+        )
+        for operator in operators
+    ]
+
+
+def in_queue(area_id: AreaKey) -> Q:
+    return Q(area__isnull=True) if area_id is None else Q(area_id=area_id)
+
+
+def area_is_open(area_id: AreaKey, now: datetime) -> bool:
+    if area_id is None:
+        return True
+    return area_openings([area_id], now)[area_id].open
+
+
+def assign(
+    conversation: Conversation,
+    operator: Operator,
+    now: datetime,
+    *,
+    reason: str,
+    actor: object = None,
+    kind: str = EventKind.ASSIGNED,
+) -> None:
+    """Give a (locked) conversation to a (locked) operator and tell everyone concerned."""
+    previous = conversation.assignee
+    conversation.assignee = operator
+    conversation.status = ConversationStatus.OPEN
+    conversation.assigned_at = now
+    conversation.queued_at = None
+    conversation.flow_state = {}
+    conversation.version += 1
+    conversation.save()
+    operator.last_chat_assigned_at = now
+    operator.save(update_fields=["last_chat_assigned_at"])
+    log_event(conversation, kind, now, actor=actor, operator=operator, detail=reason)
+    if conversation.status == ConversationStatus.OPEN and previous is None:
+        say_template(
+            conversation, "chat_assigned", now, operator=operator.user.first_name or operator.name
+        )
+        conversation.save(update_fields=["last_message_at", "last_message_preview"])
+    extra = [f"user.{previous.user_id}"] if previous is not None else []
+    announce(
+        conversation, "conversation:incoming" if previous is None else "conversation:update", *extra
+    )
+
+
+def _lock_operators(ids: Sequence[int]) -> list[Operator]:
+    locked = list(
+        Operator.objects.select_for_update()
+        .filter(pk__in=list(ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return list(Operator.objects.filter(pk__in=locked).select_related("user").order_by("pk"))
+
+
+def drain(
+    area_id: AreaKey, now: datetime | None = None, *, announce_ids: Iterable[int] = ()
+) -> int:
+    """Assign waiting chats of one queue, oldest first, while anyone eligible has room.
+    Chats in `announce_ids` that still wait are told their place. Returns how many were
+    assigned."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not area_is_open(area_id, now):
+            return 0  # the courtesy message told them when we open
+        assigned = _assign_waiting(area_id, now)
+        if announce_ids and get_config("tell_queue_position"):
+            _tell_positions(area_id, list(announce_ids), now)
+        return assigned
+
+
+def _assign_waiting(area_id: AreaKey, now: datetime) -> int:
+    operators = _lock_operators(member_ids(area_id))
+    candidates = chat_candidates(operators, now)
+    room = sum(c.capacity - c.open_chats for c in candidates if c.eligible)
+    if room <= 0:
+        return 0
+    waiting = list(
+        Conversation.objects.select_for_update()
+        .filter(in_queue(area_id), status=ConversationStatus.PENDING, assignee__isnull=True)
+        .order_by("queued_at", "pk")
+        .values_list("pk", flat=True)[:room]
+    )
+    by_id = {operator.pk: operator for operator in operators}
+    plan: list[tuple[int, RouteDecision]] = assign_in_order(waiting, candidates, now)
+    chats = Conversation.objects.select_related("contact", "connection").in_bulk(
+        [c for c, _d in plan]
+    )
+    for conversation_id, decision in plan:
+        operator = by_id[decision.operator_id]  # type: ignore[index]
+        conversation = chats[conversation_id]
+        conversation.assignee = None
+        assign(conversation, operator, now, reason=decision.reason)
+    return len(plan)
+
+
+def _tell_positions(area_id: AreaKey, ids: list[int], now: datetime) -> None:
+    waiting = list(
+        Conversation.objects.filter(in_queue(area_id), status=ConversationStatus.PENDING)
+        .order_by("queued_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    area = Area.objects.filter(pk=area_id).first() if area_id is not None else None
+    area_name = area.name if area else _("our team")
+    for conversation in Conversation.objects.select_related("contact", "connection").filter(
+        pk__in=[i for i in ids if i in waiting]
+    ):
+        position = waiting.index(conversation.pk) + 1
+        say_template(conversation, "queue_position", now, position=str(position), area=area_name)
+        conversation.save(update_fields=["last_message_at", "last_message_preview"])
+
+
+def drain_after_commit(area_ids: Iterable[AreaKey], *, announce_ids: Iterable[int] = ()) -> None:
+    """Drain these queues once the current transaction commits (capacity freed, a chat
+    queued). A failure leaves the chats waiting for the next drain; it is never raised into
+    the action that freed the capacity."""
+    areas = list(dict.fromkeys(area_ids))
+    announce_list = list(announce_ids)
+
+    def run() -> None:
+        for area_id in areas:
+            try:
+                drain(area_id, announce_ids=announce_list)
+            except Exception:
+                logger.exception("draining the queue of area %s failed; the job retries", area_id)
+
+    transaction.on_commit(run)
+
+
+def queues_of(operator: Operator) -> list[AreaKey]:
+    """The queues an operator can serve: their areas and the general queue."""
+    return [*operator.areas.values_list("pk", flat=True), GENERAL_QUEUE]
+
+
+def waiting_queues() -> list[AreaKey]:
+    """Queues with at least one chat waiting."""
+    return list(
+        Conversation.objects.filter(status=ConversationStatus.PENDING, assignee__isnull=True)
+        .values_list("area_id", flat=True)
+        .distinct()
+        .order_by("area_id")
+    )

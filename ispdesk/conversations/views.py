@@ -1,0 +1,597 @@
+"""The agent console `/desk/`: the conversation list beside the open chat.
+
+One page, refreshed by fragments: the list (`/desk/list/`), the chat pane (`/desk/c/<id>/`,
+which is also a whole page when opened from a link), and the lines after a given one
+(`/desk/c/<id>/messages/`). Views parse, fetch through `access.py`, call the actions and
+render; `static/ispdesk/desk.js` listens to real-time events and refetches these fragments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.db.models import Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from ispdesk.accounts.decorators import AuthenticatedRequest
+from ispdesk.conversations.access import access_conversation, conversations_for, operator_of
+from ispdesk.conversations.actions import (
+    MAX_TEXT,
+    ConversationActionError,
+    do_assign,
+    do_close,
+    do_mark_read,
+    do_send_message,
+    do_transfer,
+)
+from ispdesk.conversations.filters import TAB_ALL, TAB_MINE, TAB_QUEUE, search_condition, tab_rows
+from ispdesk.conversations.models import (
+    Conversation,
+    ConversationEvent,
+    Message,
+    Sender,
+)
+from ispdesk.conversations.presence import OFFLINE, ONLINE, do_set_away, presence_of
+from ispdesk.lib.phones import format_phone
+from ispdesk.operators.models import Area, Operator
+
+LIST_PAGE = 50
+LIST_MAX = 500
+THREAD_LINES = 200  # the newest lines of a chat shown when it opens
+EARLIER_CHATS = 10
+MAX_SEARCH = 100
+DESK_CONTEXT = {"desk_page": True}  # lets the navigation mark "Chats" as the current section
+
+
+# Who is looking ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The person at the console: an operator (maybe also a supervisor) or a supervisor."""
+
+    user: Any
+    operator: Operator | None
+
+    @property
+    def is_supervisor(self) -> bool:
+        return bool(self.user.is_supervisor_or_admin)
+
+    def tabs(self) -> tuple[str, ...]:
+        return (TAB_MINE, TAB_QUEUE, TAB_ALL) if self.is_supervisor else (TAB_MINE, TAB_QUEUE)
+
+    def default_tab(self) -> str:
+        return TAB_MINE if self.operator is not None else TAB_ALL
+
+    def tab(self, raw: str | None) -> str:
+        return raw if raw in self.tabs() else self.default_tab()
+
+
+def _viewer(user: Any) -> Viewer | None:
+    operator = operator_of(user)
+    if operator is None and not user.is_supervisor_or_admin:
+        return None
+    return Viewer(user=user, operator=operator)
+
+
+def _area_ids(viewer: Viewer) -> list[int]:
+    """The areas whose events the page subscribes to (`area.<id>` groups)."""
+    if viewer.operator is None:
+        return []
+    return list(viewer.operator.areas.order_by("pk").values_list("pk", flat=True))
+
+
+DeskView = Callable[..., HttpResponse]
+
+
+def desk_view(view: DeskView) -> DeskView:
+    """Logged-in people with an operator profile, and supervisors; others get a page that
+    says why (there is nothing to show them, which is no error of theirs)."""
+
+    @wraps(view)
+    def wrapped(request: AuthenticatedRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        viewer = _viewer(request.user)
+        if viewer is None:
+            return render(request, "desk/no_profile.html", DESK_CONTEXT, status=403)
+        return view(request, viewer, *args, **kwargs)
+
+    return login_required(wrapped)
+
+
+def _wants_fragment(request: HttpRequest) -> bool:
+    """HTMX asking for a fragment; a history restore (Back after a fragment) wants the page."""
+    details: Any = getattr(request, "htmx", None)
+    if not details:
+        return False
+    return not details.boosted and not details.history_restore_request
+
+
+def _vary(response: HttpResponse) -> HttpResponse:
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+# The list ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListState:
+    tab: str
+    search: str
+    selected: int | None
+    limit: int
+
+
+def _int(raw: str | None) -> int | None:
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+def _list_state(request: HttpRequest, viewer: Viewer, selected: int | None = None) -> ListState:
+    limit = _int(request.GET.get("limit")) or LIST_PAGE
+    return ListState(
+        tab=viewer.tab(request.GET.get("tab")),
+        search=" ".join(request.GET.get("q", "").split())[:MAX_SEARCH],
+        selected=selected if selected is not None else _int(request.GET.get("selected")),
+        limit=max(LIST_PAGE, min(limit, LIST_MAX)),
+    )
+
+
+@dataclass(frozen=True)
+class Attention:
+    """What calls for the person: unread lines in their chats and chats waiting in their
+    queues; the page shows the sum in its title."""
+
+    unread: int
+    waiting: int
+
+    @property
+    def total(self) -> int:
+        return self.unread + self.waiting
+
+
+def _attention(visible: Any, viewer: Viewer) -> Attention:
+    unread = 0
+    if viewer.operator is not None:
+        mine = tab_rows(visible, viewer.user, TAB_MINE).order_by()
+        unread = mine.aggregate(total=Sum("unread_count"))["total"] or 0
+    waiting = tab_rows(visible, viewer.user, TAB_QUEUE).order_by().count()
+    return Attention(unread=int(unread), waiting=waiting)
+
+
+def _list_context(viewer: Viewer, state: ListState, now: datetime) -> dict[str, Any]:
+    visible = conversations_for(viewer.user)
+    rows = visible.filter(search_condition(state.search)) if state.search else visible
+    page = list(tab_rows(rows, viewer.user, state.tab)[: state.limit + 1])
+    more = len(page) > state.limit
+    return {
+        "rows": page[: state.limit],
+        "more": more,
+        "next_limit": min(state.limit + LIST_PAGE, LIST_MAX),
+        "state": state,
+        "attention": _attention(visible, viewer),
+        "now": now,
+        "today": timezone.localtime(now).strftime("%Y%m%d"),
+        "viewer": viewer,
+    }
+
+
+@require_GET
+@desk_view
+def desk_list(request: AuthenticatedRequest, viewer: Viewer) -> HttpResponse:
+    state = _list_state(request, viewer)
+    context = _list_context(viewer, state, timezone.now())
+    if not _wants_fragment(request):
+        return _render_desk(request, viewer, state, None)
+    return _vary(render(request, "desk/_list.html", context))
+
+
+# The chat ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ticks:
+    """The delivery state of a line we sent, as WhatsApp draws it."""
+
+    state: str  # pending | sent | delivered | read | failed
+    symbol: str
+    label: str
+
+
+def ticks_for(status: str, error: str = "") -> Ticks:
+    if status in ("queued", "sending"):
+        return Ticks("pending", "◷", _("Sending"))
+    if status == "sent":
+        return Ticks("sent", "✓", _("Sent"))
+    if status == "delivered":
+        return Ticks("delivered", "✓✓", _("Delivered"))
+    if status == "read":
+        return Ticks("read", "✓✓", _("Read"))
+    label = _("Not delivered")
+    return Ticks("failed", "!", f"{label}: {error}" if error else label)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One item of the thread: a message or a history event (shown as a system line)."""
+
+    at: datetime
+    message: Message | None = None
+    event: ConversationEvent | None = None
+
+    @property
+    def ticks(self) -> Ticks | None:
+        outbound = self.message.outbound if self.message is not None else None
+        return ticks_for(outbound.status, outbound.error) if outbound is not None else None
+
+    @property
+    def event_text(self) -> str:
+        return _event_text(self.event) if self.event is not None else ""
+
+    @property
+    def side(self) -> str:
+        if self.message is None or self.message.sender == Sender.SYSTEM:
+            return "system"
+        return "in" if self.message.sender == Sender.CUSTOMER else "out"
+
+
+def _event_text(event: ConversationEvent) -> str:
+    parts = [event.get_kind_display()]
+    if event.operator is not None:
+        parts.append(event.operator.name)
+    if event.area is not None:
+        parts.append(event.area.name)
+    text = " · ".join(parts)
+    return f"{text}. {event.detail}" if event.detail else text
+
+
+def _lines(
+    conversation: Conversation,
+    *,
+    after_message: int | None = None,
+    after_event: int | None = None,
+    newest: int = THREAD_LINES,
+) -> list[Line]:
+    """The thread in time order: the newest `newest` messages (or those after a line the page
+    already shows) with the history events of the same stretch."""
+    messages = Message.objects.filter(conversation=conversation).select_related("outbound")
+    events = ConversationEvent.objects.filter(conversation=conversation).select_related(
+        "operator__user", "area"
+    )
+    if after_message is not None or after_event is not None:
+        shown_messages = list(messages.filter(pk__gt=after_message or 0).order_by("pk"))
+        shown_events = list(events.filter(pk__gt=after_event or 0).order_by("pk"))
+    else:
+        shown_messages = list(messages.order_by("-pk")[:newest])[::-1]
+        events = events.order_by("pk")
+        if len(shown_messages) == newest:
+            events = events.filter(created_at__gte=shown_messages[0].created_at)
+        shown_events = list(events)
+    lines = [Line(at=m.created_at, message=m) for m in shown_messages]
+    lines += [Line(at=e.created_at, event=e) for e in shown_events]
+    # Events first at the same instant: "assigned" reads before the greeting it caused.
+    lines.sort(key=lambda line: (line.at, line.message is not None))
+    return lines
+
+
+def _last_ids(lines: list[Line], after_message: int = 0, after_event: int = 0) -> tuple[int, int]:
+    message_ids = [line.message.pk for line in lines if line.message is not None]
+    event_ids = [line.event.pk for line in lines if line.event is not None]
+    return max([after_message, *message_ids]), max([after_event, *event_ids])
+
+
+def _may_act(viewer: Viewer, conversation: Conversation) -> bool:
+    """Mirrors the actions' rule, to offer only buttons that can work."""
+    if conversation.is_closed:
+        return False
+    if viewer.is_supervisor:
+        return True
+    assignee = conversation.assignee
+    return assignee is None or assignee.user_id == viewer.user.pk
+
+
+def _is_mine(viewer: Viewer, conversation: Conversation) -> bool:
+    return conversation.assignee is not None and conversation.assignee.user_id == viewer.user.pk
+
+
+def _mark_read(viewer: Viewer, conversation: Conversation) -> None:
+    # Unread counts are the assignee's: a supervisor looking over a shoulder, or a colleague
+    # peeking at the queue, must not clear them.
+    if _is_mine(viewer, conversation) and conversation.unread_count and not conversation.is_closed:
+        updated = do_mark_read(viewer.user, conversation.pk)
+        conversation.unread_count = updated.unread_count
+        conversation.version = updated.version
+
+
+@dataclass(frozen=True)
+class Target:
+    value: str  # "area:<id>" or "operator:<id>"
+    label: str
+
+
+def _transfer_targets(conversation: Conversation) -> tuple[list[Target], list[Target]]:
+    areas = [
+        Target(f"area:{area.pk}", area.name)
+        for area in Area.objects.filter(active=True).order_by("name")
+        if area.pk != conversation.area_id
+    ]
+    return areas, _operator_targets(conversation)
+
+
+def _operator_targets(conversation: Conversation) -> list[Target]:
+    operators = list(
+        Operator.objects.filter(active=True, user__is_active=True)
+        .select_related("user")
+        .order_by("user__first_name", "user__username")
+    )
+    presence = presence_of(operators)
+    labels = {ONLINE: _("online"), OFFLINE: _("offline")}
+    return [
+        Target(
+            f"operator:{operator.pk}",
+            f"{operator.name} ({labels.get(presence[operator.pk], _('away'))})",
+        )
+        for operator in operators
+        if operator.pk != conversation.assignee_id
+    ]
+
+
+def _chat_context(
+    viewer: Viewer, conversation: Conversation, *, error: ConversationActionError | None = None
+) -> dict[str, Any]:
+    lines = _lines(conversation)
+    last_message, last_event = _last_ids(lines)
+    may_act = _may_act(viewer, conversation)
+    areas: list[Target] = []
+    operators: list[Target] = []
+    if may_act:
+        areas, operators = _transfer_targets(conversation)
+    contact = conversation.contact
+    earlier = list(
+        conversations_for(viewer.user)
+        .filter(contact_id=conversation.contact_id)
+        .exclude(pk=conversation.pk)
+        .order_by("-created_at", "-pk")[:EARLIER_CHATS]
+    )
+    operator = viewer.operator
+    return {
+        "conversation": conversation,
+        "contact": contact,
+        "phone": format_phone(contact.phone) if contact.phone else "",
+        "lines": lines,
+        "last_message": last_message,
+        "last_event": last_event,
+        "may_act": may_act,
+        "may_reply": may_act and (conversation.assignee is not None or operator is not None),
+        "takes_it": may_act and conversation.assignee is None and operator is not None,
+        "area_targets": areas,
+        "operator_targets": operators,
+        "may_assign": may_act and viewer.is_supervisor,
+        "may_take_over": (
+            may_act
+            and viewer.is_supervisor
+            and operator is not None
+            and conversation.assignee_id != operator.pk
+        ),
+        "earlier": earlier,
+        "error": error,
+        "max_text": MAX_TEXT,
+        "viewer": viewer,
+    }
+
+
+def _render_desk(
+    request: HttpRequest,
+    viewer: Viewer,
+    state: ListState,
+    conversation: Conversation | None,
+    *,
+    error: ConversationActionError | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    now = timezone.now()
+    presence = presence_of([viewer.operator], now)[viewer.operator.pk] if viewer.operator else ""
+    context: dict[str, Any] = {
+        **DESK_CONTEXT,
+        **_list_context(viewer, state, now),
+        "tabs": [(tab, TAB_LABELS[tab]) for tab in viewer.tabs()],
+        "presence": presence,
+        "area_ids": _area_ids(viewer),
+        "chat": _chat_context(viewer, conversation, error=error) if conversation else None,
+    }
+    return _vary(render(request, "desk/desk.html", context, status=status))
+
+
+TAB_LABELS = {
+    TAB_MINE: gettext_lazy("Mine"),
+    TAB_QUEUE: gettext_lazy("Queue"),
+    TAB_ALL: gettext_lazy("All"),
+}
+
+
+def _render_chat(
+    request: HttpRequest,
+    viewer: Viewer,
+    conversation: Conversation,
+    *,
+    error: ConversationActionError | None = None,
+    notice: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    if not _wants_fragment(request):
+        state = _list_state(request, viewer, selected=conversation.pk)
+        return _render_desk(request, viewer, state, conversation, error=error, status=status)
+    context = {"chat": _chat_context(viewer, conversation, error=error), "notice": notice}
+    return _vary(render(request, "desk/_chat.html", context, status=status))
+
+
+@require_GET
+@desk_view
+def desk_page(request: AuthenticatedRequest, viewer: Viewer) -> HttpResponse:
+    return _render_desk(request, viewer, _list_state(request, viewer), None)
+
+
+@require_GET
+@desk_view
+def desk_chat(request: AuthenticatedRequest, viewer: Viewer, pk: int) -> HttpResponse:
+    conversation = access_conversation(request.user, pk)
+    _mark_read(viewer, conversation)
+    return _render_chat(request, viewer, conversation)
+
+
+@require_GET
+@desk_view
+def desk_messages(request: AuthenticatedRequest, viewer: Viewer, pk: int) -> HttpResponse:
+    """The lines after those the page shows (a new message, a transfer note)."""
+    conversation = access_conversation(request.user, pk)
+    after_message = _int(request.GET.get("after")) or 0
+    after_event = _int(request.GET.get("after_event")) or 0
+    lines = _lines(conversation, after_message=after_message, after_event=after_event)
+    _mark_read(viewer, conversation)
+    return _render_lines(request, lines, after_message, after_event)
+
+
+def _render_lines(
+    request: HttpRequest, lines: list[Line], after_message: int, after_event: int
+) -> HttpResponse:
+    last_message, last_event = _last_ids(lines, after_message, after_event)
+    response = render(request, "desk/_lines.html", {"lines": lines})
+    # The page keeps its place in the thread from these, without parsing the HTML.
+    response["X-Desk-Last-Message"] = str(last_message)
+    response["X-Desk-Last-Event"] = str(last_event)
+    return response
+
+
+# Changes ----------------------------------------------------------------------------------
+
+
+def _chat_url(conversation_id: int) -> str:
+    return reverse("desk_chat", args=[conversation_id])
+
+
+@require_POST
+@desk_view
+def desk_send(request: AuthenticatedRequest, viewer: Viewer, pk: int) -> HttpResponse:
+    conversation = access_conversation(request.user, pk)
+    try:
+        do_send_message(request.user, conversation.pk, request.POST.get("text", ""))
+    except ConversationActionError as error:
+        if _wants_fragment(request):
+            return render(request, "desk/_error.html", {"error": error}, status=422)
+        conversation.refresh_from_db()
+        return _render_chat(request, viewer, conversation, error=error, status=422)
+    if not _wants_fragment(request):
+        return redirect(_chat_url(conversation.pk))
+    after_message = _int(request.POST.get("after")) or 0
+    after_event = _int(request.POST.get("after_event")) or 0
+    lines = _lines(conversation, after_message=after_message, after_event=after_event)
+    return _render_lines(request, lines, after_message, after_event)
+
+
+def _after_change(
+    request: AuthenticatedRequest, viewer: Viewer, pk: int, notice: str
+) -> HttpResponse:
+    """Show the chat as it is now, or say so when the change took it out of sight."""
+    conversation = conversations_for(request.user).filter(pk=pk).first()
+    if conversation is None:
+        if not _wants_fragment(request):
+            return redirect("desk")
+        return _vary(render(request, "desk/_chat_gone.html", {"notice": notice}))
+    if not _wants_fragment(request):
+        return redirect(_chat_url(pk))
+    return _render_chat(request, viewer, conversation, notice=notice)
+
+
+def _refused(
+    request: AuthenticatedRequest, viewer: Viewer, pk: int, error: ConversationActionError
+) -> HttpResponse:
+    conversation = access_conversation(request.user, pk)
+    return _render_chat(request, viewer, conversation, error=error, status=422)
+
+
+def _parse_target(raw: str) -> tuple[str, int] | None:
+    kind, _sep, number = raw.partition(":")
+    value = _int(number)
+    return (kind, value) if kind in ("area", "operator") and value is not None else None
+
+
+@require_POST
+@desk_view
+def desk_transfer(request: AuthenticatedRequest, viewer: Viewer, pk: int) -> HttpResponse:
+    conversation = access_conversation(request.user, pk)
+    target = _parse_target(request.POST.get("target", ""))
+    note = request.POST.get("note", "")
+    try:
+        if target is None:
+            raise ConversationActionError(
+                "validation_error",
+                _("Choose an area or an operator."),
+                {"target": _("required")},
+            )
+        kind, value = target
+        do_transfer(
+            request.user,
+            conversation.pk,
+            area_id=value if kind == "area" else None,
+            operator_id=value if kind == "operator" else None,
+            note=note,
+        )
+    except ConversationActionError as error:
+        return _refused(request, viewer, pk, error)
+    return _after_change(request, viewer, pk, _("The chat was transferred."))
+
+
+@require_POST
+@desk_view
+def desk_assign(request: AuthenticatedRequest, viewer: Viewer, pk: int) -> HttpResponse:
+    """Supervisors give the chat to someone; "take over" is giving it to oneself."""
+    conversation = access_conversation(request.user, pk)
+    take_over = request.POST.get("take_over") == "1"
+    operator_id = viewer.operator.pk if take_over and viewer.operator else None
+    if operator_id is None:
+        target = _parse_target(request.POST.get("target", ""))
+        operator_id = target[1] if target is not None and target[0] == "operator" else None
+    try:
+        if operator_id is None:
+            raise ConversationActionError(
+                "validation_error", _("Choose an operator."), {"target": _("required")}
+            )
+        do_assign(request.user, conversation.pk, operator_id=operator_id)
+    except ConversationActionError as error:
+        return _refused(request, viewer, pk, error)
+    notice = _("You took over the chat.") if take_over else _("The chat was assigned.")
+    return _after_change(request, viewer, pk, notice)
+
+
+@require_POST
+@desk_view
+def desk_close(request: AuthenticatedRequest, viewer: Viewer, pk: int) -> HttpResponse:
+    conversation = access_conversation(request.user, pk)
+    try:
+        do_close(request.user, conversation.pk, goodbye=request.POST.get("goodbye", ""))
+    except ConversationActionError as error:
+        return _refused(request, viewer, pk, error)
+    return _after_change(request, viewer, pk, _("The chat was closed."))
+
+
+@require_POST
+@desk_view
+def desk_away(request: AuthenticatedRequest, viewer: Viewer) -> HttpResponse:
+    if viewer.operator is None:
+        return redirect("desk")
+    state = do_set_away(request.user, request.POST.get("away") == "1")
+    if not _wants_fragment(request):
+        return redirect("desk")
+    return render(request, "desk/_presence.html", {"presence": state})
