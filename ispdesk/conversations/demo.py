@@ -31,7 +31,8 @@ from ispdesk.operators.models import Area, AreaHours, Operator
 
 WEEKDAYS = (0, 1, 2, 3, 4)
 # Soporte answers around the clock (no hours); the office areas keep office hours.
-AREA_HOURS = {
+Hours = list[tuple[tuple[int, ...], time, time, str]]
+AREA_HOURS: dict[str, Hours] = {
     "Ventas": [
         (WEEKDAYS, time(9), time(18), ""),
         ((5,), time(9), time(13), "¡Gracias por escribir a Ventas! Te respondemos el lunes."),
