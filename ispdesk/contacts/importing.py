@@ -183,6 +183,8 @@ def read_json(text: str) -> tuple[list[RawRow], list[ImportRow]]:
         data = json.loads(text)
     except ValueError as exc:
         raise ImportFileError(_("The file is not valid JSON: %(error)s") % {"error": exc}) from None
+    except RecursionError:
+        raise ImportFileError(_("The file nests too deeply to be a list of contacts.")) from None
     if not isinstance(data, list):
         raise ImportFileError(_("A JSON import is a list of objects, one per contact."))
     rows: list[RawRow] = []

@@ -1,9 +1,10 @@
 """Which conversations a person may see and act on; the only way views fetch one for a user.
 
 Supervisors and admins see every conversation. An operator sees the chats assigned to them,
-the chats of their areas, and the general queue (chats without an area, which any operator
-may take). Anyone else sees none. A conversation someone may not see is a 404, so guessing
-ids reveals nothing; the websocket refuses to join it for the same reason.
+the chats of their areas, the general queue (unassigned chats without an area, which any
+operator may take), and the earlier, closed chats of the customers they are serving now.
+Anyone else sees none. A conversation someone may not see is a 404, so guessing ids reveals
+nothing; the websocket refuses to join it for the same reason.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from django.db.models import Q
 from django.http import Http404
 
-from ispdesk.conversations.models import Conversation, ConversationQuerySet
+from ispdesk.conversations.models import Conversation, ConversationQuerySet, ConversationStatus
 from ispdesk.operators.models import Operator
 
 
@@ -43,8 +44,16 @@ def visibility(user: Any) -> Q | None:
     area_ids = Operator.areas.through.objects.filter(
         operator__user_id=user.pk, operator__active=True
     ).values("area_id")
-    # The general queue (no area) is every operator's.
-    return Q(assignee__user_id=user.pk) | Q(area_id__in=area_ids) | Q(area__isnull=True)
+    # Customers I am serving now: their earlier chats are part of the story, whichever
+    # area they were in (read-only: acting needs the chat to be mine or my queue's).
+    serving = Conversation.objects.active().filter(assignee__user_id=user.pk).values("contact_id")
+    return (
+        Q(assignee__user_id=user.pk)
+        | Q(area_id__in=area_ids)
+        # The general queue (no area) is every operator's.
+        | Q(area__isnull=True, assignee__isnull=True, status=ConversationStatus.PENDING)
+        | Q(status=ConversationStatus.CLOSED, contact_id__in=serving)
+    )
 
 
 def conversations_for(user: Any) -> ConversationQuerySet:
@@ -58,6 +67,16 @@ def access_conversation(user: Any, conversation_id: int) -> Conversation:
     if conversation is None:
         raise Http404("conversation not found")
     return conversation
+
+
+def may_act_on(user: Any, conversation: Conversation) -> bool:
+    """Supervisors act on any chat; an operator on their own and on the waiting chats of
+    their queues (a chat with the bot is nobody's yet)."""
+    if user.is_supervisor_or_admin:
+        return True
+    if conversation.assignee is not None:
+        return bool(conversation.assignee.user_id == user.pk)
+    return conversation.status == ConversationStatus.PENDING
 
 
 def may_see_area(user: Any, area_id: int) -> bool:

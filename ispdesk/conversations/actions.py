@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ispdesk.conversations.access import operator_of
+from ispdesk.conversations.access import may_act_on, operator_of
 from ispdesk.conversations.history import announce, say
 from ispdesk.conversations.lifecycle import close, lock_conversation, to_queue
 from ispdesk.conversations.models import (
@@ -68,13 +68,31 @@ def _open(conversation: Conversation) -> None:
 
 
 def _may_act(actor: Any, conversation: Conversation) -> None:
-    """Operators act on their own chats and on unassigned chats of their queues."""
-    if _is_supervisor(actor):
+    """Operators act on their own chats and on waiting chats of their queues."""
+    if may_act_on(actor, conversation):
         return
-    mine = conversation.assignee is not None and conversation.assignee.user_id == actor.pk
-    if conversation.assignee is not None and not mine:
+    if conversation.assignee is not None:
         raise ConversationActionError(
             "not_yours", _("This conversation is assigned to someone else.")
+        )
+    raise ConversationActionError(
+        "not_waiting", _("This conversation is still with the bot; it is nobody's yet.")
+    )
+
+
+def clean_text(text: str) -> str:
+    """Text from a person, without NUL characters (no database stores them)."""
+    return text.replace("\x00", "").strip()
+
+
+def _check_room(operator: Operator) -> None:
+    """Under the operator's lock: no one takes a chat beyond their capacity."""
+    load = Conversation.objects.filter(assignee=operator, status=ConversationStatus.OPEN).count()
+    if load >= operator.chat_capacity:
+        raise ConversationActionError(
+            "operator_full",
+            _("%(name)s has no room for another chat.") % {"name": operator.name},
+            {"operator_id": _("full")},
         )
 
 
@@ -91,7 +109,7 @@ class Sent:
 
 def do_send_message(actor: Any, conversation_id: int, text: str) -> Sent:
     """An operator (or supervisor) answers. Answering an unassigned chat takes it."""
-    text = text.strip()
+    text = clean_text(text)
     if not text:
         raise ConversationActionError(
             "validation_error", _("Write a message first."), {"text": _("required")}
@@ -109,6 +127,8 @@ def do_send_message(actor: Any, conversation_id: int, text: str) -> Sent:
         _open(conversation)
         _may_act(actor, conversation)
         if conversation.assignee is None and me is not None:
+            if not _is_supervisor(actor):
+                _check_room(me)
             assign(conversation, me, now, reason=_("Took the chat by answering it."), actor=actor)
         message = say(conversation, text, now, sender=Sender.OPERATOR, author=actor)
         conversation.awaiting_human = False
@@ -161,7 +181,7 @@ def do_transfer(
 ) -> Conversation:
     """Hand the chat to an area's queue or to a named colleague, with an optional note."""
     now = timezone.now()
-    note = note.strip()[:400]
+    note = clean_text(note)[:400]
     if area_id is None and operator_id is None and not username:
         raise ConversationActionError(
             "validation_error",
@@ -181,6 +201,8 @@ def do_transfer(
         _open(conversation)
         _may_act(actor, conversation)
         previous = conversation.assignee
+        # Whoever showed the chat before (the old area's queue, its assignee) hears of it too.
+        before = conversation.groups()
         if target is not None:
             _transfer_to_operator(actor, conversation, target, now, note)
         else:
@@ -188,8 +210,7 @@ def do_transfer(
                 conversation, area_id, now, kind=EventKind.TRANSFERRED, actor=actor, detail=note
             )
             conversation.save()
-            extra = [f"user.{previous.user_id}"] if previous is not None else []
-            announce(conversation, "conversation:update", *extra)
+            announce(conversation, "conversation:update", *before)
             drain_after_commit([area_id], announce_ids=[conversation.pk])
         _freed(previous)
         record_audit(actor, "conversation.transfer", conversation)
@@ -202,13 +223,7 @@ def _transfer_to_operator(
     if conversation.assignee_id == target.pk:
         raise ConversationActionError("no_change", _("The chat is already with that operator."))
     if not _is_supervisor(actor):
-        load = Conversation.objects.filter(assignee=target, status=ConversationStatus.OPEN).count()
-        if load >= target.chat_capacity:
-            raise ConversationActionError(
-                "operator_full",
-                _("%(name)s has no room for another chat.") % {"name": target.name},
-                {"operator_id": _("full")},
-            )
+        _check_room(target)
     detail = _("To %(name)s.") % {"name": target.name} + (f" {note}" if note else "")
     assign(conversation, target, now, reason=detail, actor=actor, kind=EventKind.TRANSFERRED)
 
@@ -251,7 +266,7 @@ def do_close(actor: Any, conversation_id: int, *, goodbye: str = "") -> Conversa
             now,
             reason=CloseReason.OPERATOR,
             actor=actor,
-            goodbye=goodbye.strip()[:MAX_TEXT],
+            goodbye=clean_text(goodbye)[:MAX_TEXT],
         )
         _freed(previous)
         record_audit(actor, "conversation.close", conversation)

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import F, Q
@@ -62,6 +62,10 @@ from ispdesk.conversations.schemas import (
     TransferIn,
 )
 from ispdesk.operators.models import Area, Operator
+
+# A cursor carries a row's time; anything outside these years was not made by us.
+MIN_CURSOR_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_CURSOR_TIME = datetime(9000, 1, 1, tzinfo=UTC)
 
 router = Router(tags=["conversations"])
 
@@ -224,6 +228,14 @@ class Cursor:
             cursor = cls(order=data["o"], value=value, id=data["id"])
         except (ValueError, TypeError, KeyError, UnicodeError, binascii.Error):
             cursor = None
+        if cursor is not None and cursor.value is not None and cursor.value.tzinfo is not None:
+            try:
+                # Times at the ends of the calendar overflow when a database makes them naive.
+                cursor.value.astimezone(UTC)
+                if not MIN_CURSOR_TIME <= cursor.value <= MAX_CURSOR_TIME:
+                    cursor = None
+            except OverflowError:
+                cursor = None
         valid = (
             cursor is not None
             and cursor.order == order

@@ -31,7 +31,7 @@ class ConversationFilters:
 
 def search_condition(text: str) -> Q:
     """Name (contains), DNI (starts with) or any fragment of the phone number's digits."""
-    text = " ".join(text.split())[:100]
+    text = " ".join(text.replace("\x00", "").split())[:100]
     condition = Q(contact__name__icontains=text)
     digits = re.sub(r"\D", "", text)
     if digits and len(digits) == len(re.sub(r"[\s.\-+()]", "", text)):

@@ -10,6 +10,8 @@ import re
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
+
 from ispdesk.conversations.models import (
     Conversation,
     ConversationEvent,
@@ -25,6 +27,12 @@ from ispdesk.system.config import get_config
 
 PREVIEW_LENGTH = 200
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([!,.?])")
+
+
+def moment(now: datetime) -> datetime:
+    """When a line or event happens: the action's `now`, or the clock if it has moved on, so
+    the lines and events one action writes keep the order they were written in."""
+    return max(now, timezone.now())
 
 
 def actor_user(actor: Any) -> Any:
@@ -48,7 +56,7 @@ def log_event(
         operator=operator,
         area=area,
         detail=detail[:500],
-        created_at=now,
+        created_at=moment(now),
     )
 
 
@@ -109,7 +117,7 @@ def say(
         text=text,
         author=actor_user(author),
         outbound=outbound,
-        created_at=now,
+        created_at=moment(now),
     )
     note_line(conversation, message)
     announce_message(conversation, message)

@@ -7,6 +7,7 @@ queues outbox messages. It never takes operator locks; queues drain after commit
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.utils import timezone
@@ -32,6 +33,8 @@ from ispdesk.conversations.models import (
 )
 from ispdesk.conversations.queue import drain_after_commit
 from ispdesk.messaging.models import InboundMessage
+
+logger = logging.getLogger(__name__)
 
 
 def handle_inbound(message: InboundMessage) -> None:
@@ -85,11 +88,19 @@ def _bot_turn(conversation: Conversation, text: str, now: datetime) -> bool:
     result = None
     if not conversation.connection.bot_paused:
         state = FlowState.from_json(conversation.flow_state) if conversation.flow_state else None
-        flows = load_flows()
-        result = step(flows, state, text)
-        if result is not None and state is None and result.state is not None:
-            flow = flows.flows.get(result.state.flow_id)
-            log_event(conversation, EventKind.FLOW_STARTED, now, detail=flow.name if flow else "")
+        try:
+            flows = load_flows()
+            result = step(flows, state, text)
+        except Exception:
+            # A broken flow must not strand the customer: a person takes over.
+            logger.exception("the bot failed on conversation %s", conversation.pk)
+            result = None
+        else:
+            if result is not None and state is None and result.state is not None:
+                flow = flows.flows.get(result.state.flow_id)
+                log_event(
+                    conversation, EventKind.FLOW_STARTED, now, detail=flow.name if flow else ""
+                )
     if result is None:
         to_queue(
             conversation,

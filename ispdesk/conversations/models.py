@@ -101,8 +101,10 @@ class Conversation(models.Model):
     def groups(self) -> list[str]:
         """Real-time groups entitled to hear about this conversation."""
         groups = [f"conversation.{self.pk}", "role.supervisor", "role.admin"]
-        # The general queue (no area) is every operator's: `area.general`.
-        groups.append(f"area.{self.area_id}" if self.area_id is not None else GENERAL_GROUP)
+        if self.area_id is not None:
+            groups.append(f"area.{self.area_id}")
+        elif self.status == ConversationStatus.PENDING:
+            groups.append(GENERAL_GROUP)  # the general queue is every operator's
         if self.assignee is not None:
             groups.append(f"user.{self.assignee.user_id}")
         return groups

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 NEVER = datetime.min.replace(tzinfo=UTC)
 
@@ -62,7 +63,11 @@ def choose_operator(candidates: Sequence[ChatCandidate]) -> RouteDecision:
     names = ", ".join(candidate.name for candidate in eligible)
     return RouteDecision(
         chosen.operator_id,
-        _("%(name)s: %(count)d active chats, fewest among %(names)s")
+        ngettext(
+            "%(name)s: %(count)d active chat, fewest among %(names)s",
+            "%(name)s: %(count)d active chats, fewest among %(names)s",
+            chosen.open_chats,
+        )
         % {"name": chosen.name, "count": chosen.open_chats, "names": names},
     )
 

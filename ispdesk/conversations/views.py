@@ -136,14 +136,14 @@ class ListState:
 
 def _int(raw: str | None) -> int | None:
     raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
 
 
 def _list_state(request: HttpRequest, viewer: Viewer, selected: int | None = None) -> ListState:
     limit = _int(request.GET.get("limit")) or LIST_PAGE
     return ListState(
         tab=viewer.tab(request.GET.get("tab")),
-        search=" ".join(request.GET.get("q", "").split())[:MAX_SEARCH],
+        search=" ".join(request.GET.get("q", "").replace("\x00", "").split())[:MAX_SEARCH],
         selected=selected if selected is not None else _int(request.GET.get("selected")),
         limit=max(LIST_PAGE, min(limit, LIST_MAX)),
     )

@@ -88,7 +88,7 @@ def publish_status(message: OutboundMessage, status: str | None = None) -> None:
     }
     conversation = context.get("conversation")
     if isinstance(conversation, int):
-        groups.append(f"conversation.{conversation}")
+        groups += [f"conversation.{conversation}", "role.supervisor"]
         event["conversation"] = conversation
     send_event_on_commit(groups, event)
 

@@ -76,7 +76,7 @@ class FlowState:
                 failures=int(data.get("failures", 0)),
                 version=int(data.get("version", 1)),
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             return None
 
 
@@ -182,6 +182,11 @@ def _walk(flow: FlowGraph, node_id: str) -> Step:
         if not node.children:
             break
         current = node.children[0]
+    if node_id == flow.root:
+        # A flow that only greets: nothing the customer says can lead anywhere, so the
+        # greeting is followed by a person rather than the same greeting on every message.
+        reason = _("Bot flow %(flow)s only greets") % {"flow": flow.name}
+        return Step(tuple(sent), None, (Handoff(flow.fallback_area_id, reason),))
     return Step(tuple(sent), None)
 
 

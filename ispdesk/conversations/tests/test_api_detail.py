@@ -85,17 +85,30 @@ def test_it_lists_earlier_chats_of_the_customer_newest_first(
     assert oldest["earlier"] == []
 
 
-def test_an_operator_sees_no_earlier_chat_of_another_area(
+def test_an_operator_sees_the_earlier_chats_of_the_customer_she_serves_in_any_area(
     operator_client, ana, marcela, soporte, ventas
 ):
     now = timezone.now()
     mine = make_conversation(marcela, ConversationStatus.CLOSED, soporte, now=now - timedelta(1))
-    make_conversation(marcela, ConversationStatus.CLOSED, ventas, now=now - timedelta(hours=2))
+    sales = make_conversation(
+        marcela, ConversationStatus.CLOSED, ventas, now=now - timedelta(hours=2)
+    )
     current = make_conversation(marcela, area=soporte, assignee=ana, now=now)
 
     earlier = operator_client.get(url(current)).json()["earlier"]
 
-    assert [row["id"] for row in earlier] == [mine.pk]
+    assert [row["id"] for row in earlier] == [sales.pk, mine.pk]
+    # Read-only history: the Ventas chat opens, but nothing can be done to it.
+    assert operator_client.get(url(sales)).status_code == 200
+
+
+def test_an_operator_does_not_see_another_areas_chats_of_a_customer_she_does_not_serve(
+    operator_client, ana, marcela, ventas
+):
+    sales = make_conversation(marcela, ConversationStatus.CLOSED, ventas)
+    assert operator_client.get(url(sales)).status_code == 404
+    ongoing = make_conversation(make_contact("Otra", "+5491100000001"), area=ventas)
+    assert operator_client.get(url(ongoing)).status_code == 404
 
 
 def test_it_shows_the_history_with_who_did_what(

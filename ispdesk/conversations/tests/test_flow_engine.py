@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -324,7 +325,11 @@ def test_a_cycle_of_messages_ends_the_turn() -> None:
             ],
         }
     )
-    assert start(FlowSet({1: flow}, 1), "hola") == Step(("uno", "dos"), None)
+    result = start(FlowSet({1: flow}, 1), "hola")
+    assert result is not None
+    assert (result.replies, result.state) == (("uno", "dos"), None)
+    # Nothing in it can lead anywhere: a person takes over after the greeting.
+    assert only_handoff(result)
 
 
 def test_a_chain_longer_than_the_limit_is_cut() -> None:
@@ -341,9 +346,30 @@ def test_a_chain_longer_than_the_limit_is_cut() -> None:
 
 def test_a_missing_root_or_child_sends_nothing() -> None:
     missing_root = graph({"root": "nada", "nodes": [node("a", "message", "uno")]})
-    assert start(FlowSet({1: missing_root}, 1), "hola") == Step((), None)
+    result = start(FlowSet({1: missing_root}, 1), "hola")
+    assert result is not None and result.replies == () and only_handoff(result)
     dangling = graph({"root": "a", "nodes": [node("a", "message", "uno", children=["x"])]})
-    assert start(FlowSet({1: dangling}, 1), "hola") == Step(("uno",), None)
+    result = start(FlowSet({1: dangling}, 1), "hola")
+    assert result is not None and result.replies == ("uno",) and only_handoff(result)
+
+
+def only_handoff(result: Step) -> bool:
+    return (
+        result.state is None
+        and len(result.effects) == 1
+        and isinstance(result.effects[0], Handoff)
+        and result.effects[0].area_id is None
+    )
+
+
+def test_a_greeting_only_flow_hands_the_chat_to_its_fallback_area() -> None:
+    flow = graph({"root": "a", "nodes": [node("a", "message", "¡Hola! Ya te atendemos.")]})
+    flow = replace(flow, fallback_area_id=7)
+    result = start(FlowSet({1: flow}, 1), "hola")
+    assert result is not None
+    assert result.replies == ("¡Hola! Ya te atendemos.",)
+    assert [type(effect) for effect in result.effects] == [Handoff]
+    assert result.effects[0].area_id == 7
 
 
 def test_a_menu_skips_options_that_do_not_exist_and_shows_unnumbered_ones() -> None:
