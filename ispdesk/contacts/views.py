@@ -252,8 +252,8 @@ def _confirm(request: AuthenticatedRequest) -> HttpResponse:
     messages.success(
         request,
         _(
-            "Import done: %(create)s created, %(update)s updated, %(unchanged)s unchanged, "
-            "%(invalid)s invalid."
+            "Import done. Created: %(create)s; updated: %(update)s; unchanged: %(unchanged)s; "
+            "invalid: %(invalid)s."
         )
         % counts,
     )

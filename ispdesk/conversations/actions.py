@@ -165,7 +165,7 @@ def _target_operator(operator_id: int | None, username: str | None) -> Operator:
     )
     if operator is None:
         raise ConversationActionError(
-            "unknown_operator", _("No active operator by that name."), {"operator": _("unknown")}
+            "unknown_operator", _("No active operator matches."), {"operator": _("unknown")}
         )
     return operator
 
@@ -233,7 +233,9 @@ def do_assign(
 ) -> Conversation:
     """A supervisor gives the chat to someone (themselves to take it over)."""
     if not _is_supervisor(actor):
-        raise ConversationActionError("forbidden", _("Only supervisors assign chats."))
+        raise ConversationActionError(
+            "forbidden", _("Only supervisors and administrators assign chats.")
+        )
     target = _target_operator(operator_id, username)
     now = timezone.now()
     with transaction.atomic():

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ispdesk.contacts.actions import find_or_create_contact_for_whatsapp
 from ispdesk.conversations.flows.engine import Close, FlowState, Handoff, Redirect, step
@@ -52,7 +53,12 @@ def handle_inbound(message: InboundMessage) -> None:
             conversation,
             EventKind.CREATED,
             now,
-            detail=_("%(count)d earlier conversations") % {"count": earlier} if earlier else "",
+            detail=ngettext(
+                "%(count)d earlier conversation", "%(count)d earlier conversations", earlier
+            )
+            % {"count": earlier}
+            if earlier
+            else "",
         )
         if contact_created:
             log_event(conversation, EventKind.CONTACT_CREATED, now, detail=contact.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ispdesk.contacts.models import Contact
 from ispdesk.messaging.models import GatewayConnection, InboundMessage, OutboundMessage
@@ -14,8 +15,9 @@ from ispdesk.operators.models import Area, Operator
 class ConversationStatus(models.TextChoices):
     BOT = "bot", _("With the bot")
     PENDING = "pending", _("Waiting in queue")
-    OPEN = "open", _("Open")
-    CLOSED = "closed", _("Closed")
+    # "conversation": Spanish says "Abierta"/"Cerrada" of a conversation, "Abiertos" of tickets.
+    OPEN = "open", pgettext_lazy("conversation", "Open")
+    CLOSED = "closed", pgettext_lazy("conversation", "Closed")
 
 
 GENERAL_GROUP = "area.general"
@@ -155,7 +157,7 @@ class EventKind(models.TextChoices):
     COURTESY = "courtesy", _("Courtesy message sent")
     ASSIGNED = "assigned", _("Assigned")
     TRANSFERRED = "transferred", _("Transferred")
-    CLOSED = "closed", _("Closed")
+    CLOSED = "closed", pgettext_lazy("conversation", "Closed")
 
 
 class ConversationEvent(models.Model):

@@ -58,7 +58,7 @@ def _order(candidate: ChatCandidate) -> tuple[int, datetime, int]:
 def choose_operator(candidates: Sequence[ChatCandidate]) -> RouteDecision:
     eligible = sorted((c for c in candidates if c.eligible), key=_order)
     if not eligible:
-        return RouteDecision(None, _("Nobody of the area is online, on shift and with room."))
+        return RouteDecision(None, _("Nobody in the area is online, on shift and with room."))
     chosen = eligible[0]
     names = ", ".join(candidate.name for candidate in eligible)
     return RouteDecision(

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from ispdesk.lib.calendar import BusinessCalendar, Window, current_interval, next_opening
 from ispdesk.operators.calendars import business_calendar
@@ -125,5 +124,7 @@ def describe_opening(next_opening: datetime, now: datetime) -> str:
 def closed_until_text(opening: AreaOpening, now: datetime) -> str:
     """The badge of a closed area: "Closed, opens tomorrow at 08:00" (or just "Closed")."""
     if opening.next_opening is None:
-        return _("Closed")
-    return _("Closed, opens %(when)s") % {"when": describe_opening(opening.next_opening, now)}
+        return pgettext("area", "Closed")
+    return pgettext("area", "Closed, opens %(when)s") % {
+        "when": describe_opening(opening.next_opening, now)
+    }

@@ -104,6 +104,6 @@ def test_a_supervisor_previews_then_applies_an_import(
 
     page.get_by_role("button", name="Apply import").click()
 
-    expect(page.locator(".messages")).to_contain_text("1 created, 1 updated, 0 unchanged")
+    expect(page.locator(".messages")).to_contain_text("Created: 1; updated: 1; unchanged: 0")
     assert Contact.objects.count() == 2
     assert Contact.objects.get(phone="+5491122334455").dni == "12345678"

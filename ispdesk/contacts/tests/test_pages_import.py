@@ -50,7 +50,7 @@ def test_confirming_applies_the_previewed_file_once(supervisor_client, gomez, ve
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Import done: 1 created, 1 updated, 0 unchanged, 1 invalid." in page
+    assert "Import done. Created: 1; updated: 1; unchanged: 0; invalid: 1." in page
     gomez.refresh_from_db()
     assert (gomez.dni, gomez.preferred_area) == ("30111222", ventas)
     assert Contact.objects.count() == 2

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ispdesk.conversations.flows.engine import normalize
 from ispdesk.conversations.flows.schema import (
@@ -131,7 +132,11 @@ def do_save_flow(actor: Any, flow: Flow | None, changes: FlowChanges) -> Flow:
         ]
         if errors:
             fields = errors_as_fields(errors)
-            message = _("The flow cannot be saved: %(count)s problems.") % {"count": len(fields)}
+            message = ngettext(
+                "The flow cannot be saved: %(count)s problem.",
+                "The flow cannot be saved: %(count)s problems.",
+                len(fields),
+            ) % {"count": len(fields)}
             raise FlowChangeError("invalid_flow", message, fields)
         before = None if flow is None else flow_snapshot(flow)
         if flow is None:

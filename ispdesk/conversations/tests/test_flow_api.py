@@ -106,7 +106,7 @@ def test_it_names_the_node_of_an_invalid_flow(admin_client: Client, soporte: Are
         "nodes.radio",
         "nodes.gracias",
     }
-    assert "area" in error["fields"]["nodes.tecnico"]
+    assert "área" in error["fields"]["nodes.tecnico"]  # the API speaks es-AR by default
     assert not Flow.objects.exists()
     assert not AuditEvent.objects.exists()
 

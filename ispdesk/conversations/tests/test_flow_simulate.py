@@ -56,7 +56,7 @@ def test_it_plays_a_conversation_without_storing_anything(
             "type": "redirect",
             "area_id": soporte.pk,
             "area_name": "Soporte",
-            "reason": "Bot flow Try it: Soporte técnico",
+            "reason": "Flujo del bot Probalo: Soporte técnico",  # the API speaks es-AR by default
         }
     ]
     assert not Flow.objects.exists()
@@ -68,7 +68,12 @@ def test_it_shows_a_close_and_a_handoff(admin_client: Client, soporte: Area) -> 
     state = {"flow": 0, "node": "inicio", "failures": 0, "version": 1}
     closed = simulate(admin_client, definition, "chau", state=state)
     assert closed["effects"] == [
-        {"type": "close", "reason": "Bot flow Try it ended", "area_id": None, "area_name": None}
+        {
+            "type": "close",
+            "reason": "Terminó el flujo del bot Probalo",
+            "area_id": None,
+            "area_name": None,
+        }
     ]
 
     state["failures"] = 2
