@@ -102,7 +102,14 @@ def do_set_away(actor: Any, away: bool) -> str:
 
 
 def prune_sessions(now: datetime | None = None) -> int:
-    """Forget consoles that vanished without closing their socket."""
+    """Forget consoles that vanished without closing their socket (a laptop lid closed),
+    telling supervisors their operator is offline."""
     now = now or timezone.now()
-    deleted, _rows = ConsoleSession.objects.filter(last_seen_at__lt=now - STALE_AFTER).delete()
+    stale = ConsoleSession.objects.filter(last_seen_at__lt=now - STALE_AFTER)
+    operator_ids = set(stale.values_list("operator_id", flat=True))
+    with transaction.atomic():
+        deleted, _rows = stale.delete()
+        gone = operator_ids - online_operator_ids(operator_ids, now)
+        for operator in Operator.objects.filter(pk__in=gone).select_related("user"):
+            _announce(operator, OFFLINE)
     return deleted

@@ -338,3 +338,18 @@ def test_a_transfer_to_an_area_requeues_and_routes_there(connection, soporte, ve
     assert chat.assignee == sofia
     event = ConversationEvent.objects.filter(conversation=chat, kind=EventKind.TRANSFERRED).get()
     assert event.detail == "Quiere cambiar de plan"
+
+
+def test_a_console_that_vanished_is_forgotten_and_its_operator_shown_offline(ana, juan):
+    from ispdesk.conversations.presence import presence_of, prune_sessions
+    from ispdesk.operators.models import ConsoleSession
+
+    ConsoleSession.objects.filter(operator=ana).update(
+        last_seen_at=timezone.now() - timedelta(hours=1)
+    )
+    assert presence_of([ana, juan]) == {ana.pk: "offline", juan.pk: "online"}
+    with TestCase.captureOnCommitCallbacks() as callbacks:
+        assert prune_sessions() == 1
+    assert not ConsoleSession.objects.filter(operator=ana).exists()
+    assert ConsoleSession.objects.filter(operator=juan).exists()
+    assert len(callbacks) == 1  # one presence:update, for Ana only
