@@ -4,6 +4,8 @@
 - `supervisor`: watches and pauses, but cannot configure.
 - `operator` (Ana): works items, sees her own.
 - `outsider` (Omar): an operator with no page permissions, who must see nothing of others.
+
+Also `browser` (Chromium for one test; see `ispdesk.testing.browser`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from hypothesis import settings as hypothesis_settings
 
 from ispdesk.accounts.models import PagePermission, Role, User
 from ispdesk.system.config import clear_config_cache
+from ispdesk.testing.browser import browser, chromium_extra_args  # noqa: F401
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -1,16 +1,15 @@
 """The users API: admins create and change people; supervisors may read the list."""
 
 import contextlib
-import multiprocessing
-import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from ispdesk.accounts.actions import UserChangeError, do_update_user
 from ispdesk.accounts.models import Role, User
 from ispdesk.conftest import PASSWORD
 from ispdesk.system.models import AuditEvent
+from ispdesk.testing.workers import run_workers
 
 NEW_PASSWORD = "a-long-and-unusual-passphrase"
 
@@ -229,36 +228,11 @@ def _demote(barrier, actor_id: int, target_id: int) -> None:  # type: ignore[no-
         connections.close_all()
 
 
-def _at_once(*calls: tuple) -> None:
-    """Run each (function, *args) at the same moment, each with its own connection.
-
-    SQLite's in-memory test database cannot be shared across processes, so there they are
-    threads; elsewhere forked processes, as separate workers would be.
-    """
-    if connection.vendor == "sqlite":
-        barrier = threading.Barrier(len(calls))
-        threads = [threading.Thread(target=f, args=(barrier, *args)) for f, *args in calls]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        return
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(len(calls))
-    connections.close_all()  # children must not share the parent's socket
-    processes = [context.Process(target=f, args=(barrier, *args)) for f, *args in calls]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=60)
-    assert [process.exitcode for process in processes] == [0] * len(calls)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_admins_demoting_each_other_at_once_leave_one_admin():
     first = User.objects.create(username="first", role=Role.ADMIN)
     second = User.objects.create(username="second", role=Role.ADMIN)
     for _round in range(5):
         User.objects.filter(pk__in=[first.pk, second.pk]).update(role=Role.ADMIN)
-        _at_once((_demote, first.pk, second.pk), (_demote, second.pk, first.pk))
+        run_workers(_demote, [(first.pk, second.pk), (second.pk, first.pk)])
         assert User.objects.filter(role=Role.ADMIN, is_active=True).count() == 1

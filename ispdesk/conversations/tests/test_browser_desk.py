@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import itertools
 import re
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from django.conf import settings
-from django.db import connections
-from django.test import Client
 from django.utils import timezone
 
 from ispdesk.conversations.models import Conversation, Message, Sender
@@ -34,20 +30,10 @@ from ispdesk.messaging.outbox import queue_message
 from ispdesk.messaging.sender import send_due_messages
 from ispdesk.messaging.simulator import webhook_path
 from ispdesk.operators.models import Area, ConsoleSession, Operator
-from ispdesk.testing.browser import english_context
+from ispdesk.testing.browser import page_as
 from ispdesk.testing.live_asgi import LiveServer, live_asgi  # noqa: F401
 from ispdesk.testing.sockets import wait_until
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # The console's sound: let Web Audio start without a click (nothing is heard headless).
-    "--autoplay-policy=no-user-gesture-required",
-]
 TIMEOUT_MS = 10_000
 MARCELA = "+5491123456789"
 ARTIFACTS = Path(settings.BASE_DIR).parent / "test-artifacts"
@@ -76,31 +62,21 @@ def offline_ana(operator: Any, soporte: Area) -> Operator:
 
 
 @pytest.fixture
-def browser(monkeypatch: Any) -> Iterator[Any]:
-    from playwright.sync_api import expect, sync_playwright
+def chromium_extra_args() -> list[str]:
+    # The console's sound: let Web Audio start without a click (nothing is heard headless).
+    return ["--autoplay-policy=no-user-gesture-required"]
+
+
+@pytest.fixture(autouse=True)
+def _expect_timeout() -> None:
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls are ours.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-            # ORM calls made inside Playwright's block hold a connection of their own.
-            connections.close_all()
 
 
 def open_page(browser: Any, server: LiveServer, user: Any, path: str, **options: Any) -> Any:
-    client = Client()
-    client.force_login(user)
-    context = english_context(browser, **options)
-    context.set_default_timeout(TIMEOUT_MS)
-    context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": server.url}]
-    )
-    page = context.new_page()
+    page = page_as(browser, server, user, **options)
+    page.context.set_default_timeout(TIMEOUT_MS)
     page.goto(f"{server.url}{path}")
     return page
 

@@ -24,10 +24,12 @@ from ispdesk.conversations.tests.conftest import (
     simulator_number,
 )
 
-# Fixtures (`_english`, `browser`, `offline_ana`, `soporte`) and helpers of the console's e2e.
+# Fixtures (`_english`, `_expect_timeout`, `chromium_extra_args`, `offline_ana`, `soporte`) and
+# helpers of the console's e2e.
 from ispdesk.conversations.tests.test_browser_desk import (  # noqa: F401
     _english,
-    browser,
+    _expect_timeout,
+    chromium_extra_args,
     deliver_everything,
     offline_ana,
     open_console,
@@ -109,7 +111,7 @@ def choose_tab(desk: Any, tab: str) -> None:
 
 def test_the_menu_walk_hands_the_chat_to_the_least_loaded_operator_live(
     live_asgi: LiveServer,  # noqa: F811
-    browser: Any,  # noqa: F811
+    browser: Any,
     offline_ana: Operator,  # noqa: F811
     juan: Operator,
     soporte: Area,  # noqa: F811
@@ -184,7 +186,7 @@ def closed_now_courtesy_later(area: Area) -> AreaHours:
 
 def test_after_hours_the_customer_hears_the_courtesy_once_and_waits_in_the_queue(
     live_asgi: LiveServer,  # noqa: F811
-    browser: Any,  # noqa: F811
+    browser: Any,
     offline_ana: Operator,  # noqa: F811
     soporte: Area,  # noqa: F811
     menu: Flow,
@@ -231,7 +233,7 @@ def test_after_hours_the_customer_hears_the_courtesy_once_and_waits_in_the_queue
 
 def test_an_idle_answered_chat_closes_itself_and_leaves_the_console_live(
     live_asgi: LiveServer,  # noqa: F811
-    browser: Any,  # noqa: F811
+    browser: Any,
     offline_ana: Operator,  # noqa: F811
     admin: Any,
 ) -> None:

@@ -9,14 +9,11 @@ they are threads with their own connections.
 from __future__ import annotations
 
 import itertools
-import multiprocessing
-import threading
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from ispdesk.contacts.models import Contact
@@ -32,6 +29,7 @@ from ispdesk.conversations.tests.conftest import desk_operator, simulator_number
 from ispdesk.lib.phones import whatsapp_digits
 from ispdesk.messaging.models import GatewayConnection, InboundMessage
 from ispdesk.operators.models import Area
+from ispdesk.testing.workers import run_workers
 
 _ids = itertools.count(1)
 
@@ -61,30 +59,6 @@ def _work(barrier: Any, jobs: list[tuple[int, str, str, str]]) -> None:
         connections.close_all()
 
 
-def run_workers(
-    target: Callable[..., None], batches: list[list[tuple[int, str, str, str]]]
-) -> None:
-    count = len(batches)
-    if connection.vendor == "sqlite":
-        barrier: Any = threading.Barrier(count)
-        threads = [threading.Thread(target=target, args=(barrier, jobs)) for jobs in batches]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-        assert not any(thread.is_alive() for thread in threads)
-        return
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(count)
-    connections.close_all()  # children must not share the parent's socket
-    processes = [context.Process(target=target, args=(barrier, jobs)) for jobs in batches]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=300)
-    assert [process.exitcode for process in processes] == [0] * count
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_first_messages_at_once_make_one_contact_and_one_conversation(operator):
     number = simulator_number()
@@ -94,8 +68,8 @@ def test_two_first_messages_at_once_make_one_contact_and_one_conversation(operat
     run_workers(
         _work,
         [
-            [(number.pk, phone, "hola", "race-a")],
-            [(number.pk, phone, "¿hay alguien?", "race-b")],
+            ([(number.pk, phone, "hola", "race-a")],),
+            ([(number.pk, phone, "¿hay alguien?", "race-b")],),
         ],
     )
     assert Contact.objects.filter(phone=phone).count() == 1
@@ -115,7 +89,7 @@ def test_fifty_chats_for_two_operators_of_capacity_three(operator):
     for phone in phones:
         Contact.objects.create(name=f"Cliente {phone[-3:]}", phone=phone, preferred_area=soporte)
     jobs = [(number.pk, phone, "sin internet", f"storm-{next(_ids)}") for phone in phones]
-    run_workers(_work, [jobs[0::2], jobs[1::2]])
+    run_workers(_work, [(jobs[0::2],), (jobs[1::2],)])
 
     chats = Conversation.objects.filter(area=soporte)
     assert chats.count() == 50

@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from django.test import Client
 
-from ispdesk.accounts.models import User
 from ispdesk.conversations.models import Flow
 from ispdesk.operators.models import Area
-from ispdesk.testing.browser import english_context
-from ispdesk.testing.live_asgi import LiveServer, live_asgi  # noqa: F401
+from ispdesk.testing.browser import page_as
+from ispdesk.testing.live_asgi import live_asgi  # noqa: F401
 
 SCREENSHOT = os.environ.get("ISPDESK_FLOW_SCREENSHOT", "")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:StreamingHttpResponse must consume synchronous iterators"
@@ -35,29 +22,6 @@ pytestmark = pytest.mark.filterwarnings(
 @pytest.fixture(autouse=True)
 def _english(settings):  # type: ignore[no-untyped-def]
     settings.LANGUAGE_CODE = "en"
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls here are ours.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def page_as(browser: Any, server: LiveServer, user: User) -> Any:
-    client = Client()
-    client.force_login(user)
-    context = english_context(browser, viewport={"width": 1280, "height": 900})
-    session = client.cookies["sessionid"].value
-    context.add_cookies([{"name": "sessionid", "value": session, "url": server.url}])
-    return context.new_page()
 
 
 def test_an_admin_builds_tries_and_saves_a_flow(live_asgi, browser, admin):  # noqa: F811

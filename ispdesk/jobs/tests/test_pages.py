@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from ispdesk.jobs.models import JobRun, JobSchedule
 from ispdesk.jobs.runner import new_worker_id, run_due_jobs
 from ispdesk.jobs.views import RUNS_SHOWN, format_seconds
 from ispdesk.system.models import AuditEvent
-from ispdesk.testing.browser import english_context
+from ispdesk.testing.browser import page_as
 from ispdesk.testing.live_asgi import live_asgi  # noqa: F401
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(autouse=True)
@@ -190,46 +186,27 @@ def test_format_seconds_reads_at_a_glance():
 
 
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
-def test_it_refreshes_the_runs_live_and_after_a_reconnect(live_asgi, admin, nightly, monkeypatch):  # noqa: F811
-    from playwright.sync_api import sync_playwright
+def test_it_refreshes_the_runs_live_and_after_a_reconnect(live_asgi, admin, nightly, browser):  # noqa: F811
+    page = page_as(browser, live_asgi, admin)
+    page.goto(f"{live_asgi.url}/jobs/")
+    page.wait_for_selector('body[data-realtime-state="connected"]', timeout=10_000)
+    assert page.locator("#job-activity-nightly-sync table.runs").count() == 0
 
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls below are ours.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    client = Client()
-    client.force_login(admin)
-    session = client.cookies["sessionid"].value
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            context = english_context(browser)
-            context.add_cookies([{"name": "sessionid", "value": session, "url": live_asgi.url}])
-            page = context.new_page()
-            page.goto(f"{live_asgi.url}/jobs/")
-            page.wait_for_selector('body[data-realtime-state="connected"]', timeout=10_000)
-            assert page.locator("#job-activity-nightly-sync table.runs").count() == 0
+    runs = run_due_jobs(new_worker_id())  # as the worker would, in another process
 
-            runs = run_due_jobs(new_worker_id())  # as the worker would, in another process
+    assert [run.outcome for run in runs] == [JobRun.Outcome.OK]
+    rows = "#job-activity-nightly-sync table.runs tbody tr"
+    row = page.wait_for_selector(rows, timeout=10_000)
+    assert row is not None
+    assert "checked: 3" in row.inner_text()
 
-            assert [run.outcome for run in runs] == [JobRun.Outcome.OK]
-            rows = "#job-activity-nightly-sync table.runs tbody tr"
-            row = page.wait_for_selector(rows, timeout=10_000)
-            assert row is not None
-            assert "checked: 3" in row.inner_text()
-
-            # A run recorded while the socket is down sends no event the page can receive; the
-            # resync after the reconnect must bring it anyway.
-            page.evaluate(
-                "document.body.addEventListener('ispdesk:resync', () => window.resynced = true)"
-            )
-            page.evaluate("window.ispdeskRealtime.socket().close()")
-            page.wait_for_selector('body[data-realtime-state="reconnecting"]', timeout=5_000)
-            add_runs(nightly, 1, counts={"while_away": 1})
-            page.wait_for_function("window.resynced === true", timeout=10_000)
-            page.wait_for_selector(f"{rows} >> text=while_away", timeout=10_000)
-            assert page.locator(rows).count() == 2
-            assert page.evaluate("document.body.dataset.realtimeState") == "connected"
-        finally:
-            browser.close()
+    # A run recorded while the socket is down sends no event the page can receive; the
+    # resync after the reconnect must bring it anyway.
+    page.evaluate("document.body.addEventListener('ispdesk:resync', () => window.resynced = true)")
+    page.evaluate("window.ispdeskRealtime.socket().close()")
+    page.wait_for_selector('body[data-realtime-state="reconnecting"]', timeout=5_000)
+    add_runs(nightly, 1, counts={"while_away": 1})
+    page.wait_for_function("window.resynced === true", timeout=10_000)
+    page.wait_for_selector(f"{rows} >> text=while_away", timeout=10_000)
+    assert page.locator(rows).count() == 2
+    assert page.evaluate("document.body.dataset.realtimeState") == "connected"

@@ -9,7 +9,8 @@ import pytest
 
 from ispdesk.messaging.connections import Probe, record_session_state
 from ispdesk.messaging.tests.test_connections import QR_IMAGE, make_connection
-from ispdesk.operators.tests.test_browser import TIMEOUT_MS, browser, page_as  # noqa: F401
+from ispdesk.operators.tests.test_browser import TIMEOUT_MS
+from ispdesk.testing.browser import page_as
 from ispdesk.testing.fakes import fake_evolution  # noqa: F401
 from ispdesk.testing.live_asgi import live_asgi  # noqa: F401
 
@@ -23,7 +24,7 @@ def _english(settings):  # type: ignore[no-untyped-def]
     settings.LANGUAGE_CODE = "en"
 
 
-def live_page(browser: Any, server: Any, user: Any, path: str) -> Any:  # noqa: F811
+def live_page(browser: Any, server: Any, user: Any, path: str) -> Any:
     from playwright.sync_api import expect
 
     page = page_as(browser, server, user)
@@ -36,7 +37,7 @@ def live_page(browser: Any, server: Any, user: Any, path: str) -> Any:  # noqa: 
 
 def test_the_qr_appears_and_goes_away_live_until_connected(
     live_asgi,  # noqa: F811
-    browser,  # noqa: F811
+    browser,
     admin,
     fake_evolution,  # noqa: F811
 ):

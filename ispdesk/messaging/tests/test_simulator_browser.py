@@ -4,27 +4,15 @@ phone's receipts come back."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from django.db import connections
-from django.test import Client
 
 from ispdesk.integrations.whatsapp import registry
 from ispdesk.messaging.models import GatewayConnection, InboundMessage, OutboundMessage
 from ispdesk.messaging.outbox import queue_message
-from ispdesk.testing.browser import english_context
+from ispdesk.testing.browser import page_as
 from ispdesk.testing.live_asgi import live_asgi  # noqa: F401
 from ispdesk.testing.sockets import wait_until
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MARCELA = "+5491123456789"
 
 
@@ -45,61 +33,49 @@ def reply_from_ispdesk(text: str) -> OutboundMessage:
 
 
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
-def test_it_chats_as_a_customer_through_the_webhook_live(live_asgi, operator, monkeypatch):  # noqa: F811
-    from playwright.sync_api import sync_playwright
+def test_it_chats_as_a_customer_through_the_webhook_live(live_asgi, operator, browser):  # noqa: F811
+    page = page_as(
+        browser,
+        live_asgi,
+        operator,
+        viewport={"width": 390, "height": 780},
+        is_mobile=True,
+        has_touch=True,
+    )
+    page.goto(f"{live_asgi.url}/simulator/")
+    page.fill("#sim-phone", "011 15 2345-6789")
+    page.fill("#sim-name", "Marcela")
+    page.click("text=Open chat")
+    page.wait_for_selector('[data-sim][data-state="live"]', timeout=10_000)
+    assert "+54 9 11 2345-6789" in page.inner_text(".sim-head")
 
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls below are ours.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    client = Client()
-    client.force_login(operator)
-    session = client.cookies["sessionid"].value
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = english_context(
-                browser, viewport={"width": 390, "height": 780}, is_mobile=True, has_touch=True
-            )
-            context.add_cookies([{"name": "sessionid", "value": session, "url": live_asgi.url}])
-            page = context.new_page()
-            page.goto(f"{live_asgi.url}/simulator/")
-            page.fill("#sim-phone", "011 15 2345-6789")
-            page.fill("#sim-name", "Marcela")
-            page.click("text=Open chat")
-            page.wait_for_selector('[data-sim][data-state="live"]', timeout=10_000)
-            assert "+54 9 11 2345-6789" in page.inner_text(".sim-head")
+    page.fill("#sim-text", "Hola, no tengo internet")
+    page.press("#sim-text", "Enter")
 
-            page.fill("#sim-text", "Hola, no tengo internet")
-            page.press("#sim-text", "Enter")
+    page.wait_for_selector('.sim-mine .sim-ticks[data-status="delivered"]', timeout=10_000)
+    stored = InboundMessage.objects.get()
+    assert (stored.phone, stored.name, stored.text) == (
+        MARCELA,
+        "Marcela",
+        "Hola, no tengo internet",
+    )
+    assert page.input_value("#sim-text") == ""
 
-            page.wait_for_selector('.sim-mine .sim-ticks[data-status="delivered"]', timeout=10_000)
-            stored = InboundMessage.objects.get()
-            assert (stored.phone, stored.name, stored.text) == (
-                MARCELA,
-                "Marcela",
-                "Hola, no tengo internet",
-            )
-            assert page.input_value("#sim-text") == ""
+    reply = reply_from_ispdesk("Hola Marcela, ¿reiniciaste el módem?")
 
-            reply = reply_from_ispdesk("Hola Marcela, ¿reiniciaste el módem?")
-
-            bubble = page.wait_for_selector(
-                ".sim-theirs >> text=Hola Marcela, ¿reiniciaste el módem?", timeout=10_000
-            )
-            assert bubble is not None
-            # The visible page answers like a phone: delivered, then read.
-            wait_until(
-                lambda: OutboundMessage.objects.get(pk=reply.pk).status == "read",
-                timeout=10,
-                message="the read receipt from the page",
-            )
-            reply.refresh_from_db()
-            assert reply.delivered_at is not None and reply.read_at is not None
-            # Usable on a phone: nothing wider than the screen, the composer in view.
-            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-            assert page.locator("#sim-text").is_visible()
-            assert page.locator(".sim-bubble").count() == 2
-        finally:
-            browser.close()
-            # ORM calls inside Playwright's sync block run in its greenlet's context, with a
-            # connection of their own: close it, or it outlives the test database.
-            connections.close_all()
+    bubble = page.wait_for_selector(
+        ".sim-theirs >> text=Hola Marcela, ¿reiniciaste el módem?", timeout=10_000
+    )
+    assert bubble is not None
+    # The visible page answers like a phone: delivered, then read.
+    wait_until(
+        lambda: OutboundMessage.objects.get(pk=reply.pk).status == "read",
+        timeout=10,
+        message="the read receipt from the page",
+    )
+    reply.refresh_from_db()
+    assert reply.delivered_at is not None and reply.read_at is not None
+    # Usable on a phone: nothing wider than the screen, the composer in view.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.locator("#sim-text").is_visible()
+    assert page.locator(".sim-bubble").count() == 2

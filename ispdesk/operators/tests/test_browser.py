@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from django.test import Client
 
-from ispdesk.accounts.models import User
 from ispdesk.operators.models import Operator, Schedule, ScheduleKind
-from ispdesk.testing.browser import english_context
-from ispdesk.testing.live_asgi import LiveServer, live_asgi  # noqa: F401
+from ispdesk.testing.browser import page_as
+from ispdesk.testing.live_asgi import live_asgi  # noqa: F401
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 10_000
 
 pytestmark = pytest.mark.filterwarnings(
@@ -32,30 +18,6 @@ pytestmark = pytest.mark.filterwarnings(
 @pytest.fixture(autouse=True)
 def _english(settings):  # type: ignore[no-untyped-def]
     settings.LANGUAGE_CODE = "en"
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls here are ours.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def page_as(browser: Any, server: LiveServer, user: User) -> Any:
-    """A page in a browser context of its own, logged in as `user`."""
-    client = Client()
-    client.force_login(user)
-    context = english_context(browser, viewport={"width": 1280, "height": 900})
-    session = client.cookies["sessionid"].value
-    context.add_cookies([{"name": "sessionid", "value": session, "url": server.url}])
-    return context.new_page()
 
 
 def test_an_admin_adds_a_window_through_the_editor(live_asgi, browser, admin, sofia):  # noqa: F811

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ispdesk.operators.models import AreaHours
-from ispdesk.operators.tests.test_browser import browser, page_as  # noqa: F401
+from ispdesk.testing.browser import page_as
 from ispdesk.testing.live_asgi import live_asgi  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings(

@@ -16,16 +16,9 @@ from django.conf import settings
 from django.db import connections
 from playwright.sync_api import Page, sync_playwright
 
+from ispdesk.testing.browser import CHROMIUM, launch_chromium
 from ispdesk.testing.live_asgi import live_asgi  # noqa: F401
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(settings.PROJECT_DIR) / "var" / "screenshots"
 TIMEOUT_MS = 15_000
 T = TypeVar("T")
@@ -51,12 +44,10 @@ def page(request: pytest.FixtureRequest) -> Iterator[Page]:
     browser starts after the database fixtures, stops before their teardown, and the test
     body reaches the database through `in_thread`.
     """
-    if not CHROMIUM.exists():
+    if not Path(CHROMIUM).exists():
         pytest.fail(f"the browser tests need {CHROMIUM}: run `make test-tools` (as root)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-        )
+        browser = launch_chromium(playwright)
         # Argentine users' browsers ask for Spanish; the UI follows until they choose.
         context = browser.new_context(locale="es-AR", timezone_id="America/Argentina/Buenos_Aires")
         context.set_default_timeout(TIMEOUT_MS)

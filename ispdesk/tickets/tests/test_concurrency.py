@@ -5,13 +5,12 @@ connection); SQLite's in-memory test database cannot be shared across processes,
 they are threads with their own connections.
 """
 
-import multiprocessing
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
+from ispdesk.testing.workers import run_workers
 from ispdesk.tickets.actions import do_assign_unassigned
 from ispdesk.tickets.models import EventKind, Source, Status, Ticket, TicketEvent
 
@@ -26,27 +25,6 @@ def _assign_all(barrier) -> None:  # type: ignore[no-untyped-def]
         connections.close_all()
 
 
-def _run_workers(count: int) -> None:
-    if connection.vendor == "sqlite":
-        barrier = threading.Barrier(count)
-        threads = [threading.Thread(target=_assign_all, args=(barrier,)) for _ in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
-        assert not any(thread.is_alive() for thread in threads)
-        return
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(count)
-    connections.close_all()  # children must not share the parent's socket
-    processes = [context.Process(target=_assign_all, args=(barrier,)) for _ in range(count)]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=300)
-    assert [process.exitcode for process in processes] == [0] * count
-
-
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_assign_every_ticket_exactly_once_and_fairly(team):
     Ticket.objects.bulk_create(
@@ -58,7 +36,7 @@ def test_two_workers_assign_every_ticket_exactly_once_and_fairly(team):
         )
         for n in range(TICKETS)
     )
-    _run_workers(2)
+    run_workers(_assign_all, [(), ()])
 
     assert Ticket.objects.filter(assignee__isnull=True).count() == 0
     assert Ticket.objects.exclude(status=Status.ASSIGNED).count() == 0
