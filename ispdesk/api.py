@@ -24,6 +24,9 @@ from ispdesk.messaging.api import router as connections_router
 from ispdesk.messaging.api_whatsapp import router as whatsapp_router
 from ispdesk.operators.api import router as operators_router
 from ispdesk.operators.hours_api import router as working_hours_router
+from ispdesk.pipeline.api_gestionreal import router as gestionreal_router
+from ispdesk.pipeline.api_hook import router as ticket_hook_router
+from ispdesk.pipeline.api_splynx import router as splynx_router
 from ispdesk.system.api import logs_router
 from ispdesk.system.api import router as system_router
 from ispdesk.tickets.api import router as tickets_router
@@ -112,3 +115,6 @@ api.add_router("/contacts", contacts_router)
 api.add_router("/working-hours", working_hours_router)
 api.add_router("/flows", flows_router)
 api.add_router("/conversations", conversations_router)
+api.add_router("/admin/integrations/splynx", splynx_router)
+api.add_router("/admin/integrations/gestionreal", gestionreal_router)
+api.add_router("/admin/integrations/ticket-webhook", ticket_hook_router)

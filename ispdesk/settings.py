@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "ispdesk.messaging",
     "ispdesk.contacts",
     "ispdesk.conversations",
+    "ispdesk.pipeline",
 ]
 
 MIDDLEWARE = [

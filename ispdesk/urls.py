@@ -20,6 +20,7 @@ urlpatterns = [
     re_path(r"^api/(?P<rest>.*)$", api_not_found),
     path("i18n/", include("django.conf.urls.i18n")),
     path("hooks/", include("ispdesk.messaging.hooks_urls")),
+    path("hooks/", include("ispdesk.pipeline.hooks_urls")),
     path("simulator/", include("ispdesk.messaging.simulator_urls")),
     path("", include("ispdesk.accounts.urls")),
     path("", include("ispdesk.system.urls")),
@@ -31,4 +32,5 @@ urlpatterns = [
     path("contacts/", include("ispdesk.contacts.urls")),
     path("flows/", include("ispdesk.conversations.flow_urls")),
     path("desk/", include("ispdesk.conversations.urls")),
+    path("integrations/", include("ispdesk.pipeline.urls")),
 ]
