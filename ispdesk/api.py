@@ -19,6 +19,7 @@ from ispdesk.contacts.api import router as contacts_router
 from ispdesk.conversations.api import router as conversations_router
 from ispdesk.conversations.flow_api import router as flows_router
 from ispdesk.jobs.api import router as jobs_router
+from ispdesk.jobs.api_runs import router as job_runs_router
 from ispdesk.messaging.api import bot_router
 from ispdesk.messaging.api import router as connections_router
 from ispdesk.messaging.api_whatsapp import router as whatsapp_router
@@ -106,6 +107,7 @@ api.add_router("/users", users_router)
 api.add_router("/", system_router)
 api.add_router("/logs", logs_router)
 api.add_router("/admin/jobs", jobs_router)
+api.add_router("/jobs", job_runs_router)
 api.add_router("/", operators_router)
 api.add_router("/tickets", tickets_router)
 api.add_router("/whatsapp", whatsapp_router)

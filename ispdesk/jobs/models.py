@@ -31,6 +31,8 @@ class JobSchedule(models.Model):
 
 class JobRun(models.Model):
     class Outcome(models.TextChoices):
+        # Asked for by hand (the API answers with this run's id); a worker will run it.
+        QUEUED = "queued", _("Queued")
         RUNNING = "running", _("Running")
         OK = "ok", _("OK")
         ERROR = "error", _("Error")

@@ -3,7 +3,9 @@
     @periodic_job("housekeeping", interval=timedelta(hours=1), description=...)
     def housekeeping(ctx: JobContext) -> dict[str, int]: ...
 
-A job returns counts (`{"deleted": 3}`) that are stored with its run.
+A job returns counts (`{"deleted": 3}`) that are stored with its run. `honours_pause` jobs
+don't run while the system is paused; `work_hours_only` jobs run on schedule only inside the
+jobs' work hours (`ispdesk.jobs.work_hours`), though a run started by hand runs at any hour.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.utils.functional import Promise
+
+# Defines the work-hours settings when the app registry loads this module.
+from ispdesk.jobs import work_hours  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class JobDefinition:
     interval: timedelta
     description: str | Promise
     honours_pause: bool
+    work_hours_only: bool = False
 
 
 _JOBS: dict[str, JobDefinition] = {}
@@ -45,6 +51,7 @@ def periodic_job(
     interval: timedelta,
     description: str | Promise,
     honours_pause: bool = True,
+    work_hours_only: bool = False,
 ) -> Callable[[JobFunction], JobFunction]:
     if interval < timedelta(seconds=1):
         raise ValueError("a job's interval must be at least one second")
@@ -53,7 +60,9 @@ def periodic_job(
         existing = _JOBS.get(name)
         if existing is not None and existing.function is not function:
             raise RuntimeError(f"job {name!r} is registered twice")
-        _JOBS[name] = JobDefinition(name, function, interval, description, honours_pause)
+        _JOBS[name] = JobDefinition(
+            name, function, interval, description, honours_pause, work_hours_only
+        )
         return function
 
     return decorator

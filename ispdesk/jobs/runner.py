@@ -14,14 +14,17 @@ import threading
 import traceback
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ispdesk.jobs.actions import do_request_run
 from ispdesk.jobs.models import JobRun, JobSchedule
 from ispdesk.jobs.registry import JobContext, get_job, registered_jobs
+from ispdesk.jobs.work_hours import WorkHoursCheck, load_work_hours
 from ispdesk.realtime.events import send_event_on_commit
 
 logger = logging.getLogger(__name__)
@@ -71,13 +74,37 @@ def claim(schedule_id: int, worker: str, now: datetime) -> bool:
 
 
 def due_schedule_ids(now: datetime) -> list[int]:
+    return [row[0] for row in _due_schedules(now)]
+
+
+def _due_schedules(now: datetime) -> list[tuple[int, str, datetime, datetime | None]]:
+    """(id, name, next_run_at, run_requested_at) of every due job, soonest first."""
     names = list(registered_jobs())
     return list(
         JobSchedule.objects.filter(enabled=True, next_run_at__lte=now, name__in=names)
         .filter(_lease_free(now))
         .order_by("next_run_at", "name")
-        .values_list("pk", flat=True)
+        .values_list("pk", "name", "next_run_at", "run_requested_at")
     )
+
+
+def postpone(schedule_id: int, seen_next_run_at: datetime, until: datetime, now: datetime) -> bool:
+    """Move a due scheduled run outside work hours on to `until`, without running it.
+
+    A conditional UPDATE like `claim`: it changes nothing if another worker claimed the job,
+    or an admin asked for a run, since we read the row.
+    """
+    changed = (
+        JobSchedule.objects.filter(
+            pk=schedule_id,
+            enabled=True,
+            next_run_at=seen_next_run_at,
+            run_requested_at__isnull=True,
+        )
+        .filter(_lease_free(now))
+        .update(next_run_at=until)
+    )
+    return changed == 1
 
 
 def run_due_jobs(
@@ -90,10 +117,18 @@ def run_due_jobs(
     `stop` is set no further job is claimed.
     """
     runs = []
-    for schedule_id in due_schedule_ids(now or timezone.now()):
+    hours: WorkHoursCheck | None = None
+    for schedule_id, name, next_run_at, run_requested_at in _due_schedules(now or timezone.now()):
         if stop is not None and stop.is_set():
             break
         claimed_at = now or timezone.now()
+        job = get_job(name)
+        # A run asked for by hand ignores the work hours; a scheduled one waits for them.
+        if job is not None and job.work_hours_only and run_requested_at is None:
+            hours = hours or load_work_hours(claimed_at)
+            if not hours.allows(claimed_at):
+                postpone(schedule_id, next_run_at, hours.postponed_until(claimed_at), claimed_at)
+                continue
         if claim(schedule_id, worker, claimed_at):
             runs.append(_run_claimed(schedule_id, worker, claimed_at))
     return runs
@@ -110,6 +145,61 @@ def next_run_after(due_at: datetime, interval: timedelta, finished: datetime) ->
     return due_at + interval * ((finished - due_at) // interval + 1)
 
 
+def _start_run(schedule: JobSchedule, worker: str, started: datetime, manual: bool) -> JobRun:
+    """The run's row: the one queued by `request_run` when there is one, else a new one."""
+    queued = None
+    if manual:
+        queued = (
+            JobRun.objects.filter(schedule=schedule, outcome=JobRun.Outcome.QUEUED)
+            .order_by("pk")
+            .first()
+        )
+    if queued is not None:
+        queued.started_at = started
+        queued.worker = worker
+        queued.outcome = JobRun.Outcome.RUNNING
+        queued.save(update_fields=["started_at", "worker", "outcome"])
+        return queued
+    return JobRun.objects.create(
+        schedule=schedule,
+        started_at=started,
+        worker=worker,
+        trigger=JobRun.Trigger.MANUAL if manual else JobRun.Trigger.SCHEDULE,
+    )
+
+
+def request_run(actor: Any, schedule: JobSchedule) -> JobRun:
+    """Ask for a run now (any worker takes it, at any hour) and return its queued JobRun.
+
+    For API endpoints that answer 202 with the run's id. Requests made before a worker takes
+    the job share one run, as "run now" clicks do.
+    """
+    with transaction.atomic():
+        do_request_run(actor, schedule)
+        locked = JobSchedule.objects.select_for_update().get(pk=schedule.pk)
+        queued = (
+            JobRun.objects.filter(schedule=locked, outcome=JobRun.Outcome.QUEUED)
+            .order_by("pk")
+            .first()
+        )
+        if queued is not None:
+            return queued
+        return JobRun.objects.create(
+            schedule=locked,
+            started_at=locked.run_requested_at or timezone.now(),
+            trigger=JobRun.Trigger.MANUAL,
+            outcome=JobRun.Outcome.QUEUED,
+        )
+
+
+def request_run_by_name(actor: Any, name: str) -> JobRun:
+    """`request_run` for a registered job, creating its schedule row if needed."""
+    if get_job(name) is None:
+        raise LookupError(f"job {name!r} is not registered")
+    ensure_schedules()
+    return request_run(actor, JobSchedule.objects.get(name=name))
+
+
 def _run_claimed(schedule_id: int, worker: str, started: datetime) -> JobRun:
     from ispdesk.system.actions import is_system_paused
 
@@ -122,12 +212,7 @@ def _run_claimed(schedule_id: int, worker: str, started: datetime) -> JobRun:
     JobRun.objects.filter(schedule_id=schedule_id, outcome=JobRun.Outcome.RUNNING).update(
         outcome=JobRun.Outcome.ERROR, finished_at=started, error=ABANDONED_RUN_ERROR
     )
-    run = JobRun.objects.create(
-        schedule=schedule,
-        started_at=started,
-        worker=worker,
-        trigger=JobRun.Trigger.MANUAL if manual else JobRun.Trigger.SCHEDULE,
-    )
+    run = _start_run(schedule, worker, started, manual)
     counts: dict[str, int] = {}
     error = ""
     if job is None:

@@ -74,6 +74,8 @@ class NewTicket:
     external_id: str = ""
     priority: str = Priority.MEDIUM
     customer_name: str = ""
+    customer_external_id: str = ""
+    customer_phone: str = ""
     customer_splynx_id: int | None = None
     splynx_ticket_id: int | None = None
     area_id: int | None = None
@@ -109,6 +111,8 @@ def do_create_ticket(
                 body=new.body,
                 priority=new.priority,
                 customer_name=new.customer_name[:200],
+                customer_external_id=new.customer_external_id[:32],
+                customer_phone=new.customer_phone[:32],
                 customer_splynx_id=new.customer_splynx_id,
                 splynx_ticket_id=new.splynx_ticket_id,
                 area=area,

@@ -19,6 +19,7 @@ from ninja import Query, Router, Status
 from ispdesk.accounts.auth import ApiRequest
 from ispdesk.accounts.permissions import api_require_supervisor
 from ispdesk.api_errors import ApiError
+from ispdesk.jobs.api_runs import RunStartedOut, start_job
 from ispdesk.operators.models import Operator
 from ispdesk.tickets.access import access_ticket, can_create_tickets, tickets_for
 from ispdesk.tickets.actions import (
@@ -36,6 +37,11 @@ from ispdesk.tickets.actions import (
 )
 from ispdesk.tickets.assignment import Rule
 from ispdesk.tickets.filters import filter_tickets, overdue_after
+from ispdesk.tickets.jobs import (
+    AUTO_UNASSIGN_AFTER_SHIFT,
+    END_OF_SHIFT_NOTIFICATIONS,
+    OVERDUE_ALERTS,
+)
 from ispdesk.tickets.metrics import TicketTimes, ticket_metrics
 from ispdesk.tickets.models import EventKind, Source, Ticket, TicketEvent
 from ispdesk.tickets.schemas import (
@@ -208,7 +214,8 @@ def _assign_waiting_tickets(actor: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/{ticket_id}", response=TicketDetailOut)
+# `int:` so that one-word action paths (`/alert_overdue`, …) defined later don't match here.
+@router.get("/{int:ticket_id}", response=TicketDetailOut)
 def get_ticket(request: ApiRequest, ticket_id: int) -> dict[str, Any]:
     return _detail(access_ticket(request.auth, ticket_id))
 
@@ -305,3 +312,22 @@ def reopen_ticket(
     with _action_errors():
         do_reopen_ticket(request.auth, ticket, payload.note if payload else "")
     return _after_action(ticket)
+
+
+# Ticket jobs started by hand (admins): 202 with the queued JobRun's id, which
+# `GET /api/jobs/runs/{id}` reports on. A run started this way ignores the jobs' work hours.
+
+
+@router.post("/auto_unassign_after_shift", response={202: RunStartedOut})
+def run_auto_unassign_after_shift(request: ApiRequest) -> Status:
+    return start_job(request, AUTO_UNASSIGN_AFTER_SHIFT)
+
+
+@router.post("/alert_overdue", response={202: RunStartedOut})
+def run_alert_overdue(request: ApiRequest) -> Status:
+    return start_job(request, OVERDUE_ALERTS)
+
+
+@router.post("/end_of_shift_notifications", response={202: RunStartedOut})
+def run_end_of_shift_notifications(request: ApiRequest) -> Status:
+    return start_job(request, END_OF_SHIFT_NOTIFICATIONS)

@@ -49,6 +49,12 @@ class Ticket(models.Model):
     splynx_ticket_id = models.PositiveIntegerField(_("Splynx ticket"), null=True, blank=True)
     customer_splynx_id = models.PositiveIntegerField(_("Splynx customer"), null=True, blank=True)
     customer_name = models.CharField(_("customer"), max_length=200, blank=True)
+    # The customer as the source knows them (Gestión Real's client id) and their WhatsApp
+    # number: what the pipeline matches a Splynx customer by.
+    customer_external_id = models.CharField(
+        _("customer number at the source"), max_length=32, blank=True
+    )
+    customer_phone = models.CharField(_("customer phone"), max_length=32, blank=True)
     subject = models.CharField(_("subject"), max_length=250)
     body = models.TextField(_("description"), blank=True)
     priority = models.CharField(

@@ -44,3 +44,53 @@ define(
         maximum=10080,
     )
 )
+define(
+    ConfigKey(
+        "ticket_alert_threshold_minutes",
+        "int",
+        45,
+        _(
+            "Minutes without any update after which an assigned ticket is overdue and its "
+            "operator gets a WhatsApp alert."
+        ),
+        group=GROUP,
+        minimum=1,
+        maximum=10080,
+    )
+)
+define(
+    ConfigKey(
+        "ticket_prealert_minutes",
+        "int",
+        15,
+        _("Minutes before a ticket becomes overdue to warn its operator; 0 turns this off."),
+        group=GROUP,
+        minimum=0,
+        maximum=10080,
+    )
+)
+define(
+    ConfigKey(
+        "ticket_renotify_minutes",
+        "int",
+        60,
+        _("Minutes before an operator is alerted again about the same overdue ticket."),
+        group=GROUP,
+        minimum=1,
+        maximum=10080,
+    )
+)
+define(
+    ConfigKey(
+        "shift_reminder_minutes",
+        "int",
+        60,
+        _(
+            "Minutes before an operator's work shift ends to send them a summary of their "
+            "open tickets."
+        ),
+        group=GROUP,
+        minimum=1,
+        maximum=720,
+    )
+)

@@ -1,4 +1,8 @@
-"""Local fake WhatsApp gateways for tests: real HTTP servers on free ports, in threads.
+"""Local fakes of the systems ispdesk talks to, for tests: real HTTP servers on free ports,
+in threads. WhatsApp gateways are below; the ticket pipeline's are `fake_splynx`
+(`ispdesk.testing.fakes.splynx`: Splynx API 2.0, its three auth schemes, expiring tokens,
+string-typed fields, paging, and a create that succeeds but times out) and
+`fake_gestionreal` (`ispdesk.testing.fakes.gestionreal`: the daily-password JSON API).
 
 - `fake_evolution` (`ispdesk.testing.fakes.evolution`): Evolution API v2.
 - `fake_wppconnect` (`ispdesk.testing.fakes.wppconnect`): WPPConnect Server.

@@ -1,0 +1,1 @@
+from ispdesk.testing.fakes.splynx import fake_splynx  # noqa: F401
