@@ -55,6 +55,20 @@ class Ticket(models.Model):
         _("customer number at the source"), max_length=32, blank=True
     )
     customer_phone = models.CharField(_("customer phone"), max_length=32, blank=True)
+    # The Splynx customer's login and status, as last read (shown on the ticket page).
+    customer_login = models.CharField(_("customer login"), max_length=64, blank=True)
+    customer_status = models.CharField(_("customer status"), max_length=16, blank=True)
+    # The case's state at its source (Gestión Real's "Estado") and when the source closed it.
+    source_state = models.CharField(_("state at the source"), max_length=64, blank=True)
+    source_closed_at = models.DateTimeField(_("closed at the source"), null=True, blank=True)
+    # Splynx sync: set just before a create is sent, so a create whose answer was lost is
+    # looked up before it is sent again; the administrator Splynx last had as `assign_to`
+    # (a different one there means someone reassigned it by hand inside Splynx); the last
+    # successful sync; the last error, in words, for the ticket page.
+    splynx_create_started_at = models.DateTimeField(null=True, blank=True)
+    splynx_assigned_to = models.PositiveIntegerField(null=True, blank=True)
+    splynx_synced_at = models.DateTimeField(null=True, blank=True)
+    splynx_error = models.CharField(max_length=500, blank=True)
     subject = models.CharField(_("subject"), max_length=250)
     body = models.TextField(_("description"), blank=True)
     priority = models.CharField(
