@@ -12,6 +12,7 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -160,6 +161,12 @@ def job_run(request: AuthenticatedRequest, name: str) -> HttpResponse:
     schedule = access_schedule(name)
     do_request_run(request.user, schedule)
     messages.success(request, _("%(job)s will run within seconds.") % {"job": schedule.name})
+    # Back to the page the button was on (the pipeline overview has one), if it is ours.
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)
     return redirect("jobs")
 
 

@@ -261,7 +261,8 @@ def do_save_gestionreal(actor: Any, changes: Mapping[str, Any]) -> ExternalSyste
             if system.secrets.get(name) and cleaned.secrets.get(name) != system.secrets.get(name)
         ]
         system.enabled = cleaned.enabled
-        system.config = cleaned.config
+        # Keys the page does not edit (the jobs' cursors, the web export's selectors) stay.
+        system.config = {**system.config, **cleaned.config}
         system.secrets = cleaned.secrets
         after = _snapshot(system)
         for name in replaced:

@@ -21,6 +21,7 @@ from ispdesk.accounts.permissions import api_require_supervisor
 from ispdesk.api_errors import ApiError
 from ispdesk.jobs.api_runs import RunStartedOut, start_job
 from ispdesk.operators.models import Operator
+from ispdesk.pipeline import jobs as pipeline_jobs
 from ispdesk.tickets.access import access_ticket, can_create_tickets, tickets_for
 from ispdesk.tickets.actions import (
     NewTicket,
@@ -331,3 +332,37 @@ def run_alert_overdue(request: ApiRequest) -> Status:
 @router.post("/end_of_shift_notifications", response={202: RunStartedOut})
 def run_end_of_shift_notifications(request: ApiRequest) -> Status:
     return start_job(request, END_OF_SHIFT_NOTIFICATIONS)
+
+
+# The ticket pipeline's jobs (`ispdesk.pipeline.jobs`), started by hand the same way.
+# `/download` and `/create` run one half of the flow each; `/all_flow` runs all of it.
+
+
+@router.post("/download", response={202: RunStartedOut})
+def run_download(request: ApiRequest) -> Status:
+    return start_job(request, pipeline_jobs.DOWNLOAD)
+
+
+@router.post("/create", response={202: RunStartedOut})
+def run_create(request: ApiRequest) -> Status:
+    return start_job(request, pipeline_jobs.CREATE)
+
+
+@router.post("/close", response={202: RunStartedOut})
+def run_close_sync(request: ApiRequest) -> Status:
+    return start_job(request, pipeline_jobs.CLOSE_SYNC)
+
+
+@router.post("/all_flow", response={202: RunStartedOut})
+def run_all_flow(request: ApiRequest) -> Status:
+    return start_job(request, pipeline_jobs.TICKET_FLOW)
+
+
+@router.post("/sync_status", response={202: RunStartedOut})
+def run_sync_status(request: ApiRequest) -> Status:
+    return start_job(request, pipeline_jobs.SYNC_STATUS)
+
+
+@router.post("/import_existing", response={202: RunStartedOut})
+def run_import_existing(request: ApiRequest) -> Status:
+    return start_job(request, pipeline_jobs.IMPORT_EXISTING)

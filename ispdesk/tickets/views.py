@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -26,7 +27,9 @@ from django.views.decorators.http import require_POST
 
 from ispdesk.accounts.decorators import AuthenticatedRequest, supervisor_required
 from ispdesk.lib.htmx import is_htmx, render_page_or_fragment
+from ispdesk.lib.phones import format_phone
 from ispdesk.operators.models import Area, Operator
+from ispdesk.pipeline.models import ExternalSystem, SystemKind
 from ispdesk.system.config import get_config
 from ispdesk.tickets.access import access_ticket, tickets_for
 from ispdesk.tickets.actions import (
@@ -331,6 +334,20 @@ def timeline_item(event: TicketEvent) -> TimelineItem:
     return TimelineItem(event=event, title=title, text=text, actor=actor)
 
 
+def splynx_ticket_url(ticket: Ticket) -> str:
+    """The ticket's page in Splynx's admin, or "" when its id or Splynx's address is unknown."""
+    if ticket.splynx_ticket_id is None:
+        return ""
+    config = (
+        ExternalSystem.objects.filter(kind=SystemKind.SPLYNX).values_list("config", flat=True)
+    ).first()
+    base_url = config.get("base_url") if isinstance(config, dict) else None
+    # Only a web address becomes a link: a stored "javascript:" must never be clickable.
+    if not isinstance(base_url, str) or urlsplit(base_url).scheme not in ("http", "https"):
+        return ""
+    return f"{base_url.rstrip('/')}/admin/support/tickets--view?id={ticket.splynx_ticket_id}"
+
+
 def _render_detail(
     request: AuthenticatedRequest,
     ticket: Ticket,
@@ -357,6 +374,8 @@ def _render_detail(
         "status_choices": _status_choices(ticket),
         "assignable": assignable,
         "overdue_minutes": _overdue_minutes(),
+        "splynx_url": splynx_ticket_url(ticket),
+        "customer_phone": format_phone(ticket.customer_phone) if ticket.customer_phone else "",
     }
     return render_page_or_fragment(
         request, "tickets/ticket_detail.html", "tickets/_ticket_live.html", context, status=status

@@ -221,3 +221,16 @@ def test_an_unreachable_server_is_a_failed_test_not_a_500(
 def test_without_credentials_the_test_says_what_is_missing(admin_client: Client) -> None:
     body = admin_client.post(f"{URL}/test").json()
     assert body == {"ok": False, "detail": "Enter the CUIT and the secret first.", "sample": []}
+
+
+def test_saving_the_settings_keeps_what_the_jobs_store(admin_client):
+    from ispdesk.pipeline.gestionreal_settings import do_save_gestionreal, gestionreal_system
+
+    system = gestionreal_system()
+    system.config = {**system.config, "cursor": "2026-11-25T10:00:00-03:00", "web": {"x": 1}}
+    system.save()
+    do_save_gestionreal(None, {"username": "soporte"})
+    system.refresh_from_db()
+    assert system.config["cursor"] == "2026-11-25T10:00:00-03:00"
+    assert system.config["web"] == {"x": 1}
+    assert system.config["username"] == "soporte"

@@ -19,6 +19,13 @@ from ispdesk.testing.fakes.splynx import (
     serving_fake_splynx,
 )
 
+
+@pytest.fixture(autouse=True)
+def _english(settings):  # type: ignore[no-untyped-def]
+    # These tests read the wording; the product speaks es-AR unless told otherwise.
+    settings.LANGUAGE_CODE = "en"
+
+
 PAGE = "/integrations/splynx/"
 TEST = "/integrations/splynx/test/"
 MAPPINGS = "/integrations/splynx/mappings/"

@@ -1,0 +1,787 @@
+"""Tickets between ispdesk and Splynx: push (create once, assign), close and reopen there, and
+the bodies of two jobs: `sync_status` (Splynx → here) and `import_existing`.
+
+No Splynx call happens inside a transaction: a slow Splynx must not hold row locks (on
+SQLite a write transaction blocks every writer). So a create is *claimed* instead: under the
+ticket's row lock `splynx_create_started_at` is set and committed before the POST. Whoever
+later finds it set without a Splynx id looks the ticket up in Splynx (customer, subject,
+created since the claim) before creating again, and leaves a fresh claim alone: another
+worker is in the middle of that create. Call these functions outside any transaction.
+
+Splynx errors never escape: they are stored on the ticket in words (`splynx_error`) and
+returned; programming errors (an unknown ticket id) raise. Sync bookkeeping is written with
+`update()` so it does not count as activity on the ticket (`updated_at` drives the alerts).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ispdesk.integrations.splynx.client import (
+    NEW_STATUS_ID,
+    RESOLVED_STATUS_ID,
+    SplynxClient,
+)
+from ispdesk.integrations.splynx.errors import SplynxError
+from ispdesk.integrations.splynx.records import Customer
+from ispdesk.integrations.splynx.records import Ticket as SplynxTicket
+from ispdesk.integrations.splynx.search import Condition
+from ispdesk.operators.models import Operator
+from ispdesk.pipeline.models import ExternalSystem
+from ispdesk.pipeline.splynx_settings import (
+    build_client,
+    is_configured,
+    mappings_of,
+    splynx_system,
+)
+from ispdesk.pipeline.splynx_sync_customers import (
+    BATCH,
+    ERROR_MAX,
+    AdministratorNames,
+    CustomerMatch,
+    customers_by_ids,
+    error_words,
+    from_splynx_time,
+    match_customer,
+    operators_by_person,
+    to_splynx_time,
+)
+from ispdesk.realtime.events import send_event_on_commit
+from ispdesk.system.audit import record_audit
+from ispdesk.tickets.actions import (
+    NewTicket,
+    TicketActionError,
+    do_auto_assign,
+    do_change_status,
+    do_close_ticket,
+    do_create_ticket,
+    do_reopen_ticket,
+)
+from ispdesk.tickets.models import (
+    OPEN_STATUSES,
+    EventKind,
+    Priority,
+    Source,
+    Status,
+    Ticket,
+    TicketEvent,
+)
+
+logger = logging.getLogger("ispdesk.pipeline.splynx")
+
+# A claim younger than this is another worker's create in flight (a create is one attempt
+# of at most the client timeout; this leaves a wide margin).
+CREATE_LEASE = timedelta(minutes=2)
+# How far before the claim a lost create is looked for (clocks of two machines differ).
+LOOKBACK = timedelta(minutes=5)
+# Closed tickets are still read this long, so a reopening inside Splynx is noticed.
+RECENTLY_CLOSED = timedelta(days=2)
+# Statuses that Splynx may set on an open ticket and we follow; new/assigned follow from
+# the assignee instead.
+FOLLOWED_STATUSES = (Status.IN_PROGRESS, Status.WAITING)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    ticket_id: int
+    # A Splynx ticket was linked by this call (created, or found after a create whose
+    # answer was lost).
+    created: bool
+    splynx_ticket_id: int | None
+    # This call set `assign_to` in Splynx (on create, or by an update).
+    assigned: bool
+    # Why the push failed, in words (empty on success).
+    error: str
+    # Something worth knowing that is not a failure ("customer not found", "in progress").
+    note: str = ""
+
+
+# Helpers -------------------------------------------------------------------------------------
+
+
+def _client_for(client: SplynxClient | None) -> tuple[ExternalSystem, SplynxClient | None, str]:
+    system = splynx_system()
+    if client is not None:
+        return system, client, ""
+    if not system.enabled or not is_configured(system):
+        return system, None, _("Splynx is not enabled or not configured.")
+    return system, build_client(system), ""
+
+
+def first_message_html(body: str) -> str:
+    """The ticket body as a Splynx message: escaped, line breaks kept."""
+    text = body.strip().replace("\r\n", "\n").replace("\r", "\n")
+    return html.escape(text).replace("\n", "<br>")
+
+
+def _new_status(mappings: Mapping[str, Any]) -> int:
+    return int(mappings.get("new_status_id") or mappings["statuses"].get("new") or NEW_STATUS_ID)
+
+
+def _resolved_status(mappings: Mapping[str, Any]) -> int:
+    return int(
+        mappings.get("resolved_status_id")
+        or mappings["statuses"].get("closed")
+        or RESOLVED_STATUS_ID
+    )
+
+
+def _person_id(operator_id: int | None) -> int:
+    """The Splynx administrator an assignee works as; 0 (unassigned there) when none."""
+    if operator_id is None:
+        return 0
+    found = Operator.objects.filter(pk=operator_id).values_list("person_id", flat=True).first()
+    return found or 0
+
+
+def _lock(ticket_id: int) -> Ticket:
+    # The row only: no select_related, so no operator or area row is locked with it.
+    return Ticket.objects.select_for_update().get(pk=ticket_id)
+
+
+def _groups(ticket: Ticket, *operators: Operator | None) -> list[str]:
+    groups = [f"ticket.{ticket.pk}", "role.admin", "role.supervisor"]
+    for operator in (ticket.assignee, *operators):
+        if operator is not None:
+            groups.append(f"user.{operator.user_id}")
+    return groups
+
+
+def _record_sync(
+    ticket: Ticket, now: datetime, text: str, after: Mapping[str, Any], **fields: Any
+) -> None:
+    """Inside the caller's transaction: the sync's bookkeeping, history, audit and event."""
+    Ticket.objects.filter(pk=ticket.pk).update(splynx_synced_at=now, splynx_error="", **fields)
+    TicketEvent.objects.create(ticket=ticket, kind=EventKind.SYNCED, created_at=now, text=text)
+    record_audit(None, "ticket.splynx_synced", ticket, after=dict(after))
+    send_event_on_commit(_groups(ticket), {"type": "ticket:update", "ticket": ticket.pk})
+
+
+def _store_error(ticket_id: int, words: str) -> None:
+    logger.warning("Splynx sync of ticket %s failed: %s", ticket_id, words)
+    changed = (
+        Ticket.objects.filter(pk=ticket_id).exclude(splynx_error=words).update(splynx_error=words)
+    )
+    if changed:
+        send_event_on_commit(
+            [f"ticket.{ticket_id}", "role.admin", "role.supervisor"],
+            {"type": "ticket:update", "ticket": ticket_id},
+        )
+
+
+def _guarded(ticket_id: int, call: Callable[[], bool]) -> bool:
+    try:
+        return call()
+    except SplynxError as exc:
+        _store_error(ticket_id, error_words(exc))
+        return False
+
+
+# Push: create once, then keep assign_to in step ---------------------------------------------
+
+
+def push_ticket(
+    ticket_id: int, *, client: SplynxClient | None = None, now: datetime | None = None
+) -> PushResult:
+    """Make sure the ticket exists in Splynx, once, assigned to its local assignee."""
+    now = now or timezone.now()
+    system, client, problem = _client_for(client)
+    if client is None:
+        return PushResult(ticket_id, False, None, False, problem)
+    try:
+        return _push(ticket_id, client, system.config or {}, now)
+    except SplynxError as exc:
+        words = error_words(exc)
+        _store_error(ticket_id, words)
+        linked = Ticket.objects.filter(pk=ticket_id).values_list("splynx_ticket_id", flat=True)
+        return PushResult(ticket_id, False, linked.first(), False, words)
+
+
+def _push(
+    ticket_id: int, client: SplynxClient, config: Mapping[str, Any], now: datetime
+) -> PushResult:
+    ticket = Ticket.objects.get(pk=ticket_id)
+    if ticket.splynx_ticket_id:
+        return _push_existing(ticket, client, now)
+    match = match_customer(client, ticket, config)
+    customer_id = match.customer.id if match.customer else 0
+    started = ticket.splynx_create_started_at
+    if started is not None:
+        found = _find_created(client, ticket, customer_id, started, config)
+        if found is not None:
+            return _link(ticket.pk, found, client, now, match, adopted=True)
+        if now - started < CREATE_LEASE:
+            return _in_progress(ticket.pk)
+    claimed = _claim(ticket.pk, started, match, now)
+    if claimed is None:
+        return _in_progress(ticket.pk)
+    if claimed.splynx_ticket_id:
+        return PushResult(ticket.pk, False, claimed.splynx_ticket_id, False, "")
+    mappings = mappings_of(config)
+    assign_to = _person_id(claimed.assignee_id)
+    try:
+        created = client.create_ticket(
+            customer_id=customer_id or None,
+            subject=claimed.subject,
+            priority=claimed.priority,
+            status_id=_new_status(mappings),
+            group_id=mappings.get("default_group_id"),
+            type_id=mappings.get("default_type_id"),
+            assign_to=assign_to or None,
+        )
+    except SplynxError as exc:
+        if not exc.maybe_created:
+            # Splynx refused it or never got it: nothing exists there to find later.
+            Ticket.objects.filter(pk=ticket.pk, splynx_ticket_id__isnull=True).update(
+                splynx_create_started_at=None
+            )
+            raise
+        found = _find_created(client, claimed, customer_id, now, config)
+        if found is None:
+            # The claim stays: the next run looks for it again before creating.
+            raise
+        return _link(ticket.pk, found, client, now, match, adopted=True)
+    return _link(ticket.pk, created, client, now, match, adopted=False)
+
+
+def _in_progress(ticket_id: int) -> PushResult:
+    note = _("Another worker is creating this ticket in Splynx right now.")
+    return PushResult(ticket_id, False, None, False, "", note)
+
+
+def _claim(
+    ticket_id: int, started: datetime | None, match: CustomerMatch, now: datetime
+) -> Ticket | None:
+    """Mark the create as started and commit; None when someone else claimed it first."""
+    with transaction.atomic():
+        locked = _lock(ticket_id)
+        if locked.splynx_ticket_id:
+            return locked
+        if locked.splynx_create_started_at != started:
+            return None
+        fields: dict[str, Any] = {"splynx_create_started_at": now}
+        customer = match.customer
+        if customer is not None:
+            fields.update(
+                customer_splynx_id=customer.id,
+                customer_login=customer.login[:64],
+                customer_status=customer.status[:16],
+            )
+            if not locked.customer_name:
+                fields["customer_name"] = customer.name[:200]
+        Ticket.objects.filter(pk=ticket_id).update(**fields)
+        for name, value in fields.items():
+            setattr(locked, name, value)
+    return locked
+
+
+def _find_created(
+    client: SplynxClient,
+    ticket: Ticket,
+    customer_id: int,
+    since: datetime,
+    config: Mapping[str, Any],
+) -> SplynxTicket | None:
+    """The Splynx ticket an earlier create of this ticket left, if any. Tickets already
+    linked here are not candidates: two cases with one subject must not share one."""
+    candidates = client.list_tickets(
+        customer_id=customer_id,
+        created_since=to_splynx_time(since - LOOKBACK, config),
+        include_trash=True,
+    )
+    wanted = ticket.subject.strip()
+    found = [candidate for candidate in candidates if candidate.subject.strip() == wanted]
+    linked = set(
+        Ticket.objects.filter(splynx_ticket_id__in=[c.id for c in found]).values_list(
+            "splynx_ticket_id", flat=True
+        )
+    )
+    return max(
+        (candidate for candidate in found if candidate.id not in linked),
+        key=lambda candidate: candidate.id,
+        default=None,
+    )
+
+
+def _link(
+    ticket_id: int,
+    remote: SplynxTicket,
+    client: SplynxClient,
+    now: datetime,
+    match: CustomerMatch,
+    *,
+    adopted: bool,
+) -> PushResult:
+    """Record the Splynx ticket, then add the first message and settle the assignee."""
+    admin = remote.assign_to or 0
+    if adopted:
+        text = _("Found Splynx ticket %(id)s, created by an earlier attempt whose answer was lost.")
+    else:
+        text = _("Created in Splynx as ticket %(id)s.")
+    text %= {"id": remote.id}
+    if match.customer is not None:
+        text += " " + _("Customer: %(name)s (%(id)s).") % {
+            "name": match.customer.name,
+            "id": match.customer.id,
+        }
+    elif match.note:
+        text += " " + match.note
+    with transaction.atomic():
+        locked = _lock(ticket_id)
+        if locked.splynx_ticket_id:
+            # Another worker linked it meanwhile (the same Splynx ticket, found by its
+            # lookup): it records it and adds the message, once.
+            return PushResult(ticket_id, False, locked.splynx_ticket_id, False, "")
+        _record_sync(
+            locked,
+            now,
+            text,
+            {"splynx_ticket_id": remote.id, "assign_to": admin, "adopted": adopted},
+            splynx_ticket_id=remote.id,
+            splynx_assigned_to=admin,
+        )
+    ticket = Ticket.objects.get(pk=ticket_id)
+    try:
+        _first_message(client, ticket, check_existing=adopted)
+    except SplynxError as exc:
+        words = _(
+            "The ticket was created in Splynx but its first message was not added: %(reason)s"
+        ) % {"reason": error_words(exc)}
+        _store_error(ticket_id, words[:ERROR_MAX])
+        return PushResult(ticket_id, True, remote.id, bool(admin), words, match.note)
+    assigned = _settle_assignee(ticket, client, now)
+    return PushResult(ticket_id, True, remote.id, bool(admin) or assigned, "", match.note)
+
+
+def _first_message(client: SplynxClient, ticket: Ticket, *, check_existing: bool) -> None:
+    if not ticket.body.strip() or ticket.splynx_ticket_id is None:
+        return
+    if check_existing and client.list_ticket_messages(ticket.splynx_ticket_id):
+        return
+    client.add_ticket_message(ticket.splynx_ticket_id, first_message_html(ticket.body))
+
+
+def _push_existing(ticket: Ticket, client: SplynxClient, now: datetime) -> PushResult:
+    if ticket.splynx_error:
+        # The last push failed somewhere; the first message may be what is missing.
+        _first_message(client, ticket, check_existing=True)
+    assigned = _settle_assignee(ticket, client, now)
+    if ticket.splynx_error:
+        Ticket.objects.filter(pk=ticket.pk).update(splynx_error="")
+    return PushResult(ticket.pk, False, ticket.splynx_ticket_id, assigned, "")
+
+
+def _settle_assignee(ticket: Ticket, client: SplynxClient, now: datetime) -> bool:
+    """Set `assign_to` to the local assignee's administrator when ours changed; True if
+    Splynx was changed. A hand reassignment inside Splynx is never overwritten here:
+    `sync_status` records and follows it."""
+    assert ticket.splynx_ticket_id is not None
+    desired = _person_id(ticket.assignee_id)
+    known = ticket.splynx_assigned_to
+    if known is not None and desired == known:
+        return False
+    current = client.get_ticket(ticket.splynx_ticket_id).assign_to or 0
+    if known is not None and current != known:
+        return False
+    if current != desired:
+        client.assign_ticket(ticket.splynx_ticket_id, desired or None)
+    with transaction.atomic():
+        locked = _lock(ticket.pk)
+        if desired:
+            text = _("Assigned in Splynx to administrator %(id)s.") % {"id": desired}
+        else:
+            text = _("Unassigned in Splynx.")
+        _record_sync(locked, now, text, {"assign_to": desired}, splynx_assigned_to=desired)
+    return current != desired
+
+
+def push_assignment(ticket_id: int, *, client: SplynxClient | None = None) -> bool:
+    """Set `assign_to` in Splynx to the local assignee's administrator (0 when nobody) if it
+    differs from what Splynx last had; True when Splynx was changed."""
+    _system, client, _problem = _client_for(client)
+    ticket = Ticket.objects.get(pk=ticket_id)
+    if client is None or not ticket.splynx_ticket_id:
+        return False
+    ready = client
+    return _guarded(ticket_id, lambda: _settle_assignee(ticket, ready, timezone.now()))
+
+
+# Close and reopen in Splynx -----------------------------------------------------------------
+
+
+def close_in_splynx(ticket_id: int, *, client: SplynxClient | None = None) -> bool:
+    """Close the ticket in Splynx with the mapped "resolved" status; True when Splynx has it
+    closed (already or now)."""
+    return _set_closed(ticket_id, client, closed=True)
+
+
+def reopen_in_splynx(ticket_id: int, *, client: SplynxClient | None = None) -> bool:
+    """Reopen the ticket in Splynx with the mapped "new" status; True when Splynx has it
+    open (already or now)."""
+    return _set_closed(ticket_id, client, closed=False)
+
+
+def _set_closed(ticket_id: int, client: SplynxClient | None, *, closed: bool) -> bool:
+    system, client, _problem = _client_for(client)
+    ticket = Ticket.objects.get(pk=ticket_id)
+    if client is None or not ticket.splynx_ticket_id:
+        return False
+    mappings = mappings_of(system.config or {})
+    status_id = _resolved_status(mappings) if closed else _new_status(mappings)
+    splynx_id = ticket.splynx_ticket_id
+    ready = client
+
+    def change() -> bool:
+        now = timezone.now()
+        remote = ready.get_ticket(splynx_id)
+        if remote.closed == closed and (not closed or remote.status_id == status_id):
+            # Already so (a repeated call, or done by hand): no second history entry.
+            Ticket.objects.filter(pk=ticket_id).update(splynx_synced_at=now, splynx_error="")
+            return True
+        if closed:
+            ready.close_ticket(splynx_id, status_id)
+            text = _("Closed in Splynx.")
+        else:
+            ready.reopen_ticket(splynx_id, status_id)
+            text = _("Reopened in Splynx.")
+        with transaction.atomic():
+            _record_sync(_lock(ticket_id), now, text, {"closed": closed, "status_id": status_id})
+        return True
+
+    return _guarded(ticket_id, change)
+
+
+# Splynx → here --------------------------------------------------------------------------------
+
+
+def _assign_from_splynx(
+    ticket_id: int,
+    admin_id: int,
+    operator: Operator | None,
+    text: str,
+    now: datetime,
+    *,
+    kind: str,
+    expected: int | None,
+) -> bool:
+    """Give the ticket to `operator` (None: nobody) because Splynx says so, under the same
+    locks as the ticket actions (operators by id, then the ticket). False when the ticket
+    changed since Splynx was read (`expected` is the `splynx_assigned_to` we saw)."""
+    with transaction.atomic():
+        if operator is not None:
+            list(Operator.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+        locked = _lock(ticket_id)
+        if locked.splynx_assigned_to != expected:
+            return False
+        previous = locked.assignee
+        from_status = locked.status
+        locked.assignee = operator
+        locked.assigned_at = now if operator is not None else None
+        if locked.is_open:
+            if operator is None:
+                locked.status = Status.NEW
+            elif locked.status == Status.NEW:
+                locked.status = Status.ASSIGNED
+        locked.save(update_fields=["assignee", "assigned_at", "status", "updated_at"])
+        Ticket.objects.filter(pk=ticket_id).update(
+            splynx_assigned_to=admin_id, splynx_synced_at=now, splynx_error=""
+        )
+        if operator is not None:
+            # A hand assignment counts as an assignment for the engine's tie-break.
+            Operator.objects.filter(pk=operator.pk).update(last_assigned_at=now)
+        TicketEvent.objects.create(
+            ticket=locked,
+            kind=kind,
+            created_at=now,
+            operator=operator,
+            previous_operator=previous,
+            from_status=from_status,
+            to_status=locked.status,
+            text=text,
+        )
+        record_audit(
+            None,
+            f"ticket.{kind}",
+            locked,
+            before={"assignee": previous.pk if previous else None},
+            after={
+                "assignee": operator.pk if operator else None,
+                "reason": text,
+                "splynx_admin": admin_id,
+            },
+        )
+        event: dict[str, Any] = {"type": "ticket:update", "ticket": ticket_id}
+        if operator is not None:
+            event = {"type": "ticket:assigned", "ticket": ticket_id, "operator": operator.pk}
+        send_event_on_commit(_groups(locked, previous), event)
+    return True
+
+
+def _follow_assignee(
+    ticket: Ticket, remote: SplynxTicket, admins: AdministratorNames, now: datetime
+) -> bool:
+    """Someone changed `assign_to` inside Splynx: record it as such and follow it here."""
+    admin_id = remote.assign_to or 0
+    if admin_id == 0:
+        text = _("Unassigned in Splynx.")
+        kind, operator = EventKind.UNASSIGNED, None
+    else:
+        operator = operators_by_person({admin_id}).get(admin_id)
+        name = operator.name if operator is not None else admins.name(admin_id)
+        text = _("Reassigned in Splynx to %(name)s.") % {"name": name}
+        if operator is None:
+            text += " " + _("No operator is linked to that administrator: unassigned here.")
+        kind = EventKind.REASSIGNED
+    return _assign_from_splynx(
+        ticket.pk, admin_id, operator, text, now, kind=kind, expected=ticket.splynx_assigned_to
+    )
+
+
+def _followed_status(ticket: Ticket, remote: SplynxTicket, config: Mapping[str, Any]) -> str:
+    """The open status Splynx set after our last sync, if it maps to one we follow."""
+    statuses = mappings_of(config)["statuses"]
+    mapped = {theirs: ours for ours, theirs in statuses.items() if ours in FOLLOWED_STATUSES}
+    ours = mapped.get(remote.status_id, "")
+    if not ours or ours == ticket.status or ticket.status == Status.NEW:
+        return ""
+    changed = remote.updated_at
+    if changed is None or ticket.splynx_synced_at is None:
+        return ""
+    return ours if from_splynx_time(changed, config) > ticket.splynx_synced_at else ""
+
+
+def _apply_remote(
+    ticket: Ticket,
+    remote: SplynxTicket,
+    config: Mapping[str, Any],
+    admins: AdministratorNames,
+    now: datetime,
+    counts: dict[str, int],
+) -> bool:
+    """Bring one local ticket in line with Splynx; False when they still disagree."""
+    closed_there = remote.closed or remote.trash
+    if closed_there and ticket.is_open:
+        note = _("Deleted in Splynx.") if remote.trash else _("Closed in Splynx.")
+        ticket = do_close_ticket(None, ticket, note=note)
+        counts["closed"] += 1
+    elif not closed_there and not ticket.is_open:
+        pushed = (
+            ticket.splynx_synced_at is not None
+            and ticket.closed_at is not None
+            and ticket.splynx_synced_at >= ticket.closed_at
+        )
+        if not pushed:
+            # Closed here and not yet closed there: the close job's work, not a reopening.
+            return False
+        ticket = do_reopen_ticket(None, ticket, note=_("Reopened in Splynx."))
+        counts["reopened"] += 1
+    if ticket.is_open:
+        known = ticket.splynx_assigned_to
+        if known is None:
+            Ticket.objects.filter(pk=ticket.pk).update(splynx_assigned_to=remote.assign_to or 0)
+        elif (remote.assign_to or 0) != known and _follow_assignee(ticket, remote, admins, now):
+            counts["reassigned"] += 1
+            ticket.refresh_from_db()
+        status = _followed_status(ticket, remote, config)
+        if status:
+            do_change_status(None, ticket, status)
+            counts["status_changed"] += 1
+    return True
+
+
+def _tracked_ids(now: datetime) -> list[tuple[int, int]]:
+    recent = Q(status__in=OPEN_STATUSES) | Q(closed_at__gte=now - RECENTLY_CLOSED)
+    rows = (
+        Ticket.objects.filter(recent, splynx_ticket_id__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "splynx_ticket_id")
+    )
+    return [(pk, splynx_id) for pk, splynx_id in rows if splynx_id]
+
+
+def sync_status(
+    *, client: SplynxClient | None = None, now: datetime | None = None
+) -> dict[str, int]:
+    """Splynx → here for open (and recently closed) linked tickets, read a page of ids per
+    call: closes, reopenings, hand reassignments and followed statuses."""
+    now = now or timezone.now()
+    counts = dict.fromkeys(
+        ("checked", "closed", "reopened", "reassigned", "status_changed", "errors"), 0
+    )
+    system, client, problem = _client_for(client)
+    if client is None:
+        logger.info("Splynx status sync skipped: %s", problem)
+        return counts
+    config = system.config or {}
+    admins = AdministratorNames(client)
+    tracked = _tracked_ids(now)
+    for start in range(0, len(tracked), BATCH):
+        chunk = dict(tracked[start : start + BATCH])
+        try:
+            remote = client.list_tickets(
+                conditions=[Condition("id", "IN", sorted(set(chunk.values())))],
+                include_trash=True,
+            )
+        except SplynxError as exc:
+            # Splynx is down or refusing: the other pages would fail the same way.
+            logger.warning("Splynx status sync stopped: %s", exc.message)
+            counts["errors"] += 1
+            break
+        by_id = {ticket.id: ticket for ticket in remote}
+        agreed: list[int] = []
+        for ticket in Ticket.objects.filter(pk__in=list(chunk)).order_by("pk"):
+            found = by_id.get(ticket.splynx_ticket_id or 0)
+            if found is None:
+                continue
+            counts["checked"] += 1
+            try:
+                if _apply_remote(ticket, found, config, admins, now, counts):
+                    agreed.append(ticket.pk)
+            except TicketActionError as exc:
+                logger.warning("Splynx sync of ticket %s: %s", ticket.pk, exc.message)
+                counts["errors"] += 1
+        Ticket.objects.filter(pk__in=agreed).update(splynx_synced_at=now)
+    return counts
+
+
+# Import of Splynx-native tickets --------------------------------------------------------------
+
+
+def _pending_subjects() -> set[str]:
+    """Subjects of our own creates in flight: their Splynx tickets are not strangers."""
+    pending = Ticket.objects.filter(
+        splynx_ticket_id__isnull=True, splynx_create_started_at__isnull=False
+    ).values_list("subject", flat=True)
+    return {subject.strip() for subject in pending}
+
+
+def _known_ids(ids: list[int]) -> set[int]:
+    known: set[int] = set()
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        known.update(
+            number
+            for number in Ticket.objects.filter(splynx_ticket_id__in=chunk).values_list(
+                "splynx_ticket_id", flat=True
+            )
+            if number
+        )
+        native = Ticket.objects.filter(
+            source=Source.SPLYNX, external_id__in=[str(n) for n in chunk]
+        ).values_list("external_id", flat=True)
+        known.update(int(number) for number in native if number.isdigit())
+    return known
+
+
+def import_existing(
+    *, client: SplynxClient | None = None, now: datetime | None = None
+) -> dict[str, int]:
+    """Open Splynx tickets unknown here become `Source.SPLYNX` tickets, once each: with the
+    Splynx assignee when one is linked, otherwise (nobody assigned there) the engine's."""
+    now = now or timezone.now()
+    counts = dict.fromkeys(("seen", "imported", "assigned", "errors"), 0)
+    system, client, problem = _client_for(client)
+    if client is None:
+        logger.info("Splynx import skipped: %s", problem)
+        return counts
+    config = system.config or {}
+    try:
+        remote = client.list_tickets(open_only=True)
+    except SplynxError as exc:
+        logger.warning("Splynx import failed: %s", exc.message)
+        counts["errors"] += 1
+        return counts
+    counts["seen"] = len(remote)
+    known = _known_ids([ticket.id for ticket in remote])
+    pending = _pending_subjects()
+    strangers = [t for t in remote if t.id not in known and t.subject.strip() not in pending]
+    if not strangers:
+        return counts
+    try:
+        customers = customers_by_ids(client, [t.customer_id or 0 for t in strangers])
+    except SplynxError as exc:
+        # Names are a nicety; the tickets still come in and the customer id is kept.
+        logger.info("Splynx customers unavailable for the import: %s", exc.message)
+        customers = {}
+    operators = operators_by_person({t.assign_to or 0 for t in strangers})
+    admins = AdministratorNames(client)
+    for remote_ticket in strangers:
+        try:
+            imported, assigned = _import_one(
+                remote_ticket, customers, operators, admins, client, config, now
+            )
+        except TicketActionError as exc:
+            logger.warning("Splynx ticket %s not imported: %s", remote_ticket.id, exc.message)
+            counts["errors"] += 1
+            continue
+        counts["imported"] += int(imported)
+        counts["assigned"] += int(assigned)
+    return counts
+
+
+def _import_one(
+    remote: SplynxTicket,
+    customers: Mapping[int, Customer],
+    operators: Mapping[int, Operator],
+    admins: AdministratorNames,
+    client: SplynxClient,
+    config: Mapping[str, Any],
+    now: datetime,
+) -> tuple[bool, bool]:
+    customer = customers.get(remote.customer_id or 0)
+    priority = remote.priority if remote.priority in Priority.values else Priority.MEDIUM
+    subject = remote.subject.strip() or _("Splynx ticket %(id)s") % {"id": remote.id}
+    created_at = from_splynx_time(remote.created_at, config) if remote.created_at else None
+    ticket, is_new = do_create_ticket(
+        None,
+        NewTicket(
+            subject=subject,
+            source=Source.SPLYNX,
+            external_id=str(remote.id),
+            priority=priority,
+            customer_name=customer.name if customer else "",
+            customer_splynx_id=remote.customer_id,
+            splynx_ticket_id=remote.id,
+            created_at=min(created_at, now) if created_at else now,
+        ),
+        auto_assign=False,
+    )
+    if not is_new:
+        return False, False
+    admin_id = remote.assign_to or 0
+    Ticket.objects.filter(pk=ticket.pk).update(
+        customer_login=customer.login[:64] if customer else "",
+        customer_status=customer.status[:16] if customer else "",
+        splynx_assigned_to=admin_id,
+        splynx_synced_at=now,
+    )
+    if admin_id:
+        operator = operators.get(admin_id)
+        if operator is None:
+            # Splynx already has an owner we cannot map: recorded, not second-guessed.
+            text = _("Assigned in Splynx to %(name)s, who is not linked to an operator.") % {
+                "name": admins.name(admin_id)
+            }
+            with transaction.atomic():
+                _record_sync(_lock(ticket.pk), now, text, {"assign_to": admin_id})
+            return True, False
+        text = _("Assigned in Splynx to %(name)s.") % {"name": operator.name}
+        assigned = _assign_from_splynx(
+            ticket.pk, admin_id, operator, text, now, kind=EventKind.ASSIGNED, expected=admin_id
+        )
+        return True, assigned
+    decision = do_auto_assign(None, ticket, now)
+    if decision.operator_id is None:
+        return True, False
+    push_assignment(ticket.pk, client=client)
+    return True, True
