@@ -66,6 +66,10 @@ from ispdesk.tickets.actions import (
     do_close_ticket,
     do_create_ticket,
     do_reopen_ticket,
+    give_ticket,
+    lock_team,
+    lock_ticket,
+    ticket_groups,
 )
 from ispdesk.tickets.models import (
     OPEN_STATUSES,
@@ -144,19 +148,6 @@ def _person_id(operator_id: int | None) -> int:
     return found or 0
 
 
-def _lock(ticket_id: int) -> Ticket:
-    # The row only: no select_related, so no operator or area row is locked with it.
-    return Ticket.objects.select_for_update().get(pk=ticket_id)
-
-
-def _groups(ticket: Ticket, *operators: Operator | None) -> list[str]:
-    groups = [f"ticket.{ticket.pk}", "role.admin", "role.supervisor"]
-    for operator in (ticket.assignee, *operators):
-        if operator is not None:
-            groups.append(f"user.{operator.user_id}")
-    return groups
-
-
 def _record_sync(
     ticket: Ticket, now: datetime, text: str, after: Mapping[str, Any], **fields: Any
 ) -> None:
@@ -164,7 +155,7 @@ def _record_sync(
     Ticket.objects.filter(pk=ticket.pk).update(splynx_synced_at=now, splynx_error="", **fields)
     TicketEvent.objects.create(ticket=ticket, kind=EventKind.SYNCED, created_at=now, text=text)
     record_audit(None, "ticket.splynx_synced", ticket, after=dict(after))
-    send_event_on_commit(_groups(ticket), {"type": "ticket:update", "ticket": ticket.pk})
+    send_event_on_commit(ticket_groups(ticket), {"type": "ticket:update", "ticket": ticket.pk})
 
 
 def _store_error(ticket_id: int, words: str) -> None:
@@ -264,7 +255,7 @@ def _claim(
 ) -> Ticket | None:
     """Mark the create as started and commit; None when someone else claimed it first."""
     with transaction.atomic():
-        locked = _lock(ticket_id)
+        locked = lock_ticket(ticket_id)
         if locked.splynx_ticket_id:
             return locked
         if locked.splynx_create_started_at != started:
@@ -337,7 +328,7 @@ def _link(
     elif match.note:
         text += " " + match.note
     with transaction.atomic():
-        locked = _lock(ticket_id)
+        locked = lock_ticket(ticket_id)
         if locked.splynx_ticket_id:
             # Another worker linked it meanwhile (the same Splynx ticket, found by its
             # lookup): it records it and adds the message, once.
@@ -396,7 +387,7 @@ def _settle_assignee(ticket: Ticket, client: SplynxClient, now: datetime) -> boo
     if current != desired:
         client.assign_ticket(ticket.splynx_ticket_id, desired or None)
     with transaction.atomic():
-        locked = _lock(ticket.pk)
+        locked = lock_ticket(ticket.pk)
         if desired:
             text = _("Assigned in Splynx to administrator %(id)s.") % {"id": desired}
         else:
@@ -455,7 +446,9 @@ def _set_closed(ticket_id: int, client: SplynxClient | None, *, closed: bool) ->
             ready.reopen_ticket(splynx_id, status_id)
             text = _("Reopened in Splynx.")
         with transaction.atomic():
-            _record_sync(_lock(ticket_id), now, text, {"closed": closed, "status_id": status_id})
+            _record_sync(
+                lock_ticket(ticket_id), now, text, {"closed": closed, "status_id": status_id}
+            )
         return True
 
     return _guarded(ticket_id, change)
@@ -479,51 +472,16 @@ def _assign_from_splynx(
     changed since Splynx was read (`expected` is the `splynx_assigned_to` we saw)."""
     with transaction.atomic():
         if operator is not None:
-            list(Operator.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
-        locked = _lock(ticket_id)
+            lock_team()
+        locked = lock_ticket(ticket_id)
         if locked.splynx_assigned_to != expected:
             return False
-        previous = locked.assignee
-        from_status = locked.status
-        locked.assignee = operator
-        locked.assigned_at = now if operator is not None else None
-        if locked.is_open:
-            if operator is None:
-                locked.status = Status.NEW
-            elif locked.status == Status.NEW:
-                locked.status = Status.ASSIGNED
-        locked.save(update_fields=["assignee", "assigned_at", "status", "updated_at"])
         Ticket.objects.filter(pk=ticket_id).update(
             splynx_assigned_to=admin_id, splynx_synced_at=now, splynx_error=""
         )
-        if operator is not None:
-            # A hand assignment counts as an assignment for the engine's tie-break.
-            Operator.objects.filter(pk=operator.pk).update(last_assigned_at=now)
-        TicketEvent.objects.create(
-            ticket=locked,
-            kind=kind,
-            created_at=now,
-            operator=operator,
-            previous_operator=previous,
-            from_status=from_status,
-            to_status=locked.status,
-            text=text,
+        give_ticket(
+            locked, operator, None, now, text, kind=kind, audit_extra={"splynx_admin": admin_id}
         )
-        record_audit(
-            None,
-            f"ticket.{kind}",
-            locked,
-            before={"assignee": previous.pk if previous else None},
-            after={
-                "assignee": operator.pk if operator else None,
-                "reason": text,
-                "splynx_admin": admin_id,
-            },
-        )
-        event: dict[str, Any] = {"type": "ticket:update", "ticket": ticket_id}
-        if operator is not None:
-            event = {"type": "ticket:assigned", "ticket": ticket_id, "operator": operator.pk}
-        send_event_on_commit(_groups(locked, previous), event)
     return True
 
 
@@ -773,7 +731,7 @@ def _import_one(
                 "name": admins.name(admin_id)
             }
             with transaction.atomic():
-                _record_sync(_lock(ticket.pk), now, text, {"assign_to": admin_id})
+                _record_sync(lock_ticket(ticket.pk), now, text, {"assign_to": admin_id})
             return True, False
         text = _("Assigned in Splynx to %(name)s.") % {"name": operator.name}
         assigned = _assign_from_splynx(

@@ -8,6 +8,7 @@ concurrent actions never deadlock.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,7 +37,7 @@ def _user(actor: Any) -> Any:
     return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
 
 
-def _groups(ticket: Ticket, *extra_operators: Operator | None) -> list[str]:
+def ticket_groups(ticket: Ticket, *extra_operators: Operator | None) -> list[str]:
     groups = [f"ticket.{ticket.pk}", "role.admin", "role.supervisor"]
     for operator in (ticket.assignee, *extra_operators):
         if operator is not None:
@@ -46,7 +47,7 @@ def _groups(ticket: Ticket, *extra_operators: Operator | None) -> list[str]:
 
 def _announce(ticket: Ticket, *previous: Operator | None) -> None:
     send_event_on_commit(
-        _groups(ticket, *previous),
+        ticket_groups(ticket, *previous),
         {"type": "ticket:update", "ticket": ticket.pk, "status": ticket.status},
     )
 
@@ -57,12 +58,14 @@ def _event(ticket: Ticket, kind: str, actor: Any, now: datetime, **fields: Any) 
     )
 
 
-def _lock_team() -> None:
-    """Serialise decisions that read the team's loads (see the module docstring)."""
+def lock_team() -> None:
+    """Serialise decisions that read the team's loads (see the module docstring). Taken
+    before `lock_ticket` when someone is given a ticket."""
     list(Operator.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
 
 
-def _lock_ticket(ticket_id: int) -> Ticket:
+def lock_ticket(ticket_id: int) -> Ticket:
+    # The row only: no select_related, so no operator or area row is locked with it.
     return Ticket.objects.select_for_update().get(pk=ticket_id)
 
 
@@ -143,18 +146,35 @@ def do_create_ticket(
     return ticket, True
 
 
-def _give(
-    ticket: Ticket, operator: Operator, actor: Any, now: datetime, reason: str
+def give_ticket(
+    ticket: Ticket,
+    operator: Operator | None,
+    actor: Any,
+    now: datetime,
+    reason: str = "",
+    *,
+    kind: str | None = None,
+    audit_extra: Mapping[str, Any] | None = None,
 ) -> TicketEvent:
+    """Give the locked `ticket` to `operator` (None: nobody), inside the caller's transaction
+    that holds `lock_team()` (when `operator` is someone) and then `lock_ticket()`: history,
+    audit and real-time event. `kind` defaults to assigned, or reassigned when the ticket had
+    an assignee; `audit_extra` is added to the audit's "after"."""
     previous = ticket.assignee
-    kind = EventKind.REASSIGNED if previous is not None else EventKind.ASSIGNED
+    if kind is None:
+        kind = EventKind.REASSIGNED if previous is not None else EventKind.ASSIGNED
     from_status = ticket.status
     ticket.assignee = operator
-    ticket.assigned_at = now
-    if ticket.status == Status.NEW:
-        ticket.status = Status.ASSIGNED
+    ticket.assigned_at = now if operator is not None else None
+    if ticket.is_open:
+        if operator is None:
+            ticket.status = Status.NEW
+        elif ticket.status == Status.NEW:
+            ticket.status = Status.ASSIGNED
     ticket.save(update_fields=["assignee", "assigned_at", "status", "updated_at"])
-    Operator.objects.filter(pk=operator.pk).update(last_assigned_at=now)
+    if operator is not None:
+        # Counts for the engine's tie-break, whoever chose the assignee.
+        Operator.objects.filter(pk=operator.pk).update(last_assigned_at=now)
     event = _event(
         ticket,
         kind,
@@ -171,27 +191,31 @@ def _give(
         f"ticket.{kind}",
         ticket,
         before={"assignee": previous.pk if previous else None},
-        after={"assignee": operator.pk, "reason": reason},
+        after={
+            "assignee": operator.pk if operator else None,
+            "reason": reason,
+            **(audit_extra or {}),
+        },
     )
-    send_event_on_commit(
-        _groups(ticket, previous),
-        {"type": "ticket:assigned", "ticket": ticket.pk, "operator": operator.pk},
-    )
+    message: dict[str, Any] = {"type": "ticket:update", "ticket": ticket.pk}
+    if operator is not None:
+        message = {"type": "ticket:assigned", "ticket": ticket.pk, "operator": operator.pk}
+    send_event_on_commit(ticket_groups(ticket, previous), message)
     return event
 
 
 def _auto_assign(actor: Any, ticket_id: int, now: datetime) -> tuple[Ticket, Decision | None]:
     """The locked ticket and the engine's decision; None if it was already assigned or closed."""
     with transaction.atomic():
-        _lock_team()
-        locked = _lock_ticket(ticket_id)
+        lock_team()
+        locked = lock_ticket(ticket_id)
         if not locked.is_open or locked.assignee_id is not None:
             return locked, None
         candidates, rules = team_facts(now)
         decision = decide(f"{locked.subject}\n{locked.body}", candidates, rules)
         if decision.operator_id is not None:
             operator = Operator.objects.get(pk=decision.operator_id)
-            _give(locked, operator, actor, now, decision.reason)
+            give_ticket(locked, operator, actor, now, decision.reason)
     return locked, decision
 
 
@@ -211,21 +235,21 @@ def do_assign_ticket(actor: Any, ticket: Ticket, operator: Operator) -> Ticket:
             "operator_inactive", _("%(name)s is not active.") % {"name": operator.name}
         )
     with transaction.atomic():
-        _lock_team()
-        locked = _lock_ticket(ticket.pk)
+        lock_team()
+        locked = lock_ticket(ticket.pk)
         if not locked.is_open:
             raise TicketActionError("ticket_closed", _("Reopen the ticket before assigning it."))
         if locked.assignee_id == operator.pk:
             return locked
         who = getattr(actor, "display_name", None) or _("ispdesk")
-        _give(locked, operator, actor, now, _("Assigned by %(who)s") % {"who": who})
+        give_ticket(locked, operator, actor, now, _("Assigned by %(who)s") % {"who": who})
     return locked
 
 
 def do_unassign_ticket(actor: Any, ticket: Ticket, reason: str = "") -> Ticket:
     now = timezone.now()
     with transaction.atomic():
-        locked = _lock_ticket(ticket.pk)
+        locked = lock_ticket(ticket.pk)
         previous = locked.assignee
         if previous is None:
             return locked
@@ -268,7 +292,7 @@ def do_change_status(actor: Any, ticket: Ticket, status: str) -> Ticket:
         raise TicketActionError("validation_error", _("Unknown status."), {"status": status})
     now = timezone.now()
     with transaction.atomic():
-        locked = _lock_ticket(ticket.pk)
+        locked = lock_ticket(ticket.pk)
         if not locked.is_open:
             raise TicketActionError("ticket_closed", _("Reopen the ticket to change its status."))
         if status == Status.ASSIGNED and locked.assignee_id is None:
@@ -305,7 +329,7 @@ def do_comment_ticket(actor: Any, ticket: Ticket, text: str) -> TicketEvent:
         raise TicketActionError("validation_error", _("Write a comment."), {"text": _("required")})
     now = timezone.now()
     with transaction.atomic():
-        locked = _lock_ticket(ticket.pk)
+        locked = lock_ticket(ticket.pk)
         if _is_human_response(actor, locked):
             locked.first_response_at = now
             locked.save(update_fields=["first_response_at", "updated_at"])
@@ -318,7 +342,7 @@ def do_comment_ticket(actor: Any, ticket: Ticket, text: str) -> TicketEvent:
 def do_close_ticket(actor: Any, ticket: Ticket, note: str = "") -> Ticket:
     now = timezone.now()
     with transaction.atomic():
-        locked = _lock_ticket(ticket.pk)
+        locked = lock_ticket(ticket.pk)
         if not locked.is_open:
             return locked
         from_status = locked.status
@@ -350,7 +374,7 @@ def do_close_ticket(actor: Any, ticket: Ticket, note: str = "") -> Ticket:
 def do_reopen_ticket(actor: Any, ticket: Ticket, note: str = "") -> Ticket:
     now = timezone.now()
     with transaction.atomic():
-        locked = _lock_ticket(ticket.pk)
+        locked = lock_ticket(ticket.pk)
         if locked.is_open:
             return locked
         locked.status = Status.ASSIGNED if locked.assignee_id else Status.NEW

@@ -3,61 +3,40 @@ customer matched, the first message added, assign_to kept in step, errors in wor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
-from ispdesk.accounts.models import Role
-from ispdesk.conftest import make_user
 from ispdesk.contacts.models import Contact
-from ispdesk.operators.models import Operator
-from ispdesk.pipeline.models import ExternalSystem, SystemKind
+from ispdesk.pipeline.models import ExternalSystem
 from ispdesk.pipeline.splynx_sync import first_message_html, push_assignment, push_ticket
-from ispdesk.testing.fakes.splynx import API_KEY, API_SECRET, FakeSplynx, serving_fake_splynx
+from ispdesk.pipeline.tests.splynx_sync_support import (
+    TICKETS,
+    enabled_splynx,
+    english_fixture,  # noqa: F401 - autouse
+    fake_splynx_fixture,  # noqa: F401 - the `fake_splynx` fixture
+    make_operator,
+)
+from ispdesk.testing.fakes.splynx import API_KEY, API_SECRET, FakeSplynx
 from ispdesk.tickets.actions import NewTicket, do_assign_ticket, do_create_ticket
 from ispdesk.tickets.models import EventKind, Source, Ticket
 
-TICKETS = "admin/support/tickets"
 MESSAGES = "admin/support/ticket-messages"
 
 
 @pytest.fixture
-def fake_splynx() -> Iterator[FakeSplynx]:
-    with serving_fake_splynx() as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def _english(settings):  # type: ignore[no-untyped-def]
-    settings.LANGUAGE_CODE = "en"
-
-
-@pytest.fixture
 def splynx(db: Any) -> ExternalSystem:
-    system, _created = ExternalSystem.objects.update_or_create(
-        kind=SystemKind.SPLYNX,
-        defaults={
-            "enabled": True,
-            "config": {
-                "mappings": {
-                    "statuses": {},
-                    "new_status_id": 1,
-                    "resolved_status_id": 3,
-                    "default_group_id": 1,
-                    "default_type_id": 1,
-                }
-            },
-        },
+    return enabled_splynx(
+        {
+            "statuses": {},
+            "new_status_id": 1,
+            "resolved_status_id": 3,
+            "default_group_id": 1,
+            "default_type_id": 1,
+        }
     )
-    return system
-
-
-def make_operator(username: str, person_id: int | None = None) -> Operator:
-    user = make_user(username, Role.OPERATOR, first_name=username.title())
-    return Operator.objects.create(user=user, person_id=person_id)
 
 
 def new_ticket(**fields: Any) -> Ticket:

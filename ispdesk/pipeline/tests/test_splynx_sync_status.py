@@ -4,17 +4,14 @@ imported once by `import_existing`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
-from ispdesk.accounts.models import Role
-from ispdesk.conftest import make_user
 from ispdesk.operators.models import Operator
-from ispdesk.pipeline.models import ExternalSystem, SystemKind
+from ispdesk.pipeline.models import ExternalSystem
 from ispdesk.pipeline.splynx_sync import (
     close_in_splynx,
     import_existing,
@@ -23,46 +20,24 @@ from ispdesk.pipeline.splynx_sync import (
     reopen_in_splynx,
     sync_status,
 )
+from ispdesk.pipeline.tests.splynx_sync_support import (
+    TICKETS,
+    enabled_splynx,
+    english_fixture,  # noqa: F401 - autouse
+    fake_splynx_fixture,  # noqa: F401 - the `fake_splynx` fixture
+    make_operator,
+)
 from ispdesk.system.models import AuditEvent
-from ispdesk.testing.fakes.splynx import FakeSplynx, serving_fake_splynx
+from ispdesk.testing.fakes.splynx import FakeSplynx
 from ispdesk.tickets.actions import NewTicket, do_assign_ticket, do_close_ticket, do_create_ticket
 from ispdesk.tickets.models import EventKind, Source, Status, Ticket
-
-TICKETS = "admin/support/tickets"
-
-
-@pytest.fixture
-def fake_splynx() -> Iterator[FakeSplynx]:
-    with serving_fake_splynx() as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def _english(settings):  # type: ignore[no-untyped-def]
-    settings.LANGUAGE_CODE = "en"
 
 
 @pytest.fixture
 def splynx(db: Any) -> ExternalSystem:
-    system, _created = ExternalSystem.objects.update_or_create(
-        kind=SystemKind.SPLYNX,
-        defaults={
-            "enabled": True,
-            "config": {
-                "mappings": {
-                    "statuses": {"in_progress": 2, "waiting": 4},
-                    "new_status_id": 1,
-                    "resolved_status_id": 3,
-                }
-            },
-        },
+    return enabled_splynx(
+        {"statuses": {"in_progress": 2, "waiting": 4}, "new_status_id": 1, "resolved_status_id": 3}
     )
-    return system
-
-
-def make_operator(username: str, person_id: int | None = None) -> Operator:
-    user = make_user(username, Role.OPERATOR, first_name=username.title())
-    return Operator.objects.create(user=user, person_id=person_id)
 
 
 def pushed_ticket(fake: FakeSplynx, operator: Operator | None = None, **fields: Any) -> Ticket:

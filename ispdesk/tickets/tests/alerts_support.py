@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from ispdesk.jobs.models import JobRun, JobSchedule
 from ispdesk.jobs.runner import ensure_schedules, run_due_jobs
@@ -28,21 +31,28 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 3, day, hour, minute, tzinfo=BA)
 
 
-def spanish_in_buenos_aires(settings) -> None:  # type: ignore[no-untyped-def]
-    """For each module's autouse fixture: the messages' language and the business zone."""
+# The fixtures: import them into a test module (under their function names) to use them.
+
+
+@pytest.fixture(name="_spanish_in_buenos_aires", autouse=True)
+def spanish_in_buenos_aires_fixture(settings: Any) -> None:
+    """The messages' language and the business zone."""
     settings.LANGUAGE_CODE = "es-ar"
     settings.TIME_ZONE = "America/Argentina/Buenos_Aires"
 
 
-def simulator_gateway() -> GatewayConnection:
+@pytest.fixture(name="gateway")
+def gateway_fixture(db: Any) -> GatewayConnection:
     return GatewayConnection.objects.create(kind="simulator", name="Simulador", is_default=True)
 
 
-def make_ana() -> Operator:
+@pytest.fixture(name="ana")
+def ana_fixture(db: Any) -> Operator:
     return make_operator("ana2", "Ana", whatsapp="+54 9 11 5555-0001")
 
 
-def make_juan() -> Operator:
+@pytest.fixture(name="juan")
+def juan_fixture(db: Any) -> Operator:
     return make_operator("juan", "Juan", whatsapp="+54 9 11 5555-0002")
 
 

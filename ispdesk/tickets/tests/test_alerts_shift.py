@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from ispdesk.jobs.models import JobRun
 from ispdesk.jobs.registry import get_job
-from ispdesk.messaging.models import GatewayConnection, OutboundMessage
-from ispdesk.operators.models import Operator, ScheduleKind
+from ispdesk.messaging.models import OutboundMessage
+from ispdesk.operators.models import ScheduleKind
 from ispdesk.system.models import AuditEvent
 from ispdesk.tickets.actions import do_assign_ticket
 from ispdesk.tickets.alert_actions import do_send_shift_summaries, do_unassign_after_shift
@@ -18,38 +16,17 @@ from ispdesk.tickets.models import EventKind, Status, Ticket, TicketEvent
 from ispdesk.tickets.tests.alerts_support import (
     ANA_PHONE,
     JUAN_PHONE,
+    ana_fixture,  # noqa: F401 - the `ana` fixture
     at,
+    gateway_fixture,  # noqa: F401 - the `gateway` fixture
+    juan_fixture,  # noqa: F401 - the `juan` fixture
     listed,
-    make_ana,
-    make_juan,
     messages_to,
     quiet_ticket,
     run_job,
-    simulator_gateway,
-    spanish_in_buenos_aires,
+    spanish_in_buenos_aires_fixture,  # noqa: F401 - autouse
     windows,
 )
-
-
-@pytest.fixture(autouse=True)
-def _spanish_in_buenos_aires(settings):  # type: ignore[no-untyped-def]
-    spanish_in_buenos_aires(settings)
-
-
-@pytest.fixture
-def gateway(db) -> GatewayConnection:  # type: ignore[no-untyped-def]
-    return simulator_gateway()
-
-
-@pytest.fixture
-def ana(db) -> Operator:  # type: ignore[no-untyped-def]
-    return make_ana()
-
-
-@pytest.fixture
-def juan(db) -> Operator:  # type: ignore[no-untyped-def]
-    return make_juan()
-
 
 WEEKDAYS = range(5)
 
