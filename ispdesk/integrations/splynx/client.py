@@ -54,8 +54,10 @@ TYPES = "admin/support/tickets-types"
 CUSTOMERS = "admin/customers/customer"
 ADMINISTRATORS = "admin/administration/administrators"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# A proxy answering these after its own upstream timeout may hide a create that happened.
-AMBIGUOUS_STATUSES = frozenset({502, 504})
+# Answers to a create that may hide a ticket that was stored: a proxy's after its upstream
+# timed out (502, 504), or the server failing after the insert (500). A create that got one
+# is looked up, never sent again blindly; 429 and 503 mean "not processed" and are retried.
+AMBIGUOUS_STATUSES = frozenset({500, 502, 504})
 # A guard against a server that ignores `limit`/`offset` and repeats the same page forever.
 MAX_PAGES = 1000
 REASON_LIMIT = 200

@@ -99,8 +99,9 @@ def test_a_failed_create_is_recorded_and_retried_after_its_wait(desk: Desk) -> N
 def test_a_run_stops_pushing_after_three_failures_in_a_row(desk: Desk) -> None:
     for number in range(5):
         local_ticket(f"Ticket {number}")
-    # Splynx fails three times, then would answer: the run has stopped by then.
-    desk.splynx.fail_next("server_error", times=3, path=TICKETS)
+    # Splynx refuses three times (busy: nothing was stored), then would answer: the run has
+    # stopped by then.
+    desk.splynx.fail_next("rate_limited", times=3, path=TICKETS)
 
     counts = create_in_splynx(T0, splynx=desk.splynx.client(max_attempts=1))
 
