@@ -41,6 +41,7 @@ from ispdesk.tickets.alerts import (
     AlertRules,
     DueAlert,
     WatchedTicket,
+    alert_due,
     alerts_by_operator,
     left_behind,
     reminder_due,
@@ -78,14 +79,19 @@ class _Team:
 # Overdue alerts and pre-alerts -----------------------------------------------------------------
 
 
-def watched_tickets(rules: AlertRules, now: datetime) -> list[WatchedTicket]:
-    """Open assigned tickets quiet long enough to need some alert, with their alert times."""
+def watched_tickets(
+    rules: AlertRules, now: datetime, ticket_ids: list[int] | None = None
+) -> list[WatchedTicket]:
+    """Open assigned tickets quiet long enough to need some alert, with their alert times
+    (only `ticket_ids` when given)."""
     last_activity = Coalesce(
         Max("events__created_at", filter=~Q(events__kind=EventKind.ALERTED)), F("created_at")
     )
+    tickets = Ticket.objects.open()
+    if ticket_ids is not None:
+        tickets = tickets.filter(pk__in=ticket_ids)
     rows = list(
-        Ticket.objects.open()
-        .filter(assignee__isnull=False)
+        tickets.filter(assignee__isnull=False)
         .annotate(last_activity=last_activity)
         .filter(last_activity__lte=now - rules.prealert_from)
         .values_list("pk", "assignee_id", "last_activity")
@@ -114,7 +120,12 @@ def _alert_text(kind: str, operator: Operator) -> str:
 
 
 def _send_ticket_alerts(
-    operator: Operator, kind: str, due: list[DueAlert], team: _Team, now: datetime
+    operator: Operator,
+    kind: str,
+    due: list[DueAlert],
+    team: _Team,
+    now: datetime,
+    rules: AlertRules,
 ) -> list[int] | None:
     """Queue one grouped message of `kind` and record it on each ticket; the ticket ids, or
     None when the operator can't be alerted now (nothing recorded: a later run retries)."""
@@ -127,7 +138,19 @@ def _send_ticket_alerts(
             .filter(pk__in=list(quiet), assignee=operator)
             .exclude(status=Status.CLOSED)
         }
-        ordered = [tickets[alert.ticket_id] for alert in due if alert.ticket_id in tickets]
+        # Decided again under the lock: a run that outlived its lease and was taken over by
+        # another worker must not send the same alert twice.
+        still_due = {
+            watched.ticket_id: alert_due(watched, rules, now)
+            for watched in watched_tickets(rules, now, ticket_ids=list(tickets))
+        }
+        ordered = [
+            tickets[alert.ticket_id]
+            for alert in due
+            if alert.ticket_id in tickets
+            and (fresh := still_due.get(alert.ticket_id)) is not None
+            and fresh.kind == kind
+        ]
         if not ordered:
             return []
         lines = [
@@ -186,7 +209,7 @@ def do_send_ticket_alerts(now: datetime) -> dict[str, int]:
         for kind, due in ((OVERDUE, alerts.overdue), ("pre_alert", alerts.pre_alert)):
             if not due:
                 continue
-            sent = _send_ticket_alerts(operator, kind, due, team, now)
+            sent = _send_ticket_alerts(operator, kind, due, team, now, rules)
             if sent is None:
                 counts["blocked"] += 1
                 break  # the same block would stop the second message

@@ -193,7 +193,28 @@ def test_the_query_count_does_not_grow_with_tickets(
 ):
     for index in range(6):
         quiet_ticket(f"Ticket {index}", ana if index % 2 else juan, NOW - timedelta(minutes=60))
-    # Loads, then per operator: lock, message, events, counter, audit.
-    with django_assert_max_num_queries(30):
+    # Loads, then per operator: lock, the decision again (2), message, events, counter, audit.
+    with django_assert_max_num_queries(34):
         counts = do_send_ticket_alerts(NOW)
     assert counts["tickets"] == 6
+
+
+def test_a_run_taken_over_after_its_lease_does_not_alert_twice(gateway, ana):
+    """Two runs that both read the same overdue ticket (the first outlived its lease): the
+    decision is taken again under the ticket's lock, so only one grouped alert goes out."""
+    from ispdesk.tickets.alert_actions import (
+        _send_ticket_alerts,
+        _Team,
+        alert_rules,
+        watched_tickets,
+    )
+    from ispdesk.tickets.alerts import alerts_by_operator
+
+    ticket = quiet_ticket("Sin servicio", ana, NOW - timedelta(hours=2))
+    rules = alert_rules()
+    due = alerts_by_operator(watched_tickets(rules, NOW), rules, NOW)[ana.pk].overdue
+    team = _Team([ana.pk], NOW)
+    assert _send_ticket_alerts(ana, "overdue", due, team, NOW, rules) == [ticket.pk]
+    assert _send_ticket_alerts(ana, "overdue", due, team, NOW, rules) == []
+    assert len(alerted(ticket)) == 1
+    assert len(messages_to(ANA_PHONE)) == 1
