@@ -364,11 +364,15 @@ def _first_message(client: SplynxClient, ticket: Ticket, *, check_existing: bool
 
 def _push_existing(ticket: Ticket, client: SplynxClient, now: datetime) -> PushResult:
     if ticket.splynx_error:
-        # The last push failed somewhere; the first message may be what is missing.
-        _first_message(client, ticket, check_existing=True)
+        # The last push failed somewhere; the first message may be what is missing. Clearing
+        # the error with a conditional UPDATE claims the repair: of two workers (the flow and
+        # the create job) only one adds the message. A failure stores the error again.
+        claimed = Ticket.objects.filter(pk=ticket.pk, splynx_error=ticket.splynx_error).update(
+            splynx_error=""
+        )
+        if claimed:
+            _first_message(client, ticket, check_existing=True)
     assigned = _settle_assignee(ticket, client, now)
-    if ticket.splynx_error:
-        Ticket.objects.filter(pk=ticket.pk).update(splynx_error="")
     return PushResult(ticket.pk, False, ticket.splynx_ticket_id, assigned, "")
 
 
@@ -660,8 +664,10 @@ def import_existing(
         counts["errors"] += 1
         return counts
     counts["seen"] = len(remote)
-    known = _known_ids([ticket.id for ticket in remote])
+    # Creates in flight first, links second: a create that links its ticket between the two
+    # reads is then seen in one of them (the other order could miss it in both).
     pending = _pending_subjects()
+    known = _known_ids([ticket.id for ticket in remote])
     strangers = [t for t in remote if t.id not in known and t.subject.strip() not in pending]
     if not strangers:
         return counts

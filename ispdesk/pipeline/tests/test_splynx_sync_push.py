@@ -367,3 +367,27 @@ def test_without_settings_it_reports_instead_of_calling(db: Any) -> None:
 
     assert result.error == "Splynx is not enabled or not configured."
     assert not result.created
+
+
+def test_a_missing_first_message_is_added_by_one_worker_only(
+    splynx: ExternalSystem, fake_splynx: FakeSplynx
+) -> None:
+    from ispdesk.pipeline.splynx_sync import _push_existing
+
+    ticket = new_ticket()
+    push_ticket(ticket.pk, client=fake_splynx.client())
+    fake_splynx.messages.clear()  # the first message never arrived
+    Ticket.objects.filter(pk=ticket.pk).update(splynx_error="Splynx timed out.")
+    # Two workers read the ticket with its error at the same moment...
+    seen_by_first = Ticket.objects.get(pk=ticket.pk)
+    seen_by_second = Ticket.objects.get(pk=ticket.pk)
+
+    _push_existing(seen_by_first, fake_splynx.client(), timezone.now())
+    before = len(fake_splynx.requests_to(MESSAGES))
+    _push_existing(seen_by_second, fake_splynx.client(), timezone.now())
+
+    # ...and only the one that cleared the error repairs the ticket: the other does not even
+    # look at the messages (a look then an add, by both, could post it twice).
+    assert len(fake_splynx.messages) == 1
+    assert len(fake_splynx.requests_to(MESSAGES)) == before
+    assert Ticket.objects.get(pk=ticket.pk).splynx_error == ""
