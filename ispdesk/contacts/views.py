@@ -7,8 +7,6 @@ preview form carries: confirming applies exactly the file that was previewed, on
 
 from __future__ import annotations
 
-import base64
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +43,7 @@ from ispdesk.contacts.importing import ImportFileError, parse_import
 from ispdesk.contacts.models import Contact
 from ispdesk.lib.dni import format_dni
 from ispdesk.lib.htmx import render_page_or_fragment
+from ispdesk.lib.parked_uploads import drop_upload, park_upload, take_upload
 from ispdesk.lib.phones import format_phone
 from ispdesk.operators.models import Area
 
@@ -225,25 +224,19 @@ def _preview(request: AuthenticatedRequest) -> HttpResponse:
     except ImportFileError as exc:
         form.add_error("file", exc.message)
         return _import_page(request, form, status=422)
-    token = secrets.token_urlsafe(16)
-    request.session[IMPORT_SESSION_KEY] = {
-        "token": token,
-        "name": upload.name or "",
-        "hint": hint,
-        "data": base64.b64encode(data).decode("ascii"),
-    }
+    token = park_upload(
+        request.session, IMPORT_SESSION_KEY, data, name=upload.name or "", hint=hint
+    )
     return _import_page(request, plan=plan, token=token, file_name=upload.name or "")
 
 
 def _confirm(request: AuthenticatedRequest) -> HttpResponse:
-    pending = request.session.get(IMPORT_SESSION_KEY) or {}
-    token = request.POST.get("token", "")
-    if not token or not secrets.compare_digest(str(pending.get("token", "")), token):
+    pending = take_upload(request.session, IMPORT_SESSION_KEY, request.POST.get("token", ""))
+    if pending is None:
         messages.error(request, _("That preview is no longer available; upload the file again."))
         return redirect("contact_import")
-    del request.session[IMPORT_SESSION_KEY]
     try:
-        plan = _parse(base64.b64decode(pending["data"]), pending["hint"])
+        plan = _parse(pending.data, pending.hint)
     except ImportFileError as exc:  # not after a good preview; kept as a safety net
         messages.error(request, exc.message)
         return redirect("contact_import")
@@ -257,7 +250,7 @@ def _confirm(request: AuthenticatedRequest) -> HttpResponse:
         )
         % counts,
     )
-    return _import_page(request, plan=result, file_name=pending.get("name", ""))
+    return _import_page(request, plan=result, file_name=pending.name)
 
 
 @supervisor_required
@@ -273,5 +266,5 @@ def contact_import(request: AuthenticatedRequest) -> HttpResponse:
 @supervisor_required
 @require_POST
 def contact_import_cancel(request: AuthenticatedRequest) -> HttpResponse:
-    request.session.pop(IMPORT_SESSION_KEY, None)
+    drop_upload(request.session, IMPORT_SESSION_KEY)
     return redirect("contact_import")

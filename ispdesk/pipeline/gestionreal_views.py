@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import base64
-import secrets
 from typing import Any
 
 from django import forms
@@ -19,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from ispdesk.accounts.decorators import AuthenticatedRequest, admin_required
 from ispdesk.integrations.gestionreal.csv import CsvFileError
 from ispdesk.lib.htmx import is_htmx
+from ispdesk.lib.parked_uploads import drop_upload, park_upload, take_upload
 from ispdesk.pipeline.csv_import import CsvPlan, import_csv, preview_csv
 from ispdesk.pipeline.gestionreal_settings import (
     MODES,
@@ -236,25 +235,18 @@ def _csv_preview(request: AuthenticatedRequest) -> HttpResponse:
     except CsvFileError as exc:
         form.add_error("file", exc.message)
         return _csv_page(request, form, status=422)
-    token = secrets.token_urlsafe(16)
-    request.session[CSV_SESSION_KEY] = {
-        "token": token,
-        "name": upload.name or "",
-        "data": base64.b64encode(data).decode("ascii"),
-    }
+    token = park_upload(request.session, CSV_SESSION_KEY, data, name=upload.name or "")
     return _csv_page(request, plan=plan, token=token, file_name=upload.name or "")
 
 
 def _csv_confirm(request: AuthenticatedRequest) -> HttpResponse:
-    pending = request.session.get(CSV_SESSION_KEY) or {}
-    token = request.POST.get("token", "")
-    if not token or not secrets.compare_digest(str(pending.get("token", "")), token):
+    pending = take_upload(request.session, CSV_SESSION_KEY, request.POST.get("token", ""))
+    if pending is None:
         messages.error(request, _("That preview is no longer available; upload the file again."))
         return redirect("csv_import")
-    del request.session[CSV_SESSION_KEY]
-    name = str(pending.get("name", ""))
+    name = pending.name
     try:
-        result = import_csv(request.user, base64.b64decode(pending["data"]), file_name=name)
+        result = import_csv(request.user, pending.data, file_name=name)
     except CsvFileError as exc:  # not after a good preview; kept as a safety net
         messages.error(request, exc.message)
         return redirect("csv_import")
@@ -283,5 +275,5 @@ def csv_import(request: AuthenticatedRequest) -> HttpResponse:
 @admin_required
 @require_POST
 def csv_import_cancel(request: AuthenticatedRequest) -> HttpResponse:
-    request.session.pop(CSV_SESSION_KEY, None)
+    drop_upload(request.session, CSV_SESSION_KEY)
     return redirect("csv_import")
