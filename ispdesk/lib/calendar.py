@@ -9,6 +9,7 @@ also close an ordinary day.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -223,6 +224,13 @@ def next_opening(
 
 def national_holidays(years: Iterable[int], country: str = "AR") -> frozenset[date]:
     """National holidays of the given years (Argentina by default)."""
+    return frozenset().union(*(_holidays_of(year, country) for year in set(years)))
+
+
+@functools.lru_cache(maxsize=64)
+def _holidays_of(year: int, country: str) -> frozenset[date]:
+    # A year's holidays never change, and computing them costs ~4 ms: every routing
+    # decision and courtesy check reads the calendar, so each year is computed once.
     import holidays
 
-    return frozenset(holidays.country_holidays(country, years=list(years)).keys())
+    return frozenset(holidays.country_holidays(country, years=[year]).keys())
