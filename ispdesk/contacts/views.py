@@ -43,6 +43,7 @@ from ispdesk.contacts.importing import ImportFileError, parse_import
 from ispdesk.contacts.models import Contact
 from ispdesk.lib.dni import format_dni
 from ispdesk.lib.htmx import render_page_or_fragment
+from ispdesk.lib.numbers import ascii_int
 from ispdesk.lib.parked_uploads import drop_upload, park_upload, take_upload
 from ispdesk.lib.phones import format_phone
 from ispdesk.operators.models import Area
@@ -70,7 +71,7 @@ class ContactRow:
 
 
 def _area_filter(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isascii() and raw.isdigit() and len(raw) < 10 else None
+    return ascii_int(raw, max_digits=9)
 
 
 @login_required

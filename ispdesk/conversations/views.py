@@ -44,6 +44,7 @@ from ispdesk.conversations.models import (
     Sender,
 )
 from ispdesk.conversations.presence import OFFLINE, ONLINE, do_set_away, presence_of
+from ispdesk.lib.numbers import ascii_int
 from ispdesk.lib.phones import format_phone
 from ispdesk.operators.models import Area, Operator
 
@@ -135,8 +136,7 @@ class ListState:
 
 
 def _int(raw: str | None) -> int | None:
-    raw = (raw or "").strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else None
+    return ascii_int(raw, max_digits=11)
 
 
 def _list_state(request: HttpRequest, viewer: Viewer, selected: int | None = None) -> ListState:

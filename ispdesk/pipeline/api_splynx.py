@@ -16,6 +16,7 @@ from pydantic import ConfigDict
 from ispdesk.accounts.auth import ApiRequest
 from ispdesk.accounts.permissions import api_require_admin
 from ispdesk.api_errors import ApiError, parse_json_body
+from ispdesk.lib.numbers import ascii_int
 from ispdesk.pipeline.splynx_settings import (
     SplynxSettingsError,
     do_map_operators,
@@ -195,11 +196,12 @@ def map_operators(request: ApiRequest) -> list[dict[str, Any]]:
         raise ApiError(422, "validation_error", message, {"body": message})
     mapping: dict[int, int | None] = {}
     for key, value in data.items():
+        operator_id = ascii_int(key)
         valid_value = value is None or (type(value) is int)
-        if not key.isdigit() or not valid_value:
+        if operator_id is None or not valid_value:
             message = _("Operator ids map to Splynx administrator ids (numbers) or null.")
             raise ApiError(422, "validation_error", message, {key[:40]: _("invalid value")})
-        mapping[int(key)] = value
+        mapping[operator_id] = value
     with settings_errors():
         operators = do_map_operators(request.auth, mapping)
     return [

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from ispdesk.integrations.splynx.client import AUTH_TYPES, SplynxClient, SplynxSettings
 from ispdesk.integrations.splynx.errors import SplynxError
+from ispdesk.lib.numbers import ascii_int
 from ispdesk.operators.models import Operator
 from ispdesk.pipeline.models import ExternalSystem, SystemKind
 from ispdesk.realtime.events import send_event_on_commit
@@ -151,8 +152,8 @@ def _url(value: str, bad: dict[str, str]) -> str:
 def _id(value: Any, name: str, bad: dict[str, str]) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        value = ascii_int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
         bad[name] = _("A Splynx id: a whole number from 1.")
         return None

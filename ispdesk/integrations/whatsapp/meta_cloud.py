@@ -52,6 +52,7 @@ from ispdesk.integrations.whatsapp.base import (
     WebhookRequest,
 )
 from ispdesk.lib.http import HttpError
+from ispdesk.lib.numbers import ascii_int
 from ispdesk.lib.phones import PhoneError, normalize_phone
 
 logger = logging.getLogger("ispdesk.whatsapp.meta_cloud")
@@ -162,9 +163,7 @@ def _int_or_none(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
+    return ascii_int(value)
 
 
 # --- inbound payloads (tolerant: every field optional but the ones we key on) -----------------

@@ -65,3 +65,15 @@ def test_nothing_to_change_writes_no_audit(admin_client: Client) -> None:
     ana = make_operator("ana2", person_id=3)
     assert put(admin_client, {str(ana.pk): 3}).status_code == 200
     assert not AuditEvent.objects.filter(action="integration.splynx.operators_mapped").exists()
+
+
+def test_an_operator_id_in_unicode_digits_is_refused_not_a_500(admin_client):
+    import json
+
+    response = admin_client.put(
+        "/api/admin/integrations/splynx/operators",
+        json.dumps({"²": 1}),
+        content_type="application/json",
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
