@@ -27,6 +27,7 @@ from ispdesk.operators.api import router as operators_router
 from ispdesk.operators.hours_api import router as working_hours_router
 from ispdesk.pipeline.api_gestionreal import router as gestionreal_router
 from ispdesk.pipeline.api_hook import router as ticket_hook_router
+from ispdesk.pipeline.api_jobs import router as pipeline_jobs_router
 from ispdesk.pipeline.api_splynx import router as splynx_router
 from ispdesk.system.api import logs_router
 from ispdesk.system.api import router as system_router
@@ -110,6 +111,7 @@ api.add_router("/admin/jobs", jobs_router)
 api.add_router("/jobs", job_runs_router)
 api.add_router("/", operators_router)
 api.add_router("/tickets", tickets_router)
+api.add_router("/tickets", pipeline_jobs_router)
 api.add_router("/whatsapp", whatsapp_router)
 api.add_router("/connections", connections_router)
 api.add_router("/bot", bot_router)

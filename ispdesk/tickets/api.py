@@ -19,9 +19,8 @@ from ninja import Query, Router, Status
 from ispdesk.accounts.auth import ApiRequest
 from ispdesk.accounts.permissions import api_require_supervisor
 from ispdesk.api_errors import ApiError
-from ispdesk.jobs.api_runs import RunStartedOut, start_job
+from ispdesk.jobs.api_runs import add_job_starters
 from ispdesk.operators.models import Operator
-from ispdesk.pipeline import jobs as pipeline_jobs
 from ispdesk.tickets.access import access_ticket, can_create_tickets, tickets_for
 from ispdesk.tickets.actions import (
     NewTicket,
@@ -317,52 +316,12 @@ def reopen_ticket(
 
 # Ticket jobs started by hand (admins): 202 with the queued JobRun's id, which
 # `GET /api/jobs/runs/{id}` reports on. A run started this way ignores the jobs' work hours.
-
-
-@router.post("/auto_unassign_after_shift", response={202: RunStartedOut})
-def run_auto_unassign_after_shift(request: ApiRequest) -> Status:
-    return start_job(request, AUTO_UNASSIGN_AFTER_SHIFT)
-
-
-@router.post("/alert_overdue", response={202: RunStartedOut})
-def run_alert_overdue(request: ApiRequest) -> Status:
-    return start_job(request, OVERDUE_ALERTS)
-
-
-@router.post("/end_of_shift_notifications", response={202: RunStartedOut})
-def run_end_of_shift_notifications(request: ApiRequest) -> Status:
-    return start_job(request, END_OF_SHIFT_NOTIFICATIONS)
-
-
-# The ticket pipeline's jobs (`ispdesk.pipeline.jobs`), started by hand the same way.
-# `/download` and `/create` run one half of the flow each; `/all_flow` runs all of it.
-
-
-@router.post("/download", response={202: RunStartedOut})
-def run_download(request: ApiRequest) -> Status:
-    return start_job(request, pipeline_jobs.DOWNLOAD)
-
-
-@router.post("/create", response={202: RunStartedOut})
-def run_create(request: ApiRequest) -> Status:
-    return start_job(request, pipeline_jobs.CREATE)
-
-
-@router.post("/close", response={202: RunStartedOut})
-def run_close_sync(request: ApiRequest) -> Status:
-    return start_job(request, pipeline_jobs.CLOSE_SYNC)
-
-
-@router.post("/all_flow", response={202: RunStartedOut})
-def run_all_flow(request: ApiRequest) -> Status:
-    return start_job(request, pipeline_jobs.TICKET_FLOW)
-
-
-@router.post("/sync_status", response={202: RunStartedOut})
-def run_sync_status(request: ApiRequest) -> Status:
-    return start_job(request, pipeline_jobs.SYNC_STATUS)
-
-
-@router.post("/import_existing", response={202: RunStartedOut})
-def run_import_existing(request: ApiRequest) -> Status:
-    return start_job(request, pipeline_jobs.IMPORT_EXISTING)
+# (The pipeline's jobs add theirs under the same prefix: `ispdesk.pipeline.api_jobs`.)
+add_job_starters(
+    router,
+    {
+        "auto_unassign_after_shift": AUTO_UNASSIGN_AFTER_SHIFT,
+        "alert_overdue": OVERDUE_ALERTS,
+        "end_of_shift_notifications": END_OF_SHIFT_NOTIFICATIONS,
+    },
+)

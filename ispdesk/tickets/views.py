@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -29,7 +28,6 @@ from ispdesk.accounts.decorators import AuthenticatedRequest, supervisor_require
 from ispdesk.lib.htmx import is_htmx, render_page_or_fragment
 from ispdesk.lib.phones import format_phone
 from ispdesk.operators.models import Area, Operator
-from ispdesk.pipeline.models import ExternalSystem, SystemKind
 from ispdesk.system.config import get_config
 from ispdesk.tickets.access import access_ticket, tickets_for
 from ispdesk.tickets.actions import (
@@ -334,18 +332,19 @@ def timeline_item(event: TicketEvent) -> TimelineItem:
     return TimelineItem(event=event, title=title, text=text, actor=actor)
 
 
-def splynx_ticket_url(ticket: Ticket) -> str:
-    """The ticket's page in Splynx's admin, or "" when its id or Splynx's address is unknown."""
-    if ticket.splynx_ticket_id is None:
-        return ""
-    config = (
-        ExternalSystem.objects.filter(kind=SystemKind.SPLYNX).values_list("config", flat=True)
-    ).first()
-    base_url = config.get("base_url") if isinstance(config, dict) else None
-    # Only a web address becomes a link: a stored "javascript:" must never be clickable.
-    if not isinstance(base_url, str) or urlsplit(base_url).scheme not in ("http", "https"):
-        return ""
-    return f"{base_url.rstrip('/')}/admin/support/tickets--view?id={ticket.splynx_ticket_id}"
+# The address of a ticket in the system it is mirrored to (Splynx), offered by the app that
+# knows that system (the pipeline registers it), so tickets never import the pipeline.
+_mirror_links: list[Callable[[Ticket], str]] = []
+
+
+def register_mirror_link(provider: Callable[[Ticket], str]) -> None:
+    if provider not in _mirror_links:
+        _mirror_links.append(provider)
+
+
+def mirror_link(ticket: Ticket) -> str:
+    """The first link a registered provider gives for the ticket, or ""."""
+    return next((link for provider in _mirror_links if (link := provider(ticket))), "")
 
 
 def _render_detail(
@@ -374,7 +373,7 @@ def _render_detail(
         "status_choices": _status_choices(ticket),
         "assignable": assignable,
         "overdue_minutes": _overdue_minutes(),
-        "splynx_url": splynx_ticket_url(ticket),
+        "splynx_url": mirror_link(ticket),
         "customer_phone": format_phone(ticket.customer_phone) if ticket.customer_phone else "",
     }
     return render_page_or_fragment(

@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from ispdesk.pipeline.links import splynx_ticket_url
 from ispdesk.pipeline.models import ExternalSystem, SystemKind
 from ispdesk.tickets.models import Ticket
-from ispdesk.tickets.views import splynx_ticket_url
 
 SPLYNX = "https://splynx.example.net"
 
