@@ -306,7 +306,7 @@ def _status_fragment(
 ) -> HttpResponse:
     connection.refresh_from_db()
     context = {**_detail_context(request, connection), "failure": failure}
-    return _render(request, "messaging/_connection_status.html", context, status=status)
+    return _render(request, "messaging/_connection_status_body.html", context, status=status)
 
 
 @admin_required
