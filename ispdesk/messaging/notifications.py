@@ -31,6 +31,7 @@ from ispdesk.messaging.models import OutboundMessage, Purpose
 from ispdesk.messaging.outbox import NoConnection, default_connection, queue_message
 from ispdesk.operators.calendars import business_calendar, windows_by_operator
 from ispdesk.operators.models import Operator, ScheduleKind
+from ispdesk.system.config import get_config
 from ispdesk.tickets.filters import overdue_after, overdue_q
 from ispdesk.tickets.models import Status, Ticket
 
@@ -283,12 +284,15 @@ def ticket_list_values(operator: Operator, lines: Sequence[TicketLine]) -> dict[
 
 
 def ticket_link(ticket: Ticket, base_url: str = "") -> str:
-    """The ticket's page; absolute when the caller knows the address people use."""
+    """The ticket's page, absolute with the `public_url` setting, else with the caller's
+    address (an API request's), else only the path: a job has no request to ask."""
     path = reverse("ticket_detail", args=[ticket.pk])
-    return base_url.rstrip("/") + path if base_url else path
+    base = get_config("public_url") or base_url
+    return base.rstrip("/") + path if base else path
 
 
 def assignment_values(operator: Operator, ticket: Ticket, base_url: str = "") -> dict[str, str]:
+    """Values of `ticket_assigned`; `base_url` is used only without the `public_url` setting."""
     return {
         "operator": first_name(operator),
         "ticket": str(ticket.pk),

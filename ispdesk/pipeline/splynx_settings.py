@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ispdesk.integrations.splynx.client import AUTH_TYPES, SplynxClient, SplynxSettings
 from ispdesk.integrations.splynx.errors import SplynxError
@@ -111,6 +112,8 @@ def client_settings(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Sp
         password=str(secrets.get("password") or ""),
         api_key=str(secrets.get("api_key") or ""),
         api_secret=str(secrets.get("api_secret") or ""),
+        # Workers in several processes share the key: each signs only its token logins.
+        api_key_token=True,
     )
 
 
@@ -334,7 +337,9 @@ def probe(config: Mapping[str, Any], secrets: Mapping[str, str]) -> TestOutcome:
     finally:
         client.logout()
     listed = [{"id": admin.id, "name": admin.name, "login": admin.login} for admin in admins]
-    detail = _("Connected: %(count)s administrators.") % {"count": len(listed)}
+    detail = ngettext(
+        "Connected: %(count)s administrator.", "Connected: %(count)s administrators.", len(listed)
+    ) % {"count": len(listed)}
     return TestOutcome(True, detail, listed)
 
 
@@ -409,7 +414,8 @@ def do_map_operators(actor: Any, mapping: Mapping[int, int | None]) -> list[Oper
         if unknown:
             raise SplynxSettingsError(
                 "not_found",
-                _("No such operator: %(ids)s.") % {"ids": ", ".join(unknown)},
+                ngettext("No such operator: %(ids)s.", "No such operators: %(ids)s.", len(unknown))
+                % {"ids": ", ".join(unknown)},
                 dict.fromkeys(unknown, _("no such operator")),
             )
         final = {pk: operator.person_id for pk, operator in operators.items()}

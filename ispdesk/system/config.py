@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,6 +37,9 @@ class ConfigKey:
     maximum: int | None = None
     choices: tuple[str, ...] = field(default_factory=tuple)
     max_length: int = 500
+    # Text settings only: a further check of a non-empty value, returning the value to store
+    # or raising ValueError whose message says what is wrong ("expected an http:// address").
+    clean: Callable[[str], str] | None = None
 
     def parse(self, raw: Any) -> Any:
         """Turn a submitted value (JSON or form text) into the typed value, or raise."""
@@ -85,6 +89,11 @@ class ConfigKey:
             raise ConfigValueError(
                 self.key, _("must be one of: %(choices)s") % {"choices": ", ".join(self.choices)}
             )
+        if self.clean is not None and value:
+            try:
+                value = self.clean(value)
+            except ValueError as exc:
+                raise ConfigValueError(self.key, str(exc)) from None
         return value
 
     def _parse_list(self, raw: Any) -> list[str]:

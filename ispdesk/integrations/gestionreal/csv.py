@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ispdesk.integrations.gestionreal.mapping import clean_text, parse_datetime
 
@@ -257,7 +258,11 @@ def parse_cases_csv(data: bytes) -> CsvParse:
                 cells = cells[:-1]
             numero = cells[NUMERO].strip() if cells else ""
             if len(cells) != COLUMNS:
-                reason = _("%(found)s columns instead of %(expected)s") % {
+                reason = ngettext(
+                    "%(found)s column instead of %(expected)s",
+                    "%(found)s columns instead of %(expected)s",
+                    len(cells),
+                ) % {
                     "found": len(cells),
                     "expected": COLUMNS,
                 }

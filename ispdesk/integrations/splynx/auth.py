@@ -1,7 +1,10 @@
 """Splynx's three authentication schemes: API key signature, access token, Basic.
 
-The signature nonce must grow for each key across every client object and thread of the
-process (Splynx refuses a nonce it has seen), so it lives in one locked table per key.
+The signature nonce must grow for each key (Splynx refuses one at or below the last it saw).
+Within a process, `NonceCounter` keeps that true across client objects and threads. Across
+processes nothing can: two workers signing in the same centisecond may send the same nonce, and
+requests race on the wire anyway. So the pipeline signs only token logins (`api_key_token`),
+rarely, and a signature refused with 401 is tried once more with a fresh nonce after a pause.
 """
 
 from __future__ import annotations
@@ -15,17 +18,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-_nonce_lock = threading.Lock()
-_last_nonce: dict[str, int] = {}
+
+class NonceCounter:
+    """Unix time x 100 like the official clients, but never equal to or below the last one
+    given for a key (two calls in the same centisecond, or a clock stepping back)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, int] = {}
+
+    def next(self, key: str, clock: Callable[[], float] = time.time) -> int:
+        with self._lock:
+            nonce = max(int(clock() * 100), self._last.get(key, 0) + 1)
+            self._last[key] = nonce
+            return nonce
+
+
+# One per process: every client of the process shares it.
+PROCESS_NONCES = NonceCounter()
 
 
 def next_nonce(key: str, clock: Callable[[], float] = time.time) -> int:
-    """Unix time x 100 like the official clients, but never equal to or below the last one
-    given for this key (two calls in the same centisecond, or a clock stepping back)."""
-    with _nonce_lock:
-        nonce = max(int(clock() * 100), _last_nonce.get(key, 0) + 1)
-        _last_nonce[key] = nonce
-        return nonce
+    return PROCESS_NONCES.next(key, clock)
 
 
 def signature(key: str, secret: str, nonce: int) -> str:

@@ -20,9 +20,10 @@ from typing import Any
 import httpx
 
 from ispdesk.integrations.splynx.auth import (
+    PROCESS_NONCES,
+    NonceCounter,
     Tokens,
     basic_header,
-    next_nonce,
     signature,
     signed_header,
     token_header,
@@ -125,8 +126,10 @@ class SplynxClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        nonces: NonceCounter = PROCESS_NONCES,
     ) -> None:
         self.settings = settings
+        self._nonces = nonces
         self.http = HttpClient(
             base_url=settings.api_root,
             timeout=settings.timeout,
@@ -145,9 +148,12 @@ class SplynxClient:
         if settings.auth_type == "basic":
             return basic_header(settings.api_key, settings.api_secret)
         if not settings.uses_tokens:
-            nonce = next_nonce(settings.api_key, self._clock)
+            nonce = self._nonces.next(settings.api_key, self._clock)
             return signed_header(settings.api_key, settings.api_secret, nonce)
         return token_header(self._access_token())
+
+    def _signs_each_call(self) -> bool:
+        return self.settings.auth_type == "api_key" and not self.settings.uses_tokens
 
     def _access_token(self) -> str:
         with self._token_lock:
@@ -180,19 +186,32 @@ class SplynxClient:
 
     def _login(self) -> Tokens:
         settings = self.settings
-        body: dict[str, Any]
-        if settings.auth_type == "admin":
-            body = {"auth_type": "admin", "login": settings.login, "password": settings.password}
-        else:
-            nonce = next_nonce(settings.api_key, self._clock)
-            body = {
-                "auth_type": "api_key",
-                "key": settings.api_key,
-                "signature": signature(settings.api_key, settings.api_secret, nonce),
-                "nonce": nonce,
-            }
+        if settings.auth_type != "admin":
+            return self._signed_login()
+        body = {"auth_type": "admin", "login": settings.login, "password": settings.password}
         data = self._send("POST", TOKENS_PATH, json=body, authorize=False, what="login")
         return self._tokens_from(data)
+
+    def _signed_login(self) -> Tokens:
+        try:
+            return self._tokens_from(self._send_signed_login())
+        except SplynxError as exc:
+            if exc.status != 401:
+                raise
+        # Another process may have signed with this nonce or a later one: once more, later.
+        self._sleep(self._backoff(1))
+        return self._tokens_from(self._send_signed_login())
+
+    def _send_signed_login(self) -> Any:
+        settings = self.settings
+        nonce = self._nonces.next(settings.api_key, self._clock)
+        body = {
+            "auth_type": "api_key",
+            "key": settings.api_key,
+            "signature": signature(settings.api_key, settings.api_secret, nonce),
+            "nonce": nonce,
+        }
+        return self._send("POST", TOKENS_PATH, json=body, authorize=False, what="login")
 
     def _refresh(self, refresh_token: str) -> Tokens:
         data = self._send(
@@ -251,7 +270,7 @@ class SplynxClient:
         what = what or f"{method} {path.split('/')[-1] if path[-1:].isdigit() else path}"
         settings = self.settings
         attempt = 0
-        logged_in_again = False
+        logged_in_again = signed_again = False
         while True:
             attempt += 1
             last = attempt >= settings.max_attempts
@@ -277,6 +296,12 @@ class SplynxClient:
                 logged_in_again = True
                 attempt -= 1
                 self._forget_tokens()
+                continue
+            if status == 401 and authorize and self._signs_each_call() and not signed_again:
+                # A nonce another process used first (or later): once more, freshly signed.
+                signed_again = True
+                attempt -= 1
+                self._sleep(self._backoff(1))
                 continue
             if status in RETRY_STATUSES:
                 if creates and status in AMBIGUOUS_STATUSES:

@@ -336,7 +336,7 @@ def test_errors_are_stored_in_words_without_secrets(
     splynx: ExternalSystem, fake_splynx: FakeSplynx
 ) -> None:
     ticket = new_ticket()
-    fake_splynx.fail_next("unauthorized", path="admin/")
+    fake_splynx.fail_next("unauthorized", times=2, path="admin/")  # one retry, freshly signed
 
     result = push_ticket(ticket.pk, client=fake_splynx.client())
 

@@ -6,10 +6,13 @@ import hashlib
 import hmac
 import logging
 import threading
+import time
+from urllib.parse import parse_qsl
 
 import pytest
 
-from ispdesk.integrations.splynx.auth import next_nonce, signature
+from ispdesk.integrations.splynx.auth import NonceCounter, next_nonce, signature
+from ispdesk.integrations.splynx.client import SplynxClient
 from ispdesk.integrations.splynx.errors import SplynxError
 from ispdesk.testing.fakes.splynx import API_SECRET, PASSWORD, FakeSplynx
 
@@ -90,6 +93,67 @@ def test_it_gets_a_token_with_the_api_key_signature(fake_splynx: FakeSplynx) -> 
     login = fake_splynx.requests_to("/admin/auth/tokens", "POST")[0].json
     assert login["auth_type"] == "api_key" and "signature" in login
     assert fake_splynx.logins == 1
+
+
+class _Clock:
+    """A wall clock shared by two "processes", standing still until someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _process(fake: FakeSplynx, clock: _Clock, **overrides: object) -> SplynxClient:
+    # Its own nonce counter, as a separate worker process has.
+    return SplynxClient(
+        fake.settings("api_key", **overrides),
+        clock=clock.time,
+        sleep=clock.sleep,
+        nonces=NonceCounter(),
+    )
+
+
+@pytest.mark.parametrize("tokens", [False, True], ids=["signed-calls", "token-login"])
+def test_two_processes_signing_in_the_same_centisecond_both_get_through(
+    fake_splynx: FakeSplynx, tokens: bool
+) -> None:
+    clock = _Clock()
+    first, second = (_process(fake_splynx, clock, api_key_token=tokens) for _ in range(2))
+    assert len(first.administrators()) == 2
+    # Same key, same centisecond, same nonce: Splynx refuses the second one once, and the
+    # second process signs again after a pause.
+    assert len(second.administrators()) == 2
+    taken, refused, again = _nonces(fake_splynx)
+    assert taken == refused < again
+
+
+def _nonces(fake: FakeSplynx) -> list[int]:
+    found = []
+    for request in fake.requests:
+        header = request.headers.get("authorization", "")
+        signed = dict(parse_qsl(header[len("Splynx-EA (") : -1]))
+        body = request.json if isinstance(request.json, dict) else {}
+        nonce = body.get("nonce") or signed.get("nonce")
+        if nonce is not None:
+            found.append(int(nonce))
+    return found
+
+
+def test_a_wrong_secret_is_still_refused_after_the_one_fresh_signature(
+    fake_splynx: FakeSplynx,
+) -> None:
+    clock = _Clock()
+    client = _process(fake_splynx, clock, api_secret="wrong-secret-value")
+    with pytest.raises(SplynxError) as caught:
+        client.administrators()
+    assert caught.value.reason == "credentials"
+    first, second = _nonces(fake_splynx)
+    assert second > first
 
 
 def test_it_refreshes_the_token_before_it_expires(fake_splynx: FakeSplynx) -> None:
