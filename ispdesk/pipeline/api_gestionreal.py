@@ -1,6 +1,8 @@
 """Gestión Real settings API (admins): `GET`/`PUT` the settings, `POST /test` to try them.
 
 Credentials (`secret`, `password`) are write-only: answers say `has_secret` / `has_password`.
+The close sync's knobs and the web export page (`web`) come with their defaults filled in;
+a change names only what it changes (a `web` key set to null takes its default back).
 """
 
 from __future__ import annotations
@@ -9,13 +11,18 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Router, Schema
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ispdesk.accounts.auth import ApiRequest
 from ispdesk.accounts.permissions import api_require_admin
 from ispdesk.accounts.schemas import Text
 from ispdesk.api_errors import ApiError
 from ispdesk.pipeline.gestionreal_settings import (
+    CLOSE_SYNC_BATCH_RANGE,
+    FILTER_MAX_ITEMS,
+    REOPEN_WINDOW_RANGE,
+    WEB_NUMBER_RANGES,
+    WEB_TEXT_MAX_LENGTH,
     SettingsError,
     do_save_gestionreal,
     do_test_gestionreal,
@@ -27,11 +34,51 @@ from ispdesk.pipeline.models import ExternalSystem
 router = Router(tags=["integrations"])
 
 
+def _between(what: str, bounds: tuple[int, int]) -> str:
+    return f"{what}: {bounds[0]} to {bounds[1]}."
+
+
 class FiltersSchema(Schema):
     keywords: list[str] = []
     groups: list[str] = []
     states: list[str] = []
     exclude_states: list[str] = []
+
+
+class WebOut(Schema):
+    """The web export page; `cases_url` empty: `index.php?menuitem=10` next to the login
+    page; `submit_selector` empty: press Enter; `login_error_selector` empty: none."""
+
+    cases_url: str
+    username_selector: str
+    password_selector: str
+    submit_selector: str
+    login_error_selector: str
+    export_selector: str
+    timeout_seconds: int | float
+    max_megabytes: int | float
+
+
+class WebIn(BaseModel):
+    """Keys left out keep their value, null takes the default back; unknown keys are refused
+    (by the settings, which name them). A pydantic model, not a Ninja `Schema`: a Schema
+    reads attributes of any object and drops unknown keys, so neither could be refused."""
+
+    model_config = ConfigDict(extra="allow")
+
+    cases_url: Text | None = Field(None, max_length=WEB_TEXT_MAX_LENGTH)
+    username_selector: Text | None = Field(None, max_length=WEB_TEXT_MAX_LENGTH)
+    password_selector: Text | None = Field(None, max_length=WEB_TEXT_MAX_LENGTH)
+    submit_selector: Text | None = Field(None, max_length=WEB_TEXT_MAX_LENGTH)
+    login_error_selector: Text | None = Field(None, max_length=WEB_TEXT_MAX_LENGTH)
+    export_selector: Text | None = Field(None, max_length=WEB_TEXT_MAX_LENGTH)
+    timeout_seconds: StrictInt | None = Field(
+        None,
+        description=_between("Seconds for the whole run", WEB_NUMBER_RANGES["timeout_seconds"]),
+    )
+    max_megabytes: StrictInt | None = Field(
+        None, description=_between("Largest file", WEB_NUMBER_RANGES["max_megabytes"])
+    )
 
 
 class LastTestOut(Schema):
@@ -51,11 +98,16 @@ class GestionRealOut(Schema):
     has_password: bool
     watched_folder: str
     filters: FiltersSchema
+    closed_states: list[str]
+    reopen_window_hours: int
+    close_sync_batch: int
+    web: WebOut
     last_test: LastTestOut
 
 
 class GestionRealIn(Schema):
-    """Keys left out keep their value; a blank or null `secret`/`password` keeps the stored one."""
+    """Keys left out keep their value; a blank or null `secret`/`password` keeps the stored one;
+    null `closed_states`, `reopen_window_hours`, `close_sync_batch` or `web` sets the defaults."""
 
     enabled: bool | None = None
     mode: Text | None = Field(None, max_length=8)
@@ -67,6 +119,16 @@ class GestionRealIn(Schema):
     password: Text | None = Field(None, max_length=500)
     watched_folder: Text | None = Field(None, max_length=500)
     filters: dict[str, list[Text]] | None = None
+    closed_states: list[Text] | None = Field(
+        None, description=f"Case states that mean closed: 1 to {FILTER_MAX_ITEMS}."
+    )
+    reopen_window_hours: StrictInt | None = Field(
+        None, description=_between("Hours; 0 never reopens", REOPEN_WINDOW_RANGE)
+    )
+    close_sync_batch: StrictInt | None = Field(
+        None, description=_between("Cases read per close sync run", CLOSE_SYNC_BATCH_RANGE)
+    )
+    web: WebIn | None = None
 
 
 class CaseSampleOut(Schema):

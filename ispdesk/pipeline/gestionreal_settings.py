@@ -5,6 +5,12 @@ the API secret and the web export's password, write-only: answers, pages, audit 
 logs only say whether each is set. A value left out or blank keeps the stored one, and a
 stored secret only goes to the address it was saved for: changing `base_url` (or
 `login_url`) asks for the secret (or the password) again, as WhatsApp connections do.
+
+The close sync's knobs (`closed_states`, `reopen_window_hours`, `close_sync_batch`, read by
+`flow`) and the web export page's URL and selectors (`web`, read by `web_export`) are
+settings too. `web` stores only what differs from `DEFAULT_WEB`, so an installation that
+never changed a selector follows a corrected default. The jobs' runtime values (`cursor`,
+`close_sync_cursor`) share `config` and are never touched by a save.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import httpx
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ispdesk.integrations.gestionreal.client import (
     DEFAULT_BASE_URL,
@@ -29,8 +36,16 @@ from ispdesk.integrations.gestionreal.client import (
     GestionRealSettings,
 )
 from ispdesk.integrations.gestionreal.mapping import argentina_date
+from ispdesk.integrations.gestionreal.web_export import (
+    DEFAULT_TIMEOUT,
+    EXPORT_SELECTOR,
+    MAX_BYTES,
+    PASSWORD_SELECTOR,
+    SUBMIT_SELECTOR,
+    USERNAME_SELECTOR,
+)
 from ispdesk.lib.http import HttpClient, HttpError
-from ispdesk.pipeline.csv_import import FILTER_KEYS, filters_from_config
+from ispdesk.pipeline.csv_import import FILTER_KEYS, filters_from_config, fold
 from ispdesk.pipeline.models import ExternalSystem, SystemKind
 from ispdesk.realtime.events import send_event_on_commit
 from ispdesk.system.audit import record_audit
@@ -38,7 +53,19 @@ from ispdesk.system.audit import record_audit
 logger = logging.getLogger("ispdesk.pipeline.gestionreal")
 
 MODES = ("api", "csv", "web")
-CONFIG_KEYS = ("mode", "base_url", "cuit", "login_url", "username", "watched_folder", "filters")
+CONFIG_KEYS = (
+    "mode",
+    "base_url",
+    "cuit",
+    "login_url",
+    "username",
+    "watched_folder",
+    "filters",
+    "closed_states",
+    "reopen_window_hours",
+    "close_sync_batch",
+    "web",
+)
 SECRET_KEYS = ("secret", "password")
 # Which address each secret is bound to.
 SECRET_ADDRESS = {"secret": "base_url", "password": "login_url"}
@@ -46,6 +73,28 @@ DETAIL_MAX_LENGTH = 500
 FILTER_MAX_ITEMS = 50
 FILTER_MAX_LENGTH = 100
 SAMPLE_SIZE = 3
+# A Splynx close is undone while the case stays open at the source for up to this long
+# (30 days); 0 never reopens.
+REOPEN_WINDOW_RANGE = (0, 720)
+# Cases read per close sync run, one call each: 500 at up to a second a call stays inside
+# the default 10-minute job lease, and at the 5-minute interval checks 6,000 cases an hour.
+CLOSE_SYNC_BATCH_RANGE = (1, 500)
+# The web export page, as `web_export.web_export_settings` reads `config["web"]`.
+# Blank means something for these: the cases page next to the login page; press Enter
+# instead of clicking; no marker of a refused login.
+WEB_BLANK_ALLOWED = ("cases_url", "submit_selector", "login_error_selector")
+WEB_NUMBER_RANGES = {"timeout_seconds": (5, 600), "max_megabytes": (1, 100)}
+WEB_TEXT_MAX_LENGTH = 500
+DEFAULT_WEB: dict[str, str | int] = {
+    "cases_url": "",
+    "username_selector": USERNAME_SELECTOR,
+    "password_selector": PASSWORD_SELECTOR,
+    "submit_selector": SUBMIT_SELECTOR,
+    "login_error_selector": "",
+    "export_selector": EXPORT_SELECTOR,
+    "timeout_seconds": int(DEFAULT_TIMEOUT),
+    "max_megabytes": MAX_BYTES // 2**20,
+}
 TEST_TIMEOUT = 10.0
 ADMIN_GROUPS = ("role.admin",)
 
@@ -75,7 +124,45 @@ def _config(system: ExternalSystem) -> dict[str, Any]:
         "username": config.get("username") or "",
         "watched_folder": config.get("watched_folder") or "",
         "filters": filters_from_config(config).as_config(),
+        **_close_sync_config(config),
+        "web": web_config(config),
     }
+
+
+def _close_sync_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The close sync's settings as its job reads them (defaults for what is not stored)."""
+    # Imported here: flow imports this module (for `client_for`).
+    from ispdesk.pipeline import flow
+
+    hours = int(flow.reopen_window(config).total_seconds()) // 3600
+    if config.get("reopen_window_hours") in (0, "0"):
+        hours = 0  # never reopen
+    return {
+        "closed_states": list(flow.closed_states(config)),
+        "reopen_window_hours": hours,
+        "close_sync_batch": flow.close_sync_batch(config),
+    }
+
+
+def _close_sync_default(name: str) -> Any:
+    """What a key left unset means (null in a change sets it back to this)."""
+    return _close_sync_config({})[name]
+
+
+def web_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Every key of the web export page, the default where nothing usable is stored (a blank
+    selector takes the default, as the export does, unless blank means something)."""
+    raw = config.get("web")
+    stored: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    shown: dict[str, Any] = dict(DEFAULT_WEB)
+    for key in DEFAULT_WEB:
+        value = stored.get(key)
+        if key in WEB_NUMBER_RANGES:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                shown[key] = int(value) if float(value).is_integer() else value
+        elif isinstance(value, str) and (value.strip() or key in WEB_BLANK_ALLOWED):
+            shown[key] = value.strip()
+    return shown
 
 
 def public_settings(system: ExternalSystem) -> dict[str, Any]:
@@ -154,6 +241,81 @@ def _filters(value: Any, bad: dict[str, str]) -> dict[str, list[str]]:
     return {key: cleaned.get(key, []) for key in FILTER_KEYS}
 
 
+def _closed_states(value: Any, bad: dict[str, str]) -> list[str]:
+    if value is None:
+        return _close_sync_default("closed_states")
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        bad["closed_states"] = _("must be a list of texts")
+        return []
+    states = [item.strip() for item in value]
+    if any(not state for state in states):
+        bad["closed_states"] = _("Enter each state without blank values.")
+    elif not states:
+        bad["closed_states"] = _("Enter at least one state.")
+    elif len(states) > FILTER_MAX_ITEMS or any(
+        len(state) > FILTER_MAX_LENGTH or "\x00" in state for state in states
+    ):
+        bad["closed_states"] = _("At most %(items)s values of at most %(length)s characters.") % {
+            "items": FILTER_MAX_ITEMS,
+            "length": FILTER_MAX_LENGTH,
+        }
+    # "cerrado" and "Cerrado" are one state to the close sync: the first spelling stays.
+    kept: dict[str, str] = {}
+    for state in states:
+        kept.setdefault(fold(state), state)
+    return list(kept.values())
+
+
+def _whole_number(
+    value: Any, name: str, bounds: tuple[int, int], default: int, bad: dict[str, str]
+) -> int:
+    if value is None:
+        return default
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        bad[name] = _("Enter a whole number from %(low)s to %(high)s.") % {
+            "low": low,
+            "high": high,
+        }
+        return default
+    return value
+
+
+def _web_url(value: str, name: str, bad: dict[str, str]) -> str:
+    # The cases page may need its query string (`index.php?menuitem=10`).
+    parts = urlsplit(value)
+    if value and (parts.scheme not in ("http", "https") or not parts.netloc or " " in value):
+        bad[name] = _("Enter an http:// or https:// URL.")
+    return value
+
+
+def _web(value: Any, shown: Mapping[str, Any], bad: dict[str, str]) -> dict[str, Any]:
+    """The web export page's overrides to store: `shown` (the current values) changed by
+    `value`; a key set to null takes its default back, left out keeps its value."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        bad["web"] = _("must be an object with the keys %(keys)s") % {
+            "keys": ", ".join(DEFAULT_WEB)
+        }
+        return {}
+    merged = dict(shown)
+    for key, item in value.items():
+        name = f"web.{key}"
+        if key not in DEFAULT_WEB:
+            bad[name] = _("unknown setting")
+        elif item is None:
+            merged[key] = DEFAULT_WEB[key]
+        elif key in WEB_NUMBER_RANGES:
+            merged[key] = _whole_number(item, name, WEB_NUMBER_RANGES[key], 0, bad)
+        else:
+            text = _text(item, name, WEB_TEXT_MAX_LENGTH, bad)
+            if not text and key not in WEB_BLANK_ALLOWED and name not in bad:
+                bad[name] = _("Enter a CSS selector.")
+            merged[key] = _web_url(text, name, bad) if key == "cases_url" else text
+    return {key: item for key, item in merged.items() if item != DEFAULT_WEB[key]}
+
+
 @dataclass(frozen=True)
 class CleanedSettings:
     enabled: bool
@@ -184,6 +346,19 @@ def clean_settings(system: ExternalSystem, submitted: Mapping[str, Any]) -> Clea
             config[name] = _text(submitted[name], name, limit, bad)
     if "filters" in submitted:
         config["filters"] = _filters(submitted["filters"], bad)
+    if "closed_states" in submitted:
+        config["closed_states"] = _closed_states(submitted["closed_states"], bad)
+    for name, bounds in (
+        ("reopen_window_hours", REOPEN_WINDOW_RANGE),
+        ("close_sync_batch", CLOSE_SYNC_BATCH_RANGE),
+    ):
+        if name in submitted:
+            default = _close_sync_default(name)
+            config[name] = _whole_number(submitted[name], name, bounds, default, bad)
+    if "web" in submitted:
+        config["web"] = _web(submitted["web"], stored["web"], bad)
+    else:
+        del config["web"]  # stored as it is: only overrides are kept there
     if config["mode"] not in MODES:
         bad["mode"] = _("choose one of: %(modes)s") % {"modes": ", ".join(MODES)}
     config["base_url"] = _url(config["base_url"] or DEFAULT_BASE_URL, "base_url", bad)
@@ -261,7 +436,7 @@ def do_save_gestionreal(actor: Any, changes: Mapping[str, Any]) -> ExternalSyste
             if system.secrets.get(name) and cleaned.secrets.get(name) != system.secrets.get(name)
         ]
         system.enabled = cleaned.enabled
-        # Keys the page does not edit (the jobs' cursors, the web export's selectors) stay.
+        # Keys the settings do not own (the jobs' cursors) stay.
         system.config = {**system.config, **cleaned.config}
         system.secrets = cleaned.secrets
         after = _snapshot(system)
@@ -327,10 +502,12 @@ def _test_api(system: ExternalSystem, now: datetime) -> TestOutcome:
         }
         for caso in page.casos[:SAMPLE_SIZE]
     ]
-    detail = _("Gestión Real answered: %(count)s cases created since %(day)s.") % {
-        "count": len(page.casos) if len(page.casos) < 100 else "100+",
-        "day": since.strftime("%d-%m-%Y"),
-    }
+    found = len(page.casos)
+    detail = ngettext(
+        "Gestión Real answered: %(count)s case created since %(day)s.",
+        "Gestión Real answered: %(count)s cases created since %(day)s.",
+        found,
+    ) % {"count": found if found < 100 else "100+", "day": since.strftime("%d-%m-%Y")}
     return TestOutcome(True, detail, sample)
 
 
@@ -346,7 +523,11 @@ def _test_csv(system: ExternalSystem) -> TestOutcome:
     waiting = sum(1 for item in path.glob("*.csv") if item.is_file())
     return TestOutcome(
         True,
-        _("The watched folder exists; %(count)s CSV files wait to be imported.")
+        ngettext(
+            "The watched folder exists; %(count)s CSV file waits to be imported.",
+            "The watched folder exists; %(count)s CSV files wait to be imported.",
+            waiting,
+        )
         % {"count": waiting},
     )
 

@@ -20,7 +20,12 @@ from ispdesk.lib.htmx import is_htmx
 from ispdesk.lib.parked_uploads import drop_upload, park_upload, take_upload
 from ispdesk.pipeline.csv_import import CsvPlan, import_csv, preview_csv
 from ispdesk.pipeline.gestionreal_settings import (
+    CLOSE_SYNC_BATCH_RANGE,
+    DEFAULT_WEB,
     MODES,
+    REOPEN_WINDOW_RANGE,
+    WEB_NUMBER_RANGES,
+    WEB_TEXT_MAX_LENGTH,
     SettingsError,
     TestOutcome,
     do_save_gestionreal,
@@ -45,6 +50,22 @@ MODE_LABELS = {
     "web": gettext_lazy("Web export (the browser logs in and downloads the CSV)"),
 }
 KEEP_HELP = gettext_lazy("Stored. Leave blank to keep it; type a new one to replace it.")
+# The web export page's fields are named `web_<key>`, after the keys of `config["web"]`.
+WEB_LABELS = {
+    "cases_url": gettext_lazy("Cases page"),
+    "username_selector": gettext_lazy("User field (CSS selector)"),
+    "password_selector": gettext_lazy("Password field (CSS selector)"),
+    "submit_selector": gettext_lazy("Login button (CSS selector)"),
+    "login_error_selector": gettext_lazy("Refused login message (CSS selector)"),
+    "export_selector": gettext_lazy("Export button (CSS selector)"),
+    "timeout_seconds": gettext_lazy("Time limit for a run (seconds)"),
+    "max_megabytes": gettext_lazy("Largest file (MB)"),
+}
+WEB_HELP = {
+    "cases_url": gettext_lazy("Empty: index.php?menuitem=10 next to the login page."),
+    "submit_selector": gettext_lazy("Empty: press Enter in the password field."),
+    "login_error_selector": gettext_lazy("Optional: an element only shown after a refused login."),
+}
 
 
 def _render(
@@ -88,12 +109,48 @@ class GestionRealForm(forms.Form):
         ),
     )
 
+    closed_states = forms.CharField(
+        label=gettext_lazy("Case states that mean closed"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text=gettext_lazy("One per line or separated by commas, as Gestión Real names them."),
+    )
+    reopen_window_hours = forms.IntegerField(
+        label=gettext_lazy("Reopen window (hours)"),
+        min_value=REOPEN_WINDOW_RANGE[0],
+        max_value=REOPEN_WINDOW_RANGE[1],
+        help_text=gettext_lazy(
+            "A ticket closed in Splynx while its case is still open in Gestión Real is "
+            "reopened if it was closed less than this long ago. 0: never reopen."
+        ),
+    )
+    close_sync_batch = forms.IntegerField(
+        label=gettext_lazy("Cases checked per run"),
+        min_value=CLOSE_SYNC_BATCH_RANGE[0],
+        max_value=CLOSE_SYNC_BATCH_RANGE[1],
+        help_text=gettext_lazy(
+            "Each run of the close sync reads this many cases from Gestión Real, one request "
+            "each, and goes on from there on the next run."
+        ),
+    )
+
     def __init__(self, data: Any = None, *, current: dict[str, Any]) -> None:
         initial = {key: current[key] for key in ("enabled", "mode", "base_url", "cuit")}
         initial |= {key: current[key] for key in ("login_url", "username", "watched_folder")}
         for key in FILTER_FIELDS:
             initial[key] = "\n".join(current["filters"].get(key, []))
+        initial["closed_states"] = "\n".join(current["closed_states"])
+        initial |= {key: current[key] for key in ("reopen_window_hours", "close_sync_batch")}
+        initial |= {f"web_{key}": value for key, value in current["web"].items()}
         super().__init__(data, initial=initial)
+        # The web export page's fields are on the page in web mode only; a form posted
+        # without them leaves those settings alone.
+        if data is None:
+            self.show_web = current["mode"] == "web"
+        else:
+            self.show_web = data.get("web_section") == "1"
+        if self.show_web:
+            self._add_web_fields()
         self.fields["mode"].choices = [(mode, MODE_LABELS[mode]) for mode in MODES]  # type: ignore[attr-defined]
         for key, label in FILTER_FIELDS.items():
             self.fields[key] = forms.CharField(
@@ -106,6 +163,28 @@ class GestionRealForm(forms.Form):
             if current[stored]:
                 self.fields[name].help_text = KEEP_HELP
                 self.fields[name].secret_is_set = True  # type: ignore[attr-defined]
+
+    def _add_web_fields(self) -> None:
+        for key, label in WEB_LABELS.items():
+            name = f"web_{key}"
+            help_text = WEB_HELP.get(key, "")
+            if key in WEB_NUMBER_RANGES:
+                low, high = WEB_NUMBER_RANGES[key]
+                self.fields[name] = forms.IntegerField(
+                    label=label, min_value=low, max_value=high, help_text=help_text
+                )
+            else:
+                # Not required here: the settings say which may be blank, and what blank means.
+                self.fields[name] = forms.CharField(
+                    label=label,
+                    max_length=WEB_TEXT_MAX_LENGTH,
+                    required=False,
+                    help_text=help_text,
+                )
+
+    @property
+    def web_fields(self) -> list[forms.BoundField]:
+        return [self[f"web_{key}"] for key in DEFAULT_WEB] if self.show_web else []
 
     def changes(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -121,12 +200,23 @@ class GestionRealForm(forms.Form):
             key: [line.strip() for line in data[key].splitlines() if line.strip()]
             for key in FILTER_FIELDS
         }
+        states = data["closed_states"].replace(",", "\n").splitlines()
+        changes["closed_states"] = [state.strip() for state in states if state.strip()]
+        changes["reopen_window_hours"] = data["reopen_window_hours"]
+        changes["close_sync_batch"] = data["close_sync_batch"]
+        if self.show_web:
+            changes["web"] = {key: data[f"web_{key}"] for key in DEFAULT_WEB}
         return changes
 
     def add_settings_error(self, exc: SettingsError) -> None:
         placed = False
         for name, message in exc.fields.items():
-            field = name.split(".")[-1] if name.startswith("filters.") else name.split(".")[0]
+            if name.startswith("filters."):
+                field = name.split(".")[-1]
+            elif name.startswith("web."):
+                field = f"web_{name.split('.', 1)[1]}"
+            else:
+                field = name.split(".")[0]
             if field in self.fields:
                 self.add_error(field, message)
                 placed = True
@@ -149,6 +239,9 @@ def _settings_page(
         "current": current,
         "outcome": outcome,
         "filter_fields": [form[name] for name in FILTER_FIELDS],
+        "close_fields": [
+            form[name] for name in ("closed_states", "reopen_window_hours", "close_sync_batch")
+        ],
     }
     return _render(request, "pipeline/gestionreal.html", context, status)
 

@@ -33,7 +33,7 @@ from ispdesk.integrations.gestionreal.web_export import (
 )
 from ispdesk.lib.env import Env
 from ispdesk.pipeline.csv_import import Outcome, import_csv
-from ispdesk.pipeline.gestionreal_settings import gestionreal_system
+from ispdesk.pipeline.gestionreal_settings import WEB_NUMBER_RANGES, gestionreal_system
 from ispdesk.pipeline.models import ExternalSystem
 from ispdesk.realtime.events import send_event_on_commit
 from ispdesk.system.audit import record_audit
@@ -49,8 +49,9 @@ SELECTOR_KEYS = (
     "login_error_selector",
     "export_selector",
 )
-TIMEOUT_RANGE = (5, 600)  # seconds
-MEGABYTES_RANGE = (1, 100)
+# The same bounds the settings page enforces (defaults: `gestionreal_settings.DEFAULT_WEB`).
+TIMEOUT_RANGE = WEB_NUMBER_RANGES["timeout_seconds"]  # seconds
+MEGABYTES_RANGE = WEB_NUMBER_RANGES["max_megabytes"]
 PROBLEMS_SHOWN = 20
 ADMIN_GROUPS = ("role.admin",)
 SETTINGS_CODE = "settings"

@@ -10,6 +10,8 @@ import pytest
 from django.test import Client
 
 from ispdesk.integrations.gestionreal.client import DEFAULT_BASE_URL
+from ispdesk.integrations.gestionreal.web_export import EXPORT_SELECTOR, USERNAME_SELECTOR
+from ispdesk.pipeline.gestionreal_settings import DEFAULT_WEB
 from ispdesk.pipeline.models import ExternalSystem, SystemKind
 from ispdesk.system.models import AuditEvent
 from ispdesk.testing.fakes.gestionreal import CUIT, FakeGestionReal, serving_fake_gestionreal
@@ -50,6 +52,19 @@ def test_it_answers_defaults_before_anything_is_saved(admin_client: Client) -> N
         "has_password": False,
         "watched_folder": "",
         "filters": {"keywords": [], "groups": [], "states": [], "exclude_states": []},
+        "closed_states": ["Cerrado", "Resuelto"],
+        "reopen_window_hours": 48,
+        "close_sync_batch": 50,
+        "web": {
+            "cases_url": "",
+            "username_selector": USERNAME_SELECTOR,
+            "password_selector": 'input[name="mypassword"]',
+            "submit_selector": 'form:has(input[name="mypassword"]) [type="submit"]',
+            "login_error_selector": "",
+            "export_selector": EXPORT_SELECTOR,
+            "timeout_seconds": 60,
+            "max_megabytes": 20,
+        },
         "last_test": {"at": None, "ok": None, "detail": ""},
     }
 
@@ -169,7 +184,7 @@ def test_csv_mode_enables_without_credentials(admin_client: Client, tmp_path) ->
     (tmp_path / "a.csv").write_text("x")
     test = admin_client.post(f"{URL}/test").json()
     assert test["ok"] is True
-    assert "1 CSV files wait" in test["detail"]
+    assert "1 CSV file waits" in test["detail"]
 
 
 def test_the_test_fetches_a_page_of_cases_and_shows_three(
@@ -223,14 +238,194 @@ def test_without_credentials_the_test_says_what_is_missing(admin_client: Client)
     assert body == {"ok": False, "detail": "Enter the CUIT and the secret first.", "sample": []}
 
 
-def test_saving_the_settings_keeps_what_the_jobs_store(admin_client):
-    from ispdesk.pipeline.gestionreal_settings import do_save_gestionreal, gestionreal_system
-
-    system = gestionreal_system()
-    system.config = {**system.config, "cursor": "2026-11-25T10:00:00-03:00", "web": {"x": 1}}
-    system.save()
-    do_save_gestionreal(None, {"username": "soporte"})
+def test_saving_the_settings_keeps_what_the_jobs_store(admin_client: Client) -> None:
+    system = ExternalSystem.objects.create(
+        kind=SystemKind.GESTIONREAL,
+        config={"cursor": "2026-11-25T10:00:00-03:00", "close_sync_cursor": 41, "web": {"x": 1}},
+    )
+    assert put(admin_client, {"username": "soporte"}).status_code == 200
     system.refresh_from_db()
     assert system.config["cursor"] == "2026-11-25T10:00:00-03:00"
-    assert system.config["web"] == {"x": 1}
+    assert system.config["close_sync_cursor"] == 41
+    assert system.config["web"] == {"x": 1}  # not part of the change: left as it is
     assert system.config["username"] == "soporte"
+
+    body = {"closed_states": ["Baja"], "close_sync_batch": 10, "web": {"timeout_seconds": 90}}
+    assert put(admin_client, body).status_code == 200
+    system.refresh_from_db()
+    assert system.config["cursor"] == "2026-11-25T10:00:00-03:00"
+    assert system.config["close_sync_cursor"] == 41
+    assert system.config["web"] == {"timeout_seconds": 90}
+
+
+# Closing and reopening, and the web export page ------------------------------------------------
+
+
+def test_the_close_sync_and_web_export_settings_round_trip(admin_client: Client) -> None:
+    response = put(
+        admin_client,
+        {
+            "closed_states": [" Finalizado ", "Baja", "finalizado", "BAJA"],
+            "reopen_window_hours": 0,
+            "close_sync_batch": 200,
+            "web": {
+                "cases_url": "https://isp.gestionreal.com.ar/index.php?menuitem=12",
+                "export_selector": "#exportar",
+                "submit_selector": "",
+                "max_megabytes": 50,
+            },
+        },
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["closed_states"] == ["Finalizado", "Baja"]  # trimmed, once each
+    assert (body["reopen_window_hours"], body["close_sync_batch"]) == (0, 200)
+    changed = {
+        "cases_url": "https://isp.gestionreal.com.ar/index.php?menuitem=12",
+        "export_selector": "#exportar",
+        "submit_selector": "",
+        "max_megabytes": 50,
+    }
+    assert body["web"] == {**DEFAULT_WEB, **changed}
+    assert admin_client.get(URL).json() == body
+    config = stored().config
+    assert config["closed_states"] == ["Finalizado", "Baja"]
+    assert (config["reopen_window_hours"], config["close_sync_batch"]) == (0, 200)
+    assert config["web"] == changed  # only what differs from the defaults
+
+    # What the export reads: the same values.
+    from ispdesk.pipeline.web_export import web_export_settings
+
+    export = web_export_settings(stored())
+    assert (export.export_selector, export.submit_selector) == ("#exportar", "")
+    assert export.max_bytes == 50 * 2**20
+
+
+def test_left_out_keys_keep_their_value_and_null_takes_the_default_back(
+    admin_client: Client,
+) -> None:
+    put(
+        admin_client,
+        {
+            "closed_states": ["Finalizado"],
+            "reopen_window_hours": 6,
+            "close_sync_batch": 20,
+            "web": {"export_selector": "#exportar", "timeout_seconds": 120},
+        },
+    )
+
+    body = put(admin_client, {"username": "soporte", "web": {"timeout_seconds": 90}}).json()
+
+    assert body["closed_states"] == ["Finalizado"]
+    assert (body["reopen_window_hours"], body["close_sync_batch"]) == (6, 20)
+    assert body["web"]["export_selector"] == "#exportar"
+    assert body["web"]["timeout_seconds"] == 90
+
+    body = put(admin_client, {"web": {"export_selector": None}, "closed_states": None}).json()
+    assert body["web"]["export_selector"] == EXPORT_SELECTOR
+    assert body["closed_states"] == ["Cerrado", "Resuelto"]
+    assert stored().config["web"] == {"timeout_seconds": 90}
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"closed_states": []}, {"closed_states": "Enter at least one state."}),
+        (
+            {"closed_states": ["Cerrado", "  "]},
+            {"closed_states": "Enter each state without blank values."},
+        ),
+        (
+            {"closed_states": [f"Estado {n}" for n in range(51)]},
+            {"closed_states": "At most 50 values of at most 100 characters."},
+        ),
+        (
+            {"closed_states": ["x" * 101]},
+            {"closed_states": "At most 50 values of at most 100 characters."},
+        ),
+        (
+            {"reopen_window_hours": 721},
+            {"reopen_window_hours": "Enter a whole number from 0 to 720."},
+        ),
+        (
+            {"reopen_window_hours": -1},
+            {"reopen_window_hours": "Enter a whole number from 0 to 720."},
+        ),
+        ({"close_sync_batch": 0}, {"close_sync_batch": "Enter a whole number from 1 to 500."}),
+        ({"close_sync_batch": 501}, {"close_sync_batch": "Enter a whole number from 1 to 500."}),
+        (
+            {"web": {"cases_url": "ftp://isp.example.com/casos"}},
+            {"web.cases_url": "Enter an http:// or https:// URL."},
+        ),
+        (
+            {"web": {"cases_url": "index.php?menuitem=10"}},
+            {"web.cases_url": "Enter an http:// or https:// URL."},
+        ),
+        ({"web": {"export_selector": "  "}}, {"web.export_selector": "Enter a CSS selector."}),
+        ({"web": {"username_selector": ""}}, {"web.username_selector": "Enter a CSS selector."}),
+        (
+            {"web": {"timeout_seconds": 4}},
+            {"web.timeout_seconds": "Enter a whole number from 5 to 600."},
+        ),
+        (
+            {"web": {"max_megabytes": 101}},
+            {"web.max_megabytes": "Enter a whole number from 1 to 100."},
+        ),
+        ({"web": {"color": "red"}}, {"web.color": "unknown setting"}),
+    ],
+)
+def test_bad_close_sync_and_web_values_are_named(
+    admin_client: Client, body: dict[str, Any], fields: dict[str, str]
+) -> None:
+    put(admin_client, {"close_sync_batch": 30})
+    before = dict(stored().config)
+
+    response = put(admin_client, body)
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
+    assert response.json()["fields"] == fields
+    assert stored().config == before
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"reopen_window_hours": True}, "reopen_window_hours"),
+        ({"close_sync_batch": "50"}, "close_sync_batch"),
+        ({"closed_states": "Cerrado"}, "closed_states"),
+        ({"web": {"timeout_seconds": 30.5}}, "web.timeout_seconds"),
+        ({"web": {"export_selector": "x" * 501}}, "web.export_selector"),
+        ({"web": "#exportar"}, "web"),
+    ],
+)
+def test_values_of_the_wrong_type_are_a_422_naming_them(
+    admin_client: Client, body: dict[str, Any], field: str
+) -> None:
+    response = put(admin_client, body)
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
+    assert field in response.json()["fields"]
+    assert (
+        not ExternalSystem.objects.filter(kind=SystemKind.GESTIONREAL).exclude(config={}).exists()
+    )
+
+
+def test_close_sync_and_web_changes_are_audited(admin_client: Client) -> None:
+    put(admin_client, {"password": "clave-web", "login_url": "https://isp.example.com/"})
+
+    put(admin_client, {"closed_states": ["Finalizado"], "web": {"export_selector": "#exportar"}})
+
+    event = AuditEvent.objects.filter(action="integration.updated").latest("pk")
+    before, after = event.before or {}, event.after or {}
+    assert (before["closed_states"], after["closed_states"]) == (
+        ["Cerrado", "Resuelto"],
+        ["Finalizado"],
+    )
+    assert before["web"]["export_selector"] == EXPORT_SELECTOR
+    assert after["web"]["export_selector"] == "#exportar"
+    assert "clave-web" not in json.dumps([before, after])
+    # Saving the same values again changes nothing and records nothing.
+    put(admin_client, {"closed_states": ["Finalizado "], "web": {"export_selector": "#exportar"}})
+    assert AuditEvent.objects.filter(action="integration.updated").latest("pk") == event

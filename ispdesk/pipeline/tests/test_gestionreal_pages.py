@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils.html import escape
 
+from ispdesk.integrations.gestionreal.web_export import EXPORT_SELECTOR
+from ispdesk.pipeline.gestionreal_settings import DEFAULT_WEB
 from ispdesk.pipeline.gestionreal_views import CSV_SESSION_KEY
 from ispdesk.pipeline.models import ExternalSystem, SystemKind
 from ispdesk.testing.fakes.gestionreal import CUIT, FakeGestionReal, serving_fake_gestionreal
@@ -45,8 +48,17 @@ def form(**values: Any) -> dict[str, Any]:
         "groups": "",
         "states": "",
         "exclude_states": "",
+        "closed_states": "Cerrado\nResuelto",
+        "reopen_window_hours": "48",
+        "close_sync_batch": "50",
     }
     return {**base, **values}
+
+
+def web_form(**values: Any) -> dict[str, Any]:
+    """The form as the page posts it in web mode: the advanced section with its defaults."""
+    web = {f"web_{key}": str(value) for key, value in DEFAULT_WEB.items()}
+    return form(mode="web", web_section="1", **{**web, **values})
 
 
 def stored() -> ExternalSystem:
@@ -119,6 +131,119 @@ def test_the_test_button_answers_a_fragment_with_sample_cases(
     assert fake.secret not in body
     page = admin_client.get(PAGE).content.decode()
     assert "Last test" in page
+
+
+def test_closing_and_reopening_shows_the_defaults_and_saves(admin_client: Client) -> None:
+    page = admin_client.get(PAGE).content.decode()
+    assert "Closing and reopening" in page
+    assert "Cerrado\nResuelto</textarea>" in page
+    assert 'name="reopen_window_hours" value="48"' in page
+    assert 'name="close_sync_batch" value="50"' in page
+
+    response = admin_client.post(
+        PAGE,
+        form(
+            closed_states="Finalizado, Baja\nfinalizado\n\n",
+            reopen_window_hours="0",
+            close_sync_batch="120",
+        ),
+    )
+
+    assert response.status_code == 302
+    config = stored().config
+    assert config["closed_states"] == ["Finalizado", "Baja"]
+    assert (config["reopen_window_hours"], config["close_sync_batch"]) == (0, 120)
+    page = admin_client.get(PAGE).content.decode()
+    assert "Finalizado\nBaja</textarea>" in page
+    assert 'name="reopen_window_hours" value="0"' in page
+
+
+def test_bad_close_sync_values_are_shown_beside_their_fields(admin_client: Client) -> None:
+    response = admin_client.post(
+        PAGE, form(closed_states=" ,\n", reopen_window_hours="721", close_sync_batch="x")
+    )
+
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "Ensure this value is less than or equal to 720." in body
+    assert 'id="id_close_sync_batch_error">Enter a whole number.<' in body
+    assert (
+        not ExternalSystem.objects.filter(kind=SystemKind.GESTIONREAL).exclude(config={}).exists()
+    )
+
+    # The form's own checks passed: the settings' refusal lands beside the field too.
+    response = admin_client.post(PAGE, form(closed_states=" ,\n"))
+    assert response.status_code == 422
+    assert 'id="id_closed_states_error">Enter at least one state.<' in response.content.decode()
+
+
+def test_the_web_export_page_section_shows_in_web_mode_with_its_defaults(
+    admin_client: Client,
+) -> None:
+    assert "Advanced: web export page" not in admin_client.get(PAGE).content.decode()
+    ExternalSystem.objects.filter(kind=SystemKind.GESTIONREAL).update(config={"mode": "web"})
+
+    page = admin_client.get(PAGE).content.decode()
+
+    assert "Advanced: web export page" in page
+    assert 'name="web_section" value="1"' in page
+    assert 'name="web_timeout_seconds" value="60"' in page
+    assert escape(EXPORT_SELECTOR) in page
+
+
+def test_an_admin_changes_the_web_export_page(admin_client: Client) -> None:
+    response = admin_client.post(
+        PAGE,
+        web_form(
+            web_cases_url="https://isp.gestionreal.com.ar/index.php?menuitem=12",
+            web_export_selector="#exportar",
+            web_submit_selector="",
+            web_timeout_seconds="120",
+        ),
+    )
+
+    assert response.status_code == 302
+    assert stored().config["web"] == {
+        "cases_url": "https://isp.gestionreal.com.ar/index.php?menuitem=12",
+        "export_selector": "#exportar",
+        "submit_selector": "",
+        "timeout_seconds": 120,
+    }
+    page = admin_client.get(PAGE).content.decode()
+    assert 'name="web_export_selector" value="#exportar"' in page
+
+    # Posted without the section (the page was not in web mode): the web settings stay.
+    admin_client.post(PAGE, form(mode="web", username="soporte"))
+    assert stored().config["web"]["export_selector"] == "#exportar"
+    assert stored().config["username"] == "soporte"
+
+
+def test_bad_web_export_page_values_are_shown_beside_their_fields(admin_client: Client) -> None:
+    response = admin_client.post(
+        PAGE,
+        web_form(
+            web_cases_url="ftp://isp.example.com/",
+            web_username_selector="  ",
+            web_max_megabytes="500",
+        ),
+    )
+
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert "Ensure this value is less than or equal to 100." in body
+    assert "Advanced: web export page" in body  # still there, with what was typed
+
+    response = admin_client.post(
+        PAGE, web_form(web_cases_url="ftp://isp.example.com/", web_username_selector="  ")
+    )
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert 'id="id_web_cases_url_error">Enter an http:// or https:// URL.<' in body
+    assert 'id="id_web_username_selector_error">Enter a CSS selector.<' in body
+    assert 'value="ftp://isp.example.com/"' in body
+    assert (
+        not ExternalSystem.objects.filter(kind=SystemKind.GESTIONREAL).exclude(config={}).exists()
+    )
 
 
 def test_the_csv_preview_then_import_creates_tickets(admin_client: Client) -> None:
