@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from ispdesk.jobs.labels import count_label, error_text
+
 
 class JobSchedule(models.Model):
     name = models.CharField(max_length=100, unique=True)
@@ -58,6 +60,15 @@ class JobRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule_id} {self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome}"
+
+    @property
+    def error_display(self) -> str:
+        return error_text(self.error)
+
+    @property
+    def count_items(self) -> list[tuple[str, object]]:
+        """The counts in the reader's words, in the order the job reported them."""
+        return [(count_label(name), value) for name, value in (self.counts or {}).items()]
 
     @property
     def duration_seconds(self) -> float | None:

@@ -22,17 +22,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ispdesk.jobs.actions import do_request_run
+from ispdesk.jobs.labels import ABANDONED_RUN_ERROR, NOT_REGISTERED_ERROR, PAUSED_ERROR
 from ispdesk.jobs.models import JobRun, JobSchedule
 from ispdesk.jobs.registry import JobContext, get_job, registered_jobs
 from ispdesk.jobs.work_hours import WorkHoursCheck, load_work_hours
 from ispdesk.realtime.events import send_event_on_commit
 
 logger = logging.getLogger(__name__)
-
-ABANDONED_RUN_ERROR = (
-    "abandoned: the lease expired before this run finished (the worker stopped or the run "
-    "took longer than JOBS_LEASE_SECONDS)"
-)
 
 
 def new_worker_id() -> str:
@@ -217,10 +213,10 @@ def _run_claimed(schedule_id: int, worker: str, started: datetime) -> JobRun:
     error = ""
     if job is None:
         outcome = JobRun.Outcome.ERROR
-        error = "job is no longer registered"
+        error = NOT_REGISTERED_ERROR
     elif job.honours_pause and is_system_paused():
         outcome = JobRun.Outcome.SKIPPED
-        error = "system paused"
+        error = PAUSED_ERROR
     else:
         try:
             counts = job.function(JobContext(now=started, worker=worker, manual=manual)) or {}

@@ -68,6 +68,13 @@ class SplynxSettingsIn(Schema):
     api_key: str | None = None
     api_secret: str | None = None
     mappings: MappingsIn | None = None
+    # Checked by `clean_settings` (stable codes and our words, as for the mappings).
+    # An IANA zone; "" for the project's own.
+    time_zone: str | None = None
+    # `login` (the Gestión Real client number is the Splynx login) or `none`.
+    customer_match: str | None = None
+    # The Splynx customer attribute holding the DNI; "" leaves DNI matching off.
+    dni_attribute: str | None = None
 
 
 class MappingsOut(Schema):
@@ -93,6 +100,9 @@ class SplynxSettingsOut(Schema):
     has_api_key: bool
     has_api_secret: bool
     mappings: MappingsOut
+    time_zone: str
+    customer_match: str
+    dni_attribute: str
     last_test: LastTestOut
 
 

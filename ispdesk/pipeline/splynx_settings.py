@@ -4,15 +4,21 @@ Credentials (password, API key, API secret) live in `ExternalSystem.secrets`: ne
 rendered or logged; a change that leaves one out keeps it, unless the base URL changes, which
 needs the credentials typed again (a stored secret only goes to the address it was saved
 for; see `ispdesk.messaging.connections`). Splynx calls happen outside any transaction.
+
+A save owns only `CONFIG_KEYS` of `ExternalSystem.config`: anything else there (a runtime
+value a job keeps, a key this version does not know) survives it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +29,7 @@ from ispdesk.integrations.splynx.errors import SplynxError
 from ispdesk.lib.numbers import ascii_int
 from ispdesk.operators.models import Operator
 from ispdesk.pipeline.models import ExternalSystem, SystemKind
+from ispdesk.pipeline.splynx_sync_customers import MATCH_MODES
 from ispdesk.realtime.events import send_event_on_commit
 from ispdesk.system.audit import record_audit
 from ispdesk.tickets.models import Status
@@ -36,6 +43,24 @@ NEEDED_SECRETS = {
     "basic": ("api_key", "api_secret"),
 }
 MAPPING_IDS = ("default_group_id", "default_type_id", "resolved_status_id", "new_status_id")
+# What a save owns in `config`; the customer keys are read by `splynx_sync_customers`.
+CONFIG_KEYS = (
+    "base_url",
+    "auth_type",
+    "login",
+    "mappings",
+    "time_zone",
+    "customer_match",
+    "dni_attribute",
+)
+CUSTOMER_KEYS = ("time_zone", "customer_match", "dni_attribute")
+# An IANA name such as UTC, Etc/GMT+3 or America/Argentina/Buenos_Aires.
+ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*", re.ASCII)
+# Files in the zone folder that are this machine's choice, not zones.
+NOT_ZONES = frozenset({"localtime", "posixrules"})
+MAX_ZONE = 64
+# Splynx additional attribute names are identifiers; the name goes into a query key.
+ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}", re.ASCII)
 # A test is a person waiting on a button: one attempt, a shorter wait than the jobs use.
 TEST_TIMEOUT = 10.0
 MAX_TEXT = 200
@@ -96,6 +121,10 @@ def settings_out(system: ExternalSystem) -> dict[str, Any]:
         "has_api_key": bool(secrets.get("api_key")),
         "has_api_secret": bool(secrets.get("api_secret")),
         "mappings": mappings_of(config),
+        # Blank (or never set) means the project's own zone, as `splynx_zone` reads it.
+        "time_zone": str(config.get("time_zone") or settings.TIME_ZONE),
+        "customer_match": str(config.get("customer_match") or "login"),
+        "dni_attribute": str(config.get("dni_attribute") or ""),
         "last_test": {
             "at": system.last_test_at,
             "ok": system.last_test_ok,
@@ -184,22 +213,63 @@ def _clean_mappings(value: Any, bad: dict[str, str]) -> dict[str, Any]:
     return cleaned
 
 
+def _zone(value: Any, bad: dict[str, str]) -> str:
+    """An IANA zone name, or "" for the project's own zone."""
+    name = value.strip() if isinstance(value, str) else value
+    if name is None or name == "":
+        return ""
+    known = (
+        isinstance(name, str)
+        and len(name) <= MAX_ZONE
+        and ZONE_NAME.fullmatch(name) is not None
+        and name not in NOT_ZONES
+    )
+    if known:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            known = False
+    if not known:
+        bad["time_zone"] = _(
+            "Unknown time zone: enter an IANA name such as UTC or America/Argentina/Buenos_Aires."
+        )
+        return ""
+    return str(name)
+
+
+def _match_mode(value: Any, bad: dict[str, str]) -> str:
+    if value not in MATCH_MODES:
+        bad["customer_match"] = _("Choose one of: %(modes)s.") % {"modes": ", ".join(MATCH_MODES)}
+        return "login"
+    return str(value)
+
+
+def _attribute(value: Any, bad: dict[str, str]) -> str:
+    """The Splynx customer attribute holding the DNI, or "" to leave DNI matching off."""
+    name = value.strip() if isinstance(value, str) else value
+    if name is None or name == "":
+        return ""
+    if not isinstance(name, str) or ATTRIBUTE_NAME.fullmatch(name) is None:
+        bad["dni_attribute"] = _(
+            "The name of a Splynx customer attribute: letters, digits and _, at most 64."
+        )
+        return ""
+    return name
+
+
+CUSTOMER_CLEANERS = {"time_zone": _zone, "customer_match": _match_mode, "dni_attribute": _attribute}
+
+
 def clean_settings(system: ExternalSystem, submitted: Mapping[str, Any]) -> Cleaned:
-    """Validate submitted settings over the stored ones (keys left out are kept).
+    """Validate submitted settings over the stored ones (keys left out are kept). The
+    cleaned config holds only `CONFIG_KEYS`: the save merges it over the stored row.
 
     Raises SplynxSettingsError: `validation_error` naming each bad field, or
     `secret_required` when the base URL changed and stored credentials were not re-sent.
     """
     stored_config, stored_secrets = dict(system.config or {}), dict(system.secrets or {})
     bad: dict[str, str] = {}
-    unknown = set(submitted) - {
-        "enabled",
-        "base_url",
-        "auth_type",
-        "login",
-        "mappings",
-        *SECRET_FIELDS,
-    }
+    unknown = set(submitted) - {"enabled", *CONFIG_KEYS, *SECRET_FIELDS}
     for name in sorted(unknown):
         bad[str(name)[:40]] = _("There is no such setting.")
     enabled = submitted.get("enabled", system.enabled)
@@ -214,6 +284,14 @@ def clean_settings(system: ExternalSystem, submitted: Mapping[str, Any]) -> Clea
         auth_type = "api_key"
     login = _text(submitted.get("login", stored_config.get("login", "")), "login", bad)
     mappings = _clean_mappings(submitted.get("mappings", mappings_of(stored_config)), bad)
+    # Validated when sent; a stored value is kept as it is (the sync falls back on its own).
+    customer = {
+        name: CUSTOMER_CLEANERS[name](submitted[name], bad)
+        if name in submitted
+        else stored_config[name]
+        for name in CUSTOMER_KEYS
+        if name in submitted or name in stored_config
+    }
     given: dict[str, str] = {}
     for name in SECRET_FIELDS:
         value = _text(submitted.get(name), name, bad)
@@ -246,7 +324,13 @@ def clean_settings(system: ExternalSystem, submitted: Mapping[str, Any]) -> Clea
         }
         if missing_fields:
             raise _invalid(missing_fields)
-    config = {"base_url": base_url, "auth_type": auth_type, "login": login, "mappings": mappings}
+    config = {
+        "base_url": base_url,
+        "auth_type": auth_type,
+        "login": login,
+        "mappings": mappings,
+        **customer,
+    }
     return Cleaned(enabled=bool(enabled), config=config, secrets=secrets)
 
 
@@ -256,10 +340,11 @@ def _invalid(bad: dict[str, str]) -> SplynxSettingsError:
 
 
 def _snapshot(enabled: bool, config: Mapping[str, Any], secrets: Mapping[str, str]) -> dict:
-    """What the audit log keeps: settings and which credentials are set, never their values."""
+    """What the audit log keeps: settings and which credentials are set, never their values
+    (nor the runtime values kept beside the settings)."""
     return {
         "enabled": enabled,
-        **{key: value for key, value in config.items()},
+        **{key: value for key, value in config.items() if key in CONFIG_KEYS},
         **{f"has_{name}": bool(secrets.get(name)) for name in SECRET_FIELDS},
     }
 
@@ -291,7 +376,8 @@ def do_save_splynx_settings(actor: Any, submitted: Mapping[str, Any]) -> Externa
         if replaced:
             after["replaced"] = replaced
         system.enabled = cleaned.enabled
-        system.config = cleaned.config
+        # Merged under the lock: what the save does not own (a job's runtime value) stays.
+        system.config = {**(system.config or {}), **cleaned.config}
         system.secrets = cleaned.secrets
         system.save(update_fields=["enabled", "config", "secrets", "updated_at"])
         record_audit(actor, "integration.splynx.updated", system, before=before, after=after)

@@ -1,6 +1,6 @@
-"""The Splynx settings page (admins): connection settings with "Test connection", and the
-mappings (our statuses, default group and type, operators ↔ Splynx administrators) picked
-from lists fetched live from Splynx.
+"""The Splynx settings page (admins): connection settings with "Test connection", how
+customers are matched and Splynx's time zone, and the mappings (our statuses, default group
+and type, operators ↔ Splynx administrators) picked from lists fetched live from Splynx.
 
 Views parse forms and call `splynx_settings`; password inputs are always empty (blank keeps
 the stored value). The mappings fragment loads on its own (HTMX) so a slow or unreachable
@@ -24,6 +24,7 @@ from ispdesk.accounts.decorators import AuthenticatedRequest, admin_required
 from ispdesk.lib.htmx import is_htmx
 from ispdesk.operators.models import Operator
 from ispdesk.pipeline.splynx_settings import (
+    CUSTOMER_KEYS,
     MAPPING_IDS,
     SECRET_FIELDS,
     SplynxSettingsError,
@@ -36,6 +37,7 @@ from ispdesk.pipeline.splynx_settings import (
     settings_out,
     splynx_system,
 )
+from ispdesk.pipeline.splynx_sync_customers import MATCH_MODES
 from ispdesk.tickets.models import Status
 
 AUTH_CHOICES = [
@@ -49,6 +51,31 @@ MAPPING_LABELS = {
     "new_status_id": gettext_lazy("Status of a reopened ticket"),
     "resolved_status_id": gettext_lazy("Status of a closed ticket"),
 }
+MATCH_LABELS = {
+    "login": gettext_lazy("By login: the Gestión Real client number is the Splynx login"),
+    "none": gettext_lazy("Not by login: only the DNI and the phone"),
+}
+# Suggestions only: the input takes any IANA name.
+COMMON_ZONES = (
+    "UTC",
+    "America/Argentina/Buenos_Aires",
+    "America/Argentina/Cordoba",
+    "America/Argentina/Mendoza",
+    "America/Montevideo",
+    "America/Asuncion",
+    "America/Santiago",
+    "America/Sao_Paulo",
+    "America/La_Paz",
+    "America/Lima",
+    "America/Bogota",
+    "America/Mexico_City",
+    "America/New_York",
+    "Europe/Madrid",
+    "Europe/London",
+)
+# Blank means something (the project's zone; DNI matching off), so blank is sent, not dropped.
+BLANK_MEANS_DEFAULT = ("base_url", "time_zone", "dni_attribute")
+SHOWN_FIELDS = ("enabled", "base_url", "auth_type", "login", *CUSTOMER_KEYS)
 MAPPING_CATALOG = {
     "default_group_id": "groups",
     "default_type_id": "types",
@@ -90,9 +117,36 @@ class SplynxSettingsForm(forms.Form):
         max_length=200,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
+    customer_match = forms.ChoiceField(
+        label=gettext_lazy("Find the Splynx customer"),
+        choices=[(mode, MATCH_LABELS.get(mode, mode)) for mode in MATCH_MODES],
+    )
+    dni_attribute = forms.CharField(
+        label=gettext_lazy("Splynx attribute with the DNI"),
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"spellcheck": "false"}),
+        help_text=gettext_lazy(
+            "The name of the additional customer attribute where your Splynx keeps the DNI, "
+            "e.g. dni. With a name, a contact's DNI finds their customer; blank leaves DNI "
+            "matching off. The phone is tried last either way."
+        ),
+    )
+    time_zone = forms.CharField(
+        label=gettext_lazy("Splynx time zone"),
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"list": "splynx-time-zones", "spellcheck": "false"}),
+        help_text=gettext_lazy(
+            "The zone of the Splynx server's clock, as an IANA name (pick one or type any, "
+            "e.g. UTC). Hosted Splynx installs often run in UTC. The status sync compares "
+            "the times Splynx gives with ours, so a wrong zone can undo a status changed "
+            "here. Blank uses the help desk's own zone."
+        ),
+    )
 
     def __init__(self, data: Mapping[str, Any] | None, *, shown: Mapping[str, Any]) -> None:
-        initial = {name: shown[name] for name in ("enabled", "base_url", "auth_type", "login")}
+        initial = {name: shown[name] for name in SHOWN_FIELDS}
         super().__init__(data, initial=initial)
         for name in SECRET_FIELDS:
             if shown[f"has_{name}"]:
@@ -101,7 +155,11 @@ class SplynxSettingsForm(forms.Form):
 
     def submitted(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
-        return {name: value for name, value in data.items() if value != "" or name == "base_url"}
+        return {
+            name: value
+            for name, value in data.items()
+            if value != "" or name in BLANK_MEANS_DEFAULT
+        }
 
     def add_errors(self, exc: SplynxSettingsError) -> None:
         for name, text in exc.fields.items():
@@ -117,7 +175,7 @@ def _page(
     status: int = 200,
 ) -> HttpResponse:
     shown = settings_out(splynx_system())
-    context = {"form": form, "shown": shown, "outcome": outcome}
+    context = {"form": form, "shown": shown, "outcome": outcome, "common_zones": COMMON_ZONES}
     context["integrations_page"] = True  # marks the section in the navigation
     return render(request, "pipeline/splynx.html", context, status=status)
 

@@ -210,3 +210,20 @@ def test_it_refreshes_the_runs_live_and_after_a_reconnect(live_asgi, admin, nigh
     page.wait_for_selector(f"{rows} >> text=while_away", timeout=10_000)
     assert page.locator(rows).count() == 2
     assert page.evaluate("document.body.dataset.realtimeState") == "connected"
+
+
+def test_counts_and_the_runners_own_errors_are_shown_in_words(admin_client, nightly):
+    add_runs(nightly, 1, counts={"not_notified": 2, "custom_count": 1})
+    add_runs(nightly, 1, outcome=JobRun.Outcome.SKIPPED, counts={}, error="system paused")
+    page = html(admin_client.get("/jobs/"))
+    assert "not notified: <strong>2</strong>" in page
+    assert "custom_count: <strong>1</strong>" in page  # a name no table knows, as stored
+    assert "The system is paused." in page
+    assert "system paused" not in page
+
+
+def test_the_spanish_page_says_the_counts_in_spanish(admin_client, nightly, settings):
+    settings.LANGUAGE_CODE = "es-ar"
+    add_runs(nightly, 1, counts={"not_notified": 2})
+    page = html(admin_client.get("/jobs/", headers={"accept-language": "es-AR"}))
+    assert "not_notified" not in page and "not notified" not in page

@@ -151,7 +151,7 @@ def test_after_a_skipped_run_it_also_shows_the_last_run_that_did_work(admin_clie
     assert [shown.run.outcome for shown in row.shown_runs] == ["skipped", "ok"]
     assert row.last_run is not None and row.last_run.started_at > row.shown_runs[1].run.started_at
     page = html(response)
-    assert "system paused" in page
+    assert "The system is paused." in page
     assert '<th scope="row">assigned</th><td>5</td>' in page
 
 

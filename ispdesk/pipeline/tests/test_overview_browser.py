@@ -120,6 +120,6 @@ def test_an_admin_reviews_the_pipeline_and_sees_a_new_run_live(live_asgi, admin,
         send_event_on_commit(
             ["role.admin"], {"type": "job:run", "job": OVERDUE_ALERTS, "outcome": "ok"}
         )
-    expect(alerts.locator(".pipeline-counts")).to_contain_text("prealerted", timeout=TIMEOUT_MS)
+    expect(alerts.locator(".pipeline-counts")).to_contain_text("pre-alerted", timeout=TIMEOUT_MS)
     # The new run replaced the older one (two counts) as the last run.
     expect(alerts.locator(".pipeline-counts tr")).to_have_count(1)

@@ -1,5 +1,6 @@
 """The Splynx settings API: permissions, write-only credentials, secret_required, the test
-endpoint against the fake Splynx (up, down, bad credentials), the catalog."""
+endpoint against the fake Splynx (up, down, bad credentials), the catalog, the customer and
+time settings, and a save that keeps the config keys it does not own."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from ispdesk.pipeline.flow import _store_runtime_value
 from ispdesk.pipeline.models import ExternalSystem, SystemKind
 from ispdesk.system.models import AuditEvent
 from ispdesk.testing.fakes.splynx import (
@@ -231,3 +233,96 @@ def test_the_catalog_is_fetched_live(admin_client: Client, splynx: FakeSplynx) -
     splynx.fail_next("server_error")
     failed = admin_client.get(URL + "/catalog")
     assert failed.status_code == 502 and failed.json()["code"] == "splynx_unavailable"
+
+
+# Customers and time --------------------------------------------------------------------------
+
+
+def test_it_answers_the_customer_defaults(admin_client: Client, settings: Any) -> None:
+    body = admin_client.get(URL).json()
+    assert body["time_zone"] == settings.TIME_ZONE
+    assert (body["customer_match"], body["dni_attribute"]) == ("login", "")
+
+
+def test_the_customer_settings_round_trip(admin_client: Client, splynx: FakeSplynx) -> None:
+    chosen = {"time_zone": "UTC", "customer_match": "none", "dni_attribute": "dni_number"}
+    body = configure(admin_client, splynx, **chosen)
+    assert {name: body[name] for name in chosen} == chosen
+    again = admin_client.get(URL).json()
+    assert {name: again[name] for name in chosen} == chosen
+    config = ExternalSystem.objects.get(kind=SystemKind.SPLYNX).config
+    assert {name: config[name] for name in chosen} == chosen
+    audit = AuditEvent.objects.get(action="integration.splynx.updated")
+    assert audit.after is not None and audit.after["time_zone"] == "UTC"
+    changed = put(admin_client, {"time_zone": "Pacific/Chatham", "customer_match": "login"})
+    assert changed.status_code == 200
+    assert changed.json()["time_zone"] == "Pacific/Chatham"
+    assert changed.json()["dni_attribute"] == "dni_number"
+
+
+def test_blank_means_the_projects_zone_and_no_dni_matching(
+    admin_client: Client, splynx: FakeSplynx, settings: Any
+) -> None:
+    configure(admin_client, splynx, time_zone="UTC", dni_attribute="dni")
+    body = put(admin_client, {"time_zone": " ", "dni_attribute": ""}).json()
+    assert (body["time_zone"], body["dni_attribute"]) == (settings.TIME_ZONE, "")
+    config = ExternalSystem.objects.get(kind=SystemKind.SPLYNX).config
+    assert (config["time_zone"], config["dni_attribute"]) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("time_zone", "Mars/Olympus_Mons", "Unknown time zone"),
+        ("time_zone", "utc", "Unknown time zone"),
+        ("time_zone", "America", "Unknown time zone"),
+        ("time_zone", "../../etc/passwd", "Unknown time zone"),
+        ("time_zone", "/etc/localtime", "Unknown time zone"),
+        ("time_zone", "localtime", "Unknown time zone"),
+        ("time_zone", "America/" + "A" * 70, "Unknown time zone"),
+        ("time_zone", 3, "string"),
+        ("customer_match", "dni", "Choose one of: login, none"),
+        ("customer_match", "", "Choose one of: login, none"),
+        ("dni_attribute", "dni; drop", "letters, digits and _"),
+        ("dni_attribute", "número", "letters, digits and _"),
+        ("dni_attribute", "a[b]", "letters, digits and _"),
+        ("dni_attribute", "d" * 65, "letters, digits and _"),
+    ],
+)
+def test_each_bad_customer_setting_is_named(
+    admin_client: Client, splynx: FakeSplynx, name: str, value: Any, words: str
+) -> None:
+    configure(admin_client, splynx, time_zone="UTC", dni_attribute="dni")
+    response = put(admin_client, {name: value, "login": "changed"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert set(body["fields"]) == {name}
+    assert words in body["fields"][name]
+    config = ExternalSystem.objects.get(kind=SystemKind.SPLYNX).config
+    assert (config["time_zone"], config["dni_attribute"], config["login"]) == ("UTC", "dni", "")
+
+
+def test_a_save_keeps_the_config_keys_it_does_not_own(
+    admin_client: Client, splynx: FakeSplynx
+) -> None:
+    configure(admin_client, splynx, time_zone="UTC", dni_attribute="dni")
+    # A job's runtime value, written the way the jobs write theirs, and a key from elsewhere.
+    _store_runtime_value(SystemKind.SPLYNX, "status_cursor", "2025-05-01T12:00:00+00:00")
+    system = ExternalSystem.objects.get(kind=SystemKind.SPLYNX)
+    system.config = {**system.config, "field_names": {"dni": ["documento"]}}
+    system.save()
+
+    assert put(admin_client, {"login": "someone", "customer_match": "none"}).status_code == 200
+    assert put(admin_client, {"mappings": {"default_group_id": 1}}).status_code == 200
+
+    config = ExternalSystem.objects.get(kind=SystemKind.SPLYNX).config
+    assert config["status_cursor"] == "2025-05-01T12:00:00+00:00"
+    assert config["field_names"] == {"dni": ["documento"]}
+    assert (config["time_zone"], config["dni_attribute"]) == ("UTC", "dni")
+    assert (config["login"], config["customer_match"]) == ("someone", "none")
+    assert config["mappings"]["default_group_id"] == 1
+    # The audit log keeps settings, not the jobs' runtime values.
+    for event in AuditEvent.objects.filter(action="integration.splynx.updated"):
+        assert "status_cursor" not in (event.before or {})
+        assert "status_cursor" not in (event.after or {})

@@ -1,8 +1,10 @@
-"""The Splynx settings page, its test button and the mappings fragment."""
+"""The Splynx settings page, its test button, the customer and time settings and the
+mappings fragment."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -47,6 +49,7 @@ def form(fake: FakeSplynx, **changes: str) -> dict[str, str]:
         "password": "",
         "api_key": API_KEY,
         "api_secret": API_SECRET,
+        "customer_match": "login",
         **changes,
     }
 
@@ -156,3 +159,52 @@ def test_a_value_not_in_the_lists_is_refused(admin_client: Client, splynx: FakeS
         not in ExternalSystem.objects.get(kind=SystemKind.SPLYNX).config.get("mappings", {})
         or not ExternalSystem.objects.get(kind=SystemKind.SPLYNX).config["mappings"]["statuses"]
     )
+
+
+def test_the_page_shows_the_customer_and_time_settings(admin_client: Client, settings: Any) -> None:
+    page = admin_client.get(PAGE).content.decode()
+    assert 'id="splynx-customers-time"' in page and "Customers and time" in page
+    assert f'name="time_zone" value="{settings.TIME_ZONE}"' in page
+    assert 'list="splynx-time-zones"' in page and '<option value="UTC">' in page
+    assert "often run in UTC" in page
+    assert '<option value="login" selected>' in page
+    assert 'name="dni_attribute"' in page
+
+
+def test_the_page_saves_the_customer_and_time_settings(
+    admin_client: Client, splynx: FakeSplynx
+) -> None:
+    chosen = {"customer_match": "none", "dni_attribute": "dni", "time_zone": "UTC"}
+    assert admin_client.post(PAGE, form(splynx, **chosen)).status_code == 302
+    config = ExternalSystem.objects.get(kind=SystemKind.SPLYNX).config
+    assert {name: config[name] for name in chosen} == chosen
+    page = admin_client.get(PAGE).content.decode()
+    assert 'name="time_zone" value="UTC"' in page and 'name="dni_attribute" value="dni"' in page
+    assert '<option value="none" selected>' in page
+    # Any IANA name, not only the suggested ones; blank turns DNI matching off.
+    typed = form(splynx, customer_match="login", dni_attribute="", time_zone="Pacific/Chatham")
+    assert admin_client.post(PAGE, typed).status_code == 302
+    config = ExternalSystem.objects.get(kind=SystemKind.SPLYNX).config
+    assert (config["time_zone"], config["dni_attribute"]) == ("Pacific/Chatham", "")
+
+
+def test_the_page_names_a_bad_zone_or_attribute(admin_client: Client, splynx: FakeSplynx) -> None:
+    admin_client.post(PAGE, form(splynx, time_zone="UTC"))
+    bad = form(splynx, time_zone="Mars/Base", dni_attribute="dni no")
+    response = admin_client.post(PAGE, bad)
+    assert response.status_code == 422
+    text = response.content.decode()
+    assert 'id="id_time_zone_error"' in text and "Unknown time zone" in text
+    assert 'id="id_dni_attribute_error"' in text
+    assert ExternalSystem.objects.get(kind=SystemKind.SPLYNX).config["time_zone"] == "UTC"
+
+
+def test_saving_the_mappings_keeps_the_customer_settings(
+    admin_client: Client, splynx: FakeSplynx
+) -> None:
+    admin_client.post(PAGE, form(splynx, customer_match="none", time_zone="UTC"))
+    response = admin_client.post(MAPPINGS, {"default_group_id": "1"}, headers=HTMX)
+    assert response.status_code == 200
+    config = ExternalSystem.objects.get(kind=SystemKind.SPLYNX).config
+    assert config["mappings"]["default_group_id"] == 1
+    assert (config["customer_match"], config["time_zone"]) == ("none", "UTC")
