@@ -388,10 +388,11 @@ def push_pending(now: datetime, client: SplynxClient) -> dict[str, int]:
 
 
 def push_assignments(client: SplynxClient) -> int:
-    """Set `assign_to` in Splynx where the local assignee differs from what Splynx has."""
+    """Set `assign_to` in Splynx where the local assignee differs from what Splynx has. A
+    ticket held by a Splynx administrator with no operator here is theirs: never pushed."""
     rows = (
         Ticket.objects.open()
-        .filter(splynx_ticket_id__isnull=False)
+        .filter(splynx_ticket_id__isnull=False, splynx_held=False)
         .values_list("pk", "assignee__person_id", "splynx_assigned_to")
     )
     assigned = 0

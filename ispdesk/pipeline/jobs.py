@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.utils.translation import gettext_lazy as _
 
 from ispdesk.jobs.registry import JobContext, periodic_job
-from ispdesk.pipeline import flow, splynx_sync
+from ispdesk.pipeline import flow, splynx_follow, splynx_sync
 
 TICKET_FLOW = "tickets.ticket_flow"
 CLOSE_SYNC = "tickets.close_sync"
@@ -57,14 +57,19 @@ def close_sync(ctx: JobContext) -> dict[str, int]:
     SYNC_STATUS,
     interval=timedelta(minutes=5),
     description=_(
-        "Brings each ticket's status from Splynx and records reassignments made in Splynx."
+        "Brings each ticket's status from Splynx, records reassignments made in Splynx and "
+        "tells the operator a ticket was reassigned to by WhatsApp."
     ),
     work_hours_only=True,
 )
 def sync_status(ctx: JobContext) -> dict[str, int]:
     if not flow.splynx_enabled():
         return {}
-    return splynx_sync.sync_status(now=ctx.now)
+    counts = splynx_follow.sync_status(now=ctx.now)
+    # A hand reassignment in Splynx is announced now, not at the next ticket flow (which may
+    # be switched off); the notices' own record keeps it to one message either way.
+    counts["notified"] = flow.send_assignment_notices(ctx.now)["notified"]
+    return counts
 
 
 @periodic_job(

@@ -1,5 +1,6 @@
 """Tickets between ispdesk and Splynx: push (create once, assign), close and reopen there, and
-the bodies of two jobs: `sync_status` (Splynx → here) and `import_existing`.
+the body of the `import_existing` job. `sync_status` (Splynx → here) is in `splynx_follow`,
+and is importable from here too.
 
 No Splynx call happens inside a transaction: a slow Splynx must not hold row locks (on
 SQLite a write transaction blocks every writer). So a create is *claimed* instead: under the
@@ -23,7 +24,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,15 +35,13 @@ from ispdesk.integrations.splynx.client import (
 from ispdesk.integrations.splynx.errors import SplynxError
 from ispdesk.integrations.splynx.records import Customer
 from ispdesk.integrations.splynx.records import Ticket as SplynxTicket
-from ispdesk.integrations.splynx.search import Condition
 from ispdesk.operators.models import Operator
-from ispdesk.pipeline.models import ExternalSystem
-from ispdesk.pipeline.splynx_settings import (
-    build_client,
-    is_configured,
-    mappings_of,
-    splynx_system,
-)
+
+# `sync_status` and `RECENTLY_CLOSED` live in splynx_follow; re-exported for older callers.
+from ispdesk.pipeline.splynx_follow import RECENTLY_CLOSED as RECENTLY_CLOSED
+from ispdesk.pipeline.splynx_follow import assign_from_splynx, client_for, holder_name
+from ispdesk.pipeline.splynx_follow import sync_status as sync_status
+from ispdesk.pipeline.splynx_settings import mappings_of
 from ispdesk.pipeline.splynx_sync_customers import (
     BATCH,
     ERROR_MAX,
@@ -62,21 +60,14 @@ from ispdesk.tickets.actions import (
     NewTicket,
     TicketActionError,
     do_auto_assign,
-    do_change_status,
-    do_close_ticket,
     do_create_ticket,
-    do_reopen_ticket,
-    give_ticket,
-    lock_team,
     lock_ticket,
     ticket_groups,
 )
 from ispdesk.tickets.models import (
-    OPEN_STATUSES,
     EventKind,
     Priority,
     Source,
-    Status,
     Ticket,
     TicketEvent,
 )
@@ -88,11 +79,6 @@ logger = logging.getLogger("ispdesk.pipeline.splynx")
 CREATE_LEASE = timedelta(minutes=2)
 # How far before the claim a lost create is looked for (clocks of two machines differ).
 LOOKBACK = timedelta(minutes=5)
-# Closed tickets are still read this long, so a reopening inside Splynx is noticed.
-RECENTLY_CLOSED = timedelta(days=2)
-# Statuses that Splynx may set on an open ticket and we follow; new/assigned follow from
-# the assignee instead.
-FOLLOWED_STATUSES = (Status.IN_PROGRESS, Status.WAITING)
 
 
 @dataclass(frozen=True)
@@ -111,15 +97,6 @@ class PushResult:
 
 
 # Helpers -------------------------------------------------------------------------------------
-
-
-def _client_for(client: SplynxClient | None) -> tuple[ExternalSystem, SplynxClient | None, str]:
-    system = splynx_system()
-    if client is not None:
-        return system, client, ""
-    if not system.enabled or not is_configured(system):
-        return system, None, _("Splynx is not enabled or not configured.")
-    return system, build_client(system), ""
 
 
 def first_message_html(body: str) -> str:
@@ -186,7 +163,7 @@ def push_ticket(
 ) -> PushResult:
     """Make sure the ticket exists in Splynx, once, assigned to its local assignee."""
     now = now or timezone.now()
-    system, client, problem = _client_for(client)
+    system, client, problem = client_for(client)
     if client is None:
         return PushResult(ticket_id, False, None, False, problem)
     try:
@@ -379,8 +356,11 @@ def _push_existing(ticket: Ticket, client: SplynxClient, now: datetime) -> PushR
 def _settle_assignee(ticket: Ticket, client: SplynxClient, now: datetime) -> bool:
     """Set `assign_to` to the local assignee's administrator when ours changed; True if
     Splynx was changed. A hand reassignment inside Splynx is never overwritten here:
-    `sync_status` records and follows it."""
+    `sync_status` records and follows it; and a ticket held by an administrator with no
+    operator here (`Ticket.splynx_held`) is left with them."""
     assert ticket.splynx_ticket_id is not None
+    if ticket.splynx_held:
+        return False
     desired = _person_id(ticket.assignee_id)
     known = ticket.splynx_assigned_to
     if known is not None and desired == known:
@@ -403,7 +383,7 @@ def _settle_assignee(ticket: Ticket, client: SplynxClient, now: datetime) -> boo
 def push_assignment(ticket_id: int, *, client: SplynxClient | None = None) -> bool:
     """Set `assign_to` in Splynx to the local assignee's administrator (0 when nobody) if it
     differs from what Splynx last had; True when Splynx was changed."""
-    _system, client, _problem = _client_for(client)
+    _system, client, _problem = client_for(client)
     ticket = Ticket.objects.get(pk=ticket_id)
     if client is None or not ticket.splynx_ticket_id:
         return False
@@ -427,7 +407,7 @@ def reopen_in_splynx(ticket_id: int, *, client: SplynxClient | None = None) -> b
 
 
 def _set_closed(ticket_id: int, client: SplynxClient | None, *, closed: bool) -> bool:
-    system, client, _problem = _client_for(client)
+    system, client, _problem = client_for(client)
     ticket = Ticket.objects.get(pk=ticket_id)
     if client is None or not ticket.splynx_ticket_id:
         return False
@@ -456,164 +436,6 @@ def _set_closed(ticket_id: int, client: SplynxClient | None, *, closed: bool) ->
         return True
 
     return _guarded(ticket_id, change)
-
-
-# Splynx → here --------------------------------------------------------------------------------
-
-
-def _assign_from_splynx(
-    ticket_id: int,
-    admin_id: int,
-    operator: Operator | None,
-    text: str,
-    now: datetime,
-    *,
-    kind: str,
-    expected: int | None,
-) -> bool:
-    """Give the ticket to `operator` (None: nobody) because Splynx says so, under the same
-    locks as the ticket actions (operators by id, then the ticket). False when the ticket
-    changed since Splynx was read (`expected` is the `splynx_assigned_to` we saw)."""
-    with transaction.atomic():
-        if operator is not None:
-            lock_team()
-        locked = lock_ticket(ticket_id)
-        if locked.splynx_assigned_to != expected:
-            return False
-        Ticket.objects.filter(pk=ticket_id).update(
-            splynx_assigned_to=admin_id, splynx_synced_at=now, splynx_error=""
-        )
-        give_ticket(
-            locked, operator, None, now, text, kind=kind, audit_extra={"splynx_admin": admin_id}
-        )
-    return True
-
-
-def _follow_assignee(
-    ticket: Ticket, remote: SplynxTicket, admins: AdministratorNames, now: datetime
-) -> bool:
-    """Someone changed `assign_to` inside Splynx: record it as such and follow it here."""
-    admin_id = remote.assign_to or 0
-    if admin_id == 0:
-        text = _("Unassigned in Splynx.")
-        kind, operator = EventKind.UNASSIGNED, None
-    else:
-        operator = operators_by_person({admin_id}).get(admin_id)
-        name = operator.name if operator is not None else admins.name(admin_id)
-        text = _("Reassigned in Splynx to %(name)s.") % {"name": name}
-        if operator is None:
-            text += " " + _("No operator is linked to that administrator: unassigned here.")
-        kind = EventKind.REASSIGNED
-    return _assign_from_splynx(
-        ticket.pk, admin_id, operator, text, now, kind=kind, expected=ticket.splynx_assigned_to
-    )
-
-
-def _followed_status(ticket: Ticket, remote: SplynxTicket, config: Mapping[str, Any]) -> str:
-    """The open status Splynx set after our last sync, if it maps to one we follow."""
-    statuses = mappings_of(config)["statuses"]
-    mapped = {theirs: ours for ours, theirs in statuses.items() if ours in FOLLOWED_STATUSES}
-    ours = mapped.get(remote.status_id, "")
-    if not ours or ours == ticket.status or ticket.status == Status.NEW:
-        return ""
-    changed = remote.updated_at
-    if changed is None or ticket.splynx_synced_at is None:
-        return ""
-    return ours if from_splynx_time(changed, config) > ticket.splynx_synced_at else ""
-
-
-def _apply_remote(
-    ticket: Ticket,
-    remote: SplynxTicket,
-    config: Mapping[str, Any],
-    admins: AdministratorNames,
-    now: datetime,
-    counts: dict[str, int],
-) -> bool:
-    """Bring one local ticket in line with Splynx; False when they still disagree."""
-    closed_there = remote.closed or remote.trash
-    if closed_there and ticket.is_open:
-        note = _("Deleted in Splynx.") if remote.trash else _("Closed in Splynx.")
-        ticket = do_close_ticket(None, ticket, note=note)
-        counts["closed"] += 1
-    elif not closed_there and not ticket.is_open:
-        pushed = (
-            ticket.splynx_synced_at is not None
-            and ticket.closed_at is not None
-            and ticket.splynx_synced_at >= ticket.closed_at
-        )
-        if not pushed:
-            # Closed here and not yet closed there: the close job's work, not a reopening.
-            return False
-        ticket = do_reopen_ticket(None, ticket, note=_("Reopened in Splynx."))
-        counts["reopened"] += 1
-    if ticket.is_open:
-        known = ticket.splynx_assigned_to
-        if known is None:
-            Ticket.objects.filter(pk=ticket.pk).update(splynx_assigned_to=remote.assign_to or 0)
-        elif (remote.assign_to or 0) != known and _follow_assignee(ticket, remote, admins, now):
-            counts["reassigned"] += 1
-            ticket.refresh_from_db()
-        status = _followed_status(ticket, remote, config)
-        if status:
-            do_change_status(None, ticket, status)
-            counts["status_changed"] += 1
-    return True
-
-
-def _tracked_ids(now: datetime) -> list[tuple[int, int]]:
-    recent = Q(status__in=OPEN_STATUSES) | Q(closed_at__gte=now - RECENTLY_CLOSED)
-    rows = (
-        Ticket.objects.filter(recent, splynx_ticket_id__isnull=False)
-        .order_by("pk")
-        .values_list("pk", "splynx_ticket_id")
-    )
-    return [(pk, splynx_id) for pk, splynx_id in rows if splynx_id]
-
-
-def sync_status(
-    *, client: SplynxClient | None = None, now: datetime | None = None
-) -> dict[str, int]:
-    """Splynx → here for open (and recently closed) linked tickets, read a page of ids per
-    call: closes, reopenings, hand reassignments and followed statuses."""
-    now = now or timezone.now()
-    counts = dict.fromkeys(
-        ("checked", "closed", "reopened", "reassigned", "status_changed", "errors"), 0
-    )
-    system, client, problem = _client_for(client)
-    if client is None:
-        logger.info("Splynx status sync skipped: %s", problem)
-        return counts
-    config = system.config or {}
-    admins = AdministratorNames(client)
-    tracked = _tracked_ids(now)
-    for start in range(0, len(tracked), BATCH):
-        chunk = dict(tracked[start : start + BATCH])
-        try:
-            remote = client.list_tickets(
-                conditions=[Condition("id", "IN", sorted(set(chunk.values())))],
-                include_trash=True,
-            )
-        except SplynxError as exc:
-            # Splynx is down or refusing: the other pages would fail the same way.
-            logger.warning("Splynx status sync stopped: %s", exc.message)
-            counts["errors"] += 1
-            break
-        by_id = {ticket.id: ticket for ticket in remote}
-        agreed: list[int] = []
-        for ticket in Ticket.objects.filter(pk__in=list(chunk)).order_by("pk"):
-            found = by_id.get(ticket.splynx_ticket_id or 0)
-            if found is None:
-                continue
-            counts["checked"] += 1
-            try:
-                if _apply_remote(ticket, found, config, admins, now, counts):
-                    agreed.append(ticket.pk)
-            except TicketActionError as exc:
-                logger.warning("Splynx sync of ticket %s: %s", ticket.pk, exc.message)
-                counts["errors"] += 1
-        Ticket.objects.filter(pk__in=agreed).update(splynx_synced_at=now)
-    return counts
 
 
 # Import of Splynx-native tickets --------------------------------------------------------------
@@ -652,7 +474,7 @@ def import_existing(
     Splynx assignee when one is linked, otherwise (nobody assigned there) the engine's."""
     now = now or timezone.now()
     counts = dict.fromkeys(("seen", "imported", "assigned", "errors"), 0)
-    system, client, problem = _client_for(client)
+    system, client, problem = client_for(client)
     if client is None:
         logger.info("Splynx import skipped: %s", problem)
         return counts
@@ -703,6 +525,11 @@ def _import_one(
     now: datetime,
 ) -> tuple[bool, bool]:
     customer = customers.get(remote.customer_id or 0)
+    admin_id = remote.assign_to or 0
+    operator = operators.get(admin_id) if admin_id else None
+    # Splynx already has an owner we cannot map: recorded, and held from the start so the
+    # engine never second-guesses it (see `Ticket.splynx_held`).
+    holder = holder_name(admins, admin_id) if admin_id and operator is None else None
     priority = remote.priority if remote.priority in Priority.values else Priority.MEDIUM
     subject = remote.subject.strip() or _("Splynx ticket %(id)s") % {"id": remote.id}
     created_at = from_splynx_time(remote.created_at, config) if remote.created_at else None
@@ -716,31 +543,31 @@ def _import_one(
             customer_name=customer.name if customer else "",
             customer_splynx_id=remote.customer_id,
             splynx_ticket_id=remote.id,
+            splynx_assigned_to=admin_id,
+            splynx_holder=holder,
             created_at=min(created_at, now) if created_at else now,
         ),
         auto_assign=False,
     )
     if not is_new:
         return False, False
-    admin_id = remote.assign_to or 0
     Ticket.objects.filter(pk=ticket.pk).update(
         customer_login=customer.login[:64] if customer else "",
         customer_status=customer.status[:16] if customer else "",
-        splynx_assigned_to=admin_id,
         splynx_synced_at=now,
     )
-    if admin_id:
-        operator = operators.get(admin_id)
-        if operator is None:
-            # Splynx already has an owner we cannot map: recorded, not second-guessed.
-            text = _("Assigned in Splynx to %(name)s, who is not linked to an operator.") % {
-                "name": admins.name(admin_id)
-            }
-            with transaction.atomic():
-                _record_sync(lock_ticket(ticket.pk), now, text, {"assign_to": admin_id})
-            return True, False
+    if holder is not None:
+        text = _("Assigned in Splynx to %(name)s, who is not linked to an operator.") % {
+            "name": admins.name(admin_id)
+        }
+        with transaction.atomic():
+            _record_sync(
+                lock_ticket(ticket.pk), now, text, {"assign_to": admin_id, "held_in_splynx": True}
+            )
+        return True, False
+    if operator is not None:
         text = _("Assigned in Splynx to %(name)s.") % {"name": operator.name}
-        assigned = _assign_from_splynx(
+        assigned = assign_from_splynx(
             ticket.pk, admin_id, operator, text, now, kind=EventKind.ASSIGNED, expected=admin_id
         )
         return True, assigned

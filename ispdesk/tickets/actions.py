@@ -81,6 +81,10 @@ class NewTicket:
     customer_phone: str = ""
     customer_splynx_id: int | None = None
     splynx_ticket_id: int | None = None
+    # The Splynx administrator assigned there, and, when that administrator is no operator
+    # here, their name ("" unknown): the ticket is then held (see `Ticket.splynx_held`).
+    splynx_assigned_to: int | None = None
+    splynx_holder: str | None = None
     area_id: int | None = None
     created_at: datetime | None = None
 
@@ -118,6 +122,9 @@ def do_create_ticket(
                 customer_phone=new.customer_phone[:32],
                 customer_splynx_id=new.customer_splynx_id,
                 splynx_ticket_id=new.splynx_ticket_id,
+                splynx_assigned_to=new.splynx_assigned_to,
+                splynx_held=new.splynx_holder is not None,
+                splynx_assigned_name=(new.splynx_holder or "")[:200],
                 area=area,
                 shift_tag=find_shift_tag(f"{subject}\n{new.body}", tags) or "",
                 created_at=new.created_at or now,
@@ -204,25 +211,58 @@ def give_ticket(
     return event
 
 
-def _auto_assign(actor: Any, ticket_id: int, now: datetime) -> tuple[Ticket, Decision | None]:
-    """The locked ticket and the engine's decision; None if it was already assigned or closed."""
+def _release_hold(ticket: Ticket) -> bool:
+    """A person here chose for a ticket held in Splynx (see `Ticket.splynx_held`): the hold
+    ends, before the ticket is given (the table allows no assignee on a held ticket), and
+    the assignment is then pushed to Splynx like any other. True when it was held."""
+    if not ticket.splynx_held:
+        return False
+    Ticket.objects.filter(pk=ticket.pk).update(splynx_held=False, splynx_assigned_name="")
+    ticket.splynx_held = False
+    ticket.splynx_assigned_name = ""
+    return True
+
+
+def _auto_assign(
+    actor: Any, ticket_id: int, now: datetime, *, release_hold: bool = False
+) -> tuple[Ticket, Decision | None]:
+    """The locked ticket and the engine's decision; None if it was already assigned or
+    closed, or is held in Splynx and `release_hold` is false."""
     with transaction.atomic():
         lock_team()
         locked = lock_ticket(ticket_id)
         if not locked.is_open or locked.assignee_id is not None:
             return locked, None
+        if locked.splynx_held and not release_hold:
+            return locked, None
         candidates, rules = team_facts(now)
         decision = decide(f"{locked.subject}\n{locked.body}", candidates, rules)
         if decision.operator_id is not None:
             operator = Operator.objects.get(pk=decision.operator_id)
-            give_ticket(locked, operator, actor, now, decision.reason)
+            released = _release_hold(locked)
+            extra = {"released_splynx_hold": True} if released else None
+            give_ticket(locked, operator, actor, now, decision.reason, audit_extra=extra)
     return locked, decision
 
 
 def do_auto_assign(actor: Any, ticket: Ticket, now: datetime | None = None) -> Decision:
-    """Let the engine choose; a ticket already assigned or closed is left alone."""
-    locked, decision = _auto_assign(actor, ticket.pk, now or timezone.now())
+    """Let the engine choose; a ticket already assigned or closed is left alone.
+
+    A ticket held by a Splynx administrator is left alone when ispdesk asks (no actor: a
+    job, an import), and is given to the engine's choice when a person asks for this one
+    ticket: that is a deliberate choice here. With nobody to choose, the hold stays."""
+    release_hold = _user(actor) is not None
+    locked, decision = _auto_assign(
+        actor, ticket.pk, now or timezone.now(), release_hold=release_hold
+    )
     if decision is None:
+        if locked.splynx_held and locked.is_open:
+            return Decision(
+                None,
+                Rule.NONE,
+                _("Held in Splynx by %(name)s: ispdesk does not assign it.")
+                % {"name": locked.splynx_holder},
+            )
         return Decision(locked.assignee_id, Rule.NONE, _("Already assigned or closed"))
     return decision
 
@@ -242,7 +282,16 @@ def do_assign_ticket(actor: Any, ticket: Ticket, operator: Operator) -> Ticket:
         if locked.assignee_id == operator.pk:
             return locked
         who = getattr(actor, "display_name", None) or _("ispdesk")
-        give_ticket(locked, operator, actor, now, _("Assigned by %(who)s") % {"who": who})
+        # A person's choice wins over a hand assignment in Splynx, and is pushed there.
+        released = _release_hold(locked)
+        give_ticket(
+            locked,
+            operator,
+            actor,
+            now,
+            _("Assigned by %(who)s") % {"who": who},
+            audit_extra={"released_splynx_hold": True} if released else None,
+        )
     return locked
 
 
@@ -401,7 +450,8 @@ def do_reopen_ticket(actor: Any, ticket: Ticket, note: str = "") -> Ticket:
 
 
 def do_assign_unassigned(actor: Any, now: datetime | None = None) -> list[tuple[int, Decision]]:
-    """Offer every open unassigned ticket to the engine, oldest first."""
+    """Offer every open unassigned ticket to the engine, oldest first (tickets held in Splynx
+    are not in that queue: see `TicketQuerySet.unassigned`)."""
     results = []
     pending = Ticket.objects.unassigned().order_by("created_at", "pk").values_list("pk", flat=True)
     for ticket_id in list(pending):

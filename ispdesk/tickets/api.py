@@ -76,6 +76,12 @@ def _operator_ref(operator: Operator | None) -> dict[str, Any] | None:
     return {"id": operator.pk, "name": operator.name} if operator is not None else None
 
 
+def _holder(ticket: Ticket) -> dict[str, Any] | None:
+    if not ticket.splynx_held:
+        return None
+    return {"administrator_id": ticket.splynx_assigned_to or 0, "name": ticket.splynx_holder}
+
+
 def _ticket_out(
     ticket: Ticket, now: datetime, overdue_after: timedelta, first_assigned_at: datetime | None
 ) -> dict[str, Any]:
@@ -100,6 +106,7 @@ def _ticket_out(
         "shift_tag": ticket.shift_tag,
         "area": {"id": ticket.area.pk, "name": ticket.area.name} if ticket.area else None,
         "assignee": _operator_ref(ticket.assignee),
+        "held_in_splynx": _holder(ticket),
         "created_at": ticket.created_at,
         "assigned_at": ticket.assigned_at,
         "first_response_at": ticket.first_response_at,

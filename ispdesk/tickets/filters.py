@@ -29,7 +29,8 @@ def filter_tickets(
     if filters.status:
         tickets = tickets.filter(status__in=filters.status)
     if filters.assignee == "none":
-        tickets = tickets.filter(assignee__isnull=True)
+        # The unassigned queue: a ticket a Splynx administrator holds waits for nobody here.
+        tickets = tickets.filter(assignee__isnull=True, splynx_held=False)
     elif filters.assignee:
         tickets = tickets.filter(assignee_id=int(filters.assignee))
     if filters.area:

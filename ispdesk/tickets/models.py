@@ -40,7 +40,9 @@ class TicketQuerySet(models.QuerySet["Ticket"]):
         return self.exclude(status=Status.CLOSED)
 
     def unassigned(self) -> TicketQuerySet:
-        return self.open().filter(assignee__isnull=True)
+        """Open tickets waiting for an operator: nobody has them here and no Splynx
+        administrator holds them (see `Ticket.splynx_held`)."""
+        return self.open().filter(assignee__isnull=True, splynx_held=False)
 
 
 class Ticket(models.Model):
@@ -69,6 +71,19 @@ class Ticket(models.Model):
     splynx_assigned_to = models.PositiveIntegerField(null=True, blank=True)
     splynx_synced_at = models.DateTimeField(null=True, blank=True)
     splynx_error = models.CharField(max_length=500, blank=True)
+    # A person inside Splynx gave the ticket to an administrator who is no operator here: a
+    # deliberate choice that the engine and the pushes to Splynx must not undo. Cleared by a
+    # person's assignment here, or when Splynx gives it to a linked administrator or nobody.
+    splynx_held = models.BooleanField(
+        _("held in Splynx"),
+        default=False,
+        help_text=_(
+            "Assigned by hand in Splynx to an administrator without an operator here: "
+            "ispdesk's assignment engine leaves it alone."
+        ),
+    )
+    # That administrator's name as Splynx gave it (blank when unknown), for the ticket page.
+    splynx_assigned_name = models.CharField(max_length=200, blank=True)
     subject = models.CharField(_("subject"), max_length=250)
     body = models.TextField(_("description"), blank=True)
     priority = models.CharField(
@@ -100,7 +115,12 @@ class Ticket(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "external_id"], name="ticket_source_external_id_unique"
-            )
+            ),
+            # Held by a Splynx administrator means nobody here has it.
+            models.CheckConstraint(
+                condition=models.Q(splynx_held=False) | models.Q(assignee__isnull=True),
+                name="ticket_held_in_splynx_unassigned",
+            ),
         ]
         indexes = [models.Index(fields=["assignee", "status"])]
 
@@ -110,6 +130,14 @@ class Ticket(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != Status.CLOSED
+
+    @property
+    def splynx_holder(self) -> str:
+        """The Splynx administrator holding the ticket, as the page names them: their name,
+        or "#id" when Splynx did not say it ("" when the ticket is not held)."""
+        if not self.splynx_held:
+            return ""
+        return self.splynx_assigned_name or f"#{self.splynx_assigned_to or 0}"
 
 
 class EventKind(models.TextChoices):

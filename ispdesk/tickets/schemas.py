@@ -25,6 +25,15 @@ class AreaRef(Schema):
     name: str
 
 
+class SplynxHolderOut(Schema):
+    """The Splynx administrator a ticket was assigned to by hand there, who is no operator
+    here: ispdesk's engine leaves the ticket with them."""
+
+    administrator_id: int
+    # As Splynx names them; "#<id>" when Splynx did not say.
+    name: str
+
+
 class MetricsOut(Schema):
     seconds_to_assignment: int | None
     seconds_to_first_response: int | None
@@ -47,6 +56,8 @@ class TicketOut(Schema):
     shift_tag: str
     area: AreaRef | None
     assignee: OperatorRef | None
+    # Set instead of an assignee when a Splynx administrator holds the ticket.
+    held_in_splynx: SplynxHolderOut | None
     created_at: datetime
     assigned_at: datetime | None
     first_response_at: datetime | None
