@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 ABANDONED_RUN_ERROR = (
     "abandoned: the lease expired before this run finished (the worker stopped or the run "
@@ -25,34 +26,37 @@ _ERRORS: dict[str, Promise] = {
     NOT_REGISTERED_ERROR: _("This job no longer exists in this version."),
     PAUSED_ERROR: _("The system is paused."),
 }
+
+
 # Every job's counts share one vocabulary: the same name means the same thing everywhere.
+# ("job count": plural in Spanish, where the same English word elsewhere is one ticket's state.)
 _COUNTS: dict[str, Promise] = {
-    "already_sent": _("already sent"),
-    "assigned": _("assigned"),
-    "audit_events_deleted": _("audit events deleted"),
-    "blocked": _("could not be told"),
-    "checked": _("checked"),
-    "closed": _("closed"),
-    "closed_in_splynx": _("closed in Splynx"),
-    "created": _("created"),
-    "errors": _("errors"),
-    "fetched": _("fetched"),
-    "imported": _("imported"),
-    "job_runs_deleted": _("job runs deleted"),
-    "not_notified": _("not notified"),
-    "notified": _("notified"),
-    "prealerted": _("pre-alerted"),
-    "pushed": _("sent to Splynx"),
-    "reassigned": _("reassigned"),
-    "reopened": _("reopened"),
-    "seen": _("seen"),
-    "sessions_deleted": _("sessions deleted"),
-    "skipped": _("skipped"),
-    "stale_consoles": _("stale consoles"),
-    "status_changed": _("status changed"),
-    "tickets": _("tickets"),
-    "unassigned": _("unassigned"),
-    "waiting": _("waiting"),
+    "already_sent": pgettext_lazy("job count", "already sent"),
+    "assigned": pgettext_lazy("job count", "assigned"),
+    "audit_events_deleted": pgettext_lazy("job count", "audit events deleted"),
+    "blocked": pgettext_lazy("job count", "could not be told"),
+    "checked": pgettext_lazy("job count", "checked"),
+    "closed": pgettext_lazy("job count", "closed"),
+    "closed_in_splynx": pgettext_lazy("job count", "closed in Splynx"),
+    "created": pgettext_lazy("job count", "created"),
+    "errors": pgettext_lazy("job count", "errors"),
+    "fetched": pgettext_lazy("job count", "fetched"),
+    "imported": pgettext_lazy("job count", "imported"),
+    "job_runs_deleted": pgettext_lazy("job count", "job runs deleted"),
+    "not_notified": pgettext_lazy("job count", "not notified"),
+    "notified": pgettext_lazy("job count", "notified"),
+    "prealerted": pgettext_lazy("job count", "pre-alerted"),
+    "pushed": pgettext_lazy("job count", "sent to Splynx"),
+    "reassigned": pgettext_lazy("job count", "reassigned"),
+    "reopened": pgettext_lazy("job count", "reopened"),
+    "seen": pgettext_lazy("job count", "seen"),
+    "sessions_deleted": pgettext_lazy("job count", "sessions deleted"),
+    "skipped": pgettext_lazy("job count", "skipped"),
+    "stale_consoles": pgettext_lazy("job count", "stale consoles"),
+    "status_changed": pgettext_lazy("job count", "status changed"),
+    "tickets": pgettext_lazy("job count", "tickets"),
+    "unassigned": pgettext_lazy("job count", "unassigned"),
+    "waiting": pgettext_lazy("job count", "waiting"),
 }
 
 
