@@ -20,6 +20,9 @@ from django.db.models import F, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from ispdesk.jobs.models import JobSchedule
+from ispdesk.jobs.registry import get_job
+from ispdesk.jobs.work_hours import load_work_hours, next_opening
 from ispdesk.lib.calendar import BusinessCalendar, Window, window_end
 from ispdesk.messaging.models import OutboundMessage, Purpose
 from ispdesk.messaging.notifications import (
@@ -47,7 +50,7 @@ from ispdesk.tickets.alerts import (
     reminder_due,
     shift_ended_at,
 )
-from ispdesk.tickets.models import OPEN_STATUSES, EventKind, Status, Ticket, TicketEvent
+from ispdesk.tickets.models import EventKind, Status, Ticket, TicketEvent
 
 TEMPLATES = {OVERDUE: "overdue_alert", "pre_alert": "pre_alert"}
 
@@ -82,35 +85,26 @@ class _Team:
 def watched_tickets(
     rules: AlertRules, now: datetime, ticket_ids: list[int] | None = None
 ) -> list[WatchedTicket]:
-    """Open assigned tickets quiet long enough to need some alert, with their alert times
-    (only `ticket_ids` when given)."""
-    last_activity = Coalesce(
-        Max("events__created_at", filter=~Q(events__kind=EventKind.ALERTED)), F("created_at")
-    )
+    """Open assigned tickets quiet long enough to need some alert, with when each was last
+    alerted (only `ticket_ids` when given).
+
+    One row per ticket, aggregated in the database: a ticket alerted every hour for a month
+    costs no more to look at than one alerted once.
+    """
+    alerted = Q(events__kind=EventKind.ALERTED)
     tickets = Ticket.objects.open()
     if ticket_ids is not None:
         tickets = tickets.filter(pk__in=ticket_ids)
-    rows = list(
+    rows = (
         tickets.filter(assignee__isnull=False)
-        .annotate(last_activity=last_activity)
+        .annotate(
+            last_activity=Coalesce(Max("events__created_at", filter=~alerted), F("created_at")),
+            last_alerted=Max("events__created_at", filter=alerted),
+        )
         .filter(last_activity__lte=now - rules.prealert_from)
-        .values_list("pk", "assignee_id", "last_activity")
+        .values_list("pk", "assignee_id", "last_activity", "last_alerted")
     )
-    if not rows:
-        return []
-    oldest = min(row[2] for row in rows)
-    alerted: dict[int, list[datetime]] = {}
-    for ticket_id, at in TicketEvent.objects.filter(
-        kind=EventKind.ALERTED,
-        created_at__gte=oldest,
-        ticket__assignee__isnull=False,
-        ticket__status__in=OPEN_STATUSES,
-    ).values_list("ticket_id", "created_at"):
-        alerted.setdefault(ticket_id, []).append(at)
-    return [
-        WatchedTicket(ticket_id, operator_id, activity, tuple(alerted.get(ticket_id, ())))
-        for ticket_id, operator_id, activity in rows
-    ]
+    return [WatchedTicket(*row) for row in rows]
 
 
 def _alert_text(kind: str, operator: Operator) -> str:
@@ -232,10 +226,30 @@ def _summary_sent(operator: Operator, shift_ends: str) -> bool:
     ).exists()
 
 
+def _summary_job_runs(now: datetime) -> tuple[timedelta, datetime | None]:
+    """How often the summary job runs (an admin may have changed it) and when it runs after
+    `now`: an interval on, moved into the jobs' work hours (None: not within two weeks)."""
+    # Imported here: the jobs module imports this one for the jobs' functions.
+    from ispdesk.tickets.jobs import END_OF_SHIFT_NOTIFICATIONS
+
+    job = get_job(END_OF_SHIFT_NOTIFICATIONS)
+    assert job is not None  # registered by the import above
+    seconds = (
+        JobSchedule.objects.filter(name=job.name).values_list("interval_seconds", flat=True).first()
+    )
+    every = timedelta(seconds=seconds) if seconds else job.interval
+    if not job.work_hours_only:
+        return every, now + every
+    hours = load_work_hours(now)
+    return every, next_opening(now + every, hours.hours, hours.holidays, hours.tz)
+
+
 def do_send_shift_summaries(now: datetime) -> dict[str, int]:
-    """Operators whose work shift ends within `shift_reminder_minutes` and who still have
-    open tickets get one summary per shift (the shift's end is stored with the message)."""
+    """Operators whose work shift ends within `shift_reminder_minutes` (or before the job's
+    next run, see `reminder_due`) and who still have open tickets get one summary per shift
+    (the shift's end is stored with the message)."""
     lead = timedelta(minutes=get_config("shift_reminder_minutes"))
+    every, next_run = _summary_job_runs(now)
     with_open = (
         Ticket.objects.open().filter(assignee__isnull=False).values_list("assignee_id", flat=True)
     )
@@ -243,7 +257,7 @@ def do_send_shift_summaries(now: datetime) -> dict[str, int]:
     counts = {"checked": len(team.operators), "notified": 0, "already_sent": 0, "blocked": 0}
     for operator_id, operator in sorted(team.operators.items()):
         ends = window_end(team.work.get(operator_id, []), team.calendar, now)
-        if ends is None or not reminder_due(ends, now, lead):
+        if ends is None or not reminder_due(ends, now, lead, every, next_run):
             continue
         shift_ends = ends.isoformat()
         with transaction.atomic():

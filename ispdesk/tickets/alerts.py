@@ -11,7 +11,9 @@ too (kind `alerted`), and they are how a ticket remembers being alerted:
 
 An alert sent after the ticket had been quiet for `threshold` or more is an overdue alert;
 an earlier one was a pre-alert. Classifying by timing needs no extra column, and any activity
-on the ticket starts a new quiet stretch with a clean slate.
+on the ticket starts a new quiet stretch with a clean slate. The newest alert alone tells
+whether any came since the last activity and when the last overdue one went (an older one
+can't be overdue if the newest isn't), so it is all a ticket carries here.
 
 Everything here takes `now` and plain values; nothing reads the database.
 """
@@ -47,8 +49,8 @@ class WatchedTicket:
     ticket_id: int
     operator_id: int
     last_activity_at: datetime
-    # When the ticket was alerted (either kind); older ones than the last activity don't count.
-    alerted_at: tuple[datetime, ...] = ()
+    # When the ticket was last alerted (either kind); before the last activity it doesn't count.
+    last_alerted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -67,15 +69,19 @@ class OperatorAlerts:
 def alert_due(ticket: WatchedTicket, rules: AlertRules, now: datetime) -> DueAlert | None:
     """The alert this ticket needs now, or None."""
     quiet_for = now - ticket.last_activity_at
-    since_activity = [at for at in ticket.alerted_at if at >= ticket.last_activity_at]
+    alerted = ticket.last_alerted_at
+    if alerted is not None and alerted < ticket.last_activity_at:
+        alerted = None  # from an earlier quiet stretch
     if quiet_for >= rules.threshold:
-        overdue_alerts = [
-            at for at in since_activity if at - ticket.last_activity_at >= rules.threshold
-        ]
-        if not overdue_alerts or now - max(overdue_alerts) >= rules.renotify:
+        # A newest alert sent before the threshold was a pre-alert: no overdue alert yet.
+        if (
+            alerted is None
+            or alerted - ticket.last_activity_at < rules.threshold
+            or now - alerted >= rules.renotify
+        ):
             return DueAlert(ticket.ticket_id, OVERDUE, quiet_for)
         return None
-    if rules.prealert > timedelta(0) and quiet_for >= rules.prealert_from and not since_activity:
+    if rules.prealert > timedelta(0) and quiet_for >= rules.prealert_from and alerted is None:
         return DueAlert(ticket.ticket_id, PRE_ALERT, quiet_for)
     return None
 
@@ -100,13 +106,30 @@ def alerts_by_operator(
 # Shifts ----------------------------------------------------------------------------------------
 
 
-def reminder_due(shift_ends: datetime | None, now: datetime, lead: timedelta) -> bool:
-    """Whether a shift ending at `shift_ends` (None: not on shift) is within `lead` of ending.
+def reminder_due(
+    shift_ends: datetime | None,
+    now: datetime,
+    lead: timedelta,
+    every: timedelta,
+    next_run: datetime | None,
+) -> bool:
+    """Whether the summary job's run at `now` should remind of a shift ending at `shift_ends`
+    (None: not on shift); the job runs every `every`, and next at `next_run` (later than
+    `now + every` when the jobs' work hours close in between; None: not within two weeks).
 
-    The span is half-open at the start, so an hourly job with a one-hour lead finds each
-    shift end in exactly one of its runs.
+    Due from `lead` before the end until the end. A run whose next run falls after the end
+    (a 30-minute lead with hourly runs; the work hours closing) is the last chance and is
+    due too, unless it is more than one interval ahead of the lead: a reminder hours early
+    is no reminder. So an hourly job finds each end due in exactly one run for any lead up
+    to an hour, and in every run of a longer lead; the caller sends once per shift end.
     """
-    return shift_ends is not None and now < shift_ends <= now + lead
+    if shift_ends is None or now >= shift_ends:
+        return False
+    lead_starts = shift_ends - lead
+    if now >= lead_starts:
+        return True
+    last_run_before_end = next_run is None or next_run >= shift_ends
+    return last_run_before_end and now + every >= lead_starts
 
 
 def shift_ended_at(

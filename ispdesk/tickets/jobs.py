@@ -36,7 +36,7 @@ AUTO_UNASSIGN_AFTER_SHIFT = "tickets.auto_unassign_after_shift"
     ),
 )
 def assign_unassigned(ctx: JobContext) -> dict[str, int]:
-    results = do_assign_unassigned(None)
+    results = do_assign_unassigned(None, ctx.now)
     assigned = sum(1 for _ticket_id, decision in results if decision.operator_id is not None)
     return {"assigned": assigned, "waiting": Ticket.objects.unassigned().count()}
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
 from ispdesk.jobs.models import JobRun
 from ispdesk.jobs.registry import get_job
 from ispdesk.messaging.models import OutboundMessage
@@ -12,7 +15,7 @@ from ispdesk.operators.models import Operator, ScheduleKind
 from ispdesk.system.actions import do_set_config
 from ispdesk.system.config import clear_config_cache
 from ispdesk.tickets.actions import do_comment_ticket
-from ispdesk.tickets.alert_actions import do_send_ticket_alerts
+from ispdesk.tickets.alert_actions import alert_rules, do_send_ticket_alerts, watched_tickets
 from ispdesk.tickets.jobs import OVERDUE_ALERTS
 from ispdesk.tickets.models import EventKind, Ticket, TicketEvent
 from ispdesk.tickets.tests.alerts_support import (
@@ -218,3 +221,59 @@ def test_a_run_taken_over_after_its_lease_does_not_alert_twice(gateway, ana):
     assert _send_ticket_alerts(ana, "overdue", due, team, NOW, rules) == []
     assert len(alerted(ticket)) == 1
     assert len(messages_to(ANA_PHONE)) == 1
+
+
+def alerted_hourly(ticket: Ticket, operator: Operator, hours: range) -> None:
+    """Overdue alerts on `ticket`, one for each number of hours before NOW."""
+    TicketEvent.objects.bulk_create(
+        TicketEvent(
+            ticket=ticket,
+            kind=EventKind.ALERTED,
+            created_at=NOW - timedelta(hours=hour),
+            operator=operator,
+            text="Alerta de vencimiento enviada",
+        )
+        for hour in hours
+    )
+
+
+def rows_returned(captured: CaptureQueriesContext) -> int:
+    """How many rows the captured SELECTs return, run again as they were sent."""
+    total = 0
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            if query["sql"].lstrip().upper().startswith("SELECT"):
+                cursor.execute(query["sql"])
+                total += len(cursor.fetchall())
+    return total
+
+
+def dry_run_cost() -> tuple[int, int, dict[str, int]]:
+    """The queries and rows a run of the job at NOW takes, and its counts; then undone, so
+    the rows are counted against what the run saw."""
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as captured:
+            counts = do_send_ticket_alerts(NOW)
+        transaction.set_rollback(True)
+    return len(captured), rows_returned(captured), counts
+
+
+def test_a_month_of_neglect_costs_no_more_to_look_at_than_an_hour(gateway, ana, juan):
+    neglected = quiet_ticket("Sin señal desde hace un mes", ana, NOW - timedelta(days=30))
+    juans = quiet_ticket("Corte", juan, NOW - timedelta(minutes=50))
+    alerted_hourly(neglected, ana, range(1, 2))
+    rules = alert_rules()
+    with CaptureQueriesContext(connection) as captured:
+        watched = watched_tickets(rules, NOW)
+    # One query, one row per ticket, with the newest alert.
+    assert (len(captured), rows_returned(captured)) == (1, 2)
+    assert sorted((ticket.ticket_id, ticket.last_alerted_at) for ticket in watched) == [
+        (neglected.pk, NOW - timedelta(hours=1)),
+        (juans.pk, None),
+    ]
+    once = dry_run_cost()
+    assert once[2]["tickets"] == 2
+
+    alerted_hourly(neglected, ana, range(2, 30 * 24))  # alerted every hour for a month
+
+    assert dry_run_cost() == once

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
-from ispdesk.jobs.models import JobRun
+import pytest
+
+from ispdesk.accounts.models import User
+from ispdesk.jobs.models import JobRun, JobSchedule
 from ispdesk.jobs.registry import get_job
+from ispdesk.jobs.runner import ensure_schedules
 from ispdesk.messaging.models import OutboundMessage
-from ispdesk.operators.models import ScheduleKind
+from ispdesk.operators.models import Schedule, ScheduleKind
+from ispdesk.system.actions import do_set_config
+from ispdesk.system.config import clear_config_cache
 from ispdesk.system.models import AuditEvent
 from ispdesk.tickets.actions import do_assign_ticket
 from ispdesk.tickets.alert_actions import do_send_shift_summaries, do_unassign_after_shift
@@ -29,6 +35,18 @@ from ispdesk.tickets.tests.alerts_support import (
 )
 
 WEEKDAYS = range(5)
+
+
+def set_config(admin: User, **values: int) -> None:
+    do_set_config(admin, values)
+    clear_config_cache()
+
+
+def summaries_sent(now: datetime) -> int:
+    """Run the scheduled summary job at `now`; how many summaries it sent."""
+    run = run_job(END_OF_SHIFT_NOTIFICATIONS, now)
+    assert run is not None and run.outcome == JobRun.Outcome.OK
+    return run.counts["notified"]
 
 
 def office_shift(operator) -> None:  # type: ignore[no-untyped-def]
@@ -68,15 +86,89 @@ def test_it_sends_the_summary_in_the_hour_before_the_shift_ends_once(gateway, an
 
 
 def test_the_reminder_lead_is_a_setting(gateway, ana, admin):
-    from ispdesk.system.actions import do_set_config
-    from ispdesk.system.config import clear_config_cache
-
-    do_set_config(admin, {"shift_reminder_minutes": 30})
-    clear_config_cache()
+    set_config(admin, shift_reminder_minutes=120)
     office_shift(ana)
     quiet_ticket("Sin señal", ana, at(11, 9))
-    assert do_send_shift_summaries(at(11, 17, 20))["notified"] == 0
-    assert do_send_shift_summaries(at(11, 17, 31))["notified"] == 1
+    assert do_send_shift_summaries(at(11, 15, 59))["notified"] == 0
+    assert do_send_shift_summaries(at(11, 16, 0))["notified"] == 1
+
+
+def test_runs_all_through_the_lead_send_one_summary(gateway, ana, admin):
+    set_config(admin, shift_reminder_minutes=120)
+    office_shift(ana)
+    quiet_ticket("Sin señal", ana, at(11, 9))
+
+    runs = [at(11, 16, 0), at(11, 16, 1), at(11, 16, 40), at(11, 17, 0), at(11, 17, 59)]
+    counts = [do_send_shift_summaries(run) for run in runs]
+
+    assert [c["notified"] for c in counts] == [1, 0, 0, 0, 0]
+    assert [c["already_sent"] for c in counts] == [0, 1, 1, 1, 1]
+    [summary] = messages_to(ANA_PHONE)
+    assert summary.context["shift_ends"] == at(11, 18).isoformat()
+
+
+@pytest.mark.parametrize("minute", [0, 15])
+def test_a_lead_shorter_than_the_hourly_runs_still_sends_one_summary_a_day(
+    gateway, ana, admin, minute
+):
+    # Nothing runs between 17:30 and 18:00: the 17:xx run is the last one before the end.
+    set_config(admin, shift_reminder_minutes=30)
+    office_shift(ana)
+    quiet_ticket("Sin señal", ana, at(11, 9))
+
+    for day in (11, 12):
+        sent = [do_send_shift_summaries(at(day, hour, minute))["notified"] for hour in range(8, 23)]
+        assert sent == [int(hour == 17) for hour in range(8, 23)]
+
+    summaries = messages_to(ANA_PHONE)
+    assert [message.context["shift_ends"] for message in summaries] == [
+        at(11, 18).isoformat(),
+        at(12, 18).isoformat(),
+    ]
+
+
+def test_no_summary_once_the_shift_has_ended(gateway, ana, admin):
+    set_config(admin, shift_reminder_minutes=30)
+    office_shift(ana)
+    quiet_ticket("Sin señal", ana, at(11, 9))
+    for run in (at(11, 18, 0), at(11, 18, 10), at(11, 22, 0), at(12, 7, 59)):
+        assert do_send_shift_summaries(run)["notified"] == 0
+    assert messages_to(ANA_PHONE) == []
+
+
+def test_a_shift_ending_after_midnight_gets_its_summary_from_the_last_run_before(
+    gateway, ana, admin
+):
+    # Wednesday 16:00 to Thursday 00:30; the scheduled jobs stop at midnight, so the 23:00
+    # run is the last one before the end although the lead starts at 23:30.
+    set_config(admin, jobs_weekday_end_hour=24)
+    Schedule.objects.create(
+        operator=ana, kind=ScheduleKind.WORK, weekday=2, start=time(16), end=time(0, 30)
+    )
+    quiet_ticket("Sin señal", ana, at(11, 9))
+
+    assert summaries_sent(at(11, 22)) == 0
+    assert summaries_sent(at(11, 23)) == 1
+
+    [summary] = messages_to(ANA_PHONE)
+    assert summary.context["shift_ends"] == at(12, 0, 30).isoformat()
+    # Runs by hand on either side of midnight know it is the same shift.
+    assert do_send_shift_summaries(at(11, 23, 45))["already_sent"] == 1
+    assert do_send_shift_summaries(at(12, 0, 10))["already_sent"] == 1
+    assert do_send_shift_summaries(at(12, 0, 30))["checked"] == 1
+    assert len(messages_to(ANA_PHONE)) == 1
+
+
+def test_the_summary_follows_the_jobs_interval_set_by_an_admin(gateway, ana):
+    office_shift(ana)
+    quiet_ticket("Sin señal", ana, at(11, 9))
+    ensure_schedules()
+    JobSchedule.objects.filter(name=END_OF_SHIFT_NOTIFICATIONS).update(interval_seconds=7200)
+
+    # Every two hours from 08:00: 16:00 is the last run before the 18:00 end.
+    assert summaries_sent(at(11, 14)) == 0
+    assert summaries_sent(at(11, 16)) == 1
+    assert len(messages_to(ANA_PHONE)) == 1
 
 
 def test_operators_without_open_tickets_or_off_shift_get_no_summary(gateway, ana, juan):
