@@ -49,6 +49,7 @@ _COUNTS: dict[str, Promise] = {
     "pushed": pgettext_lazy("job count", "sent to Splynx"),
     "reassigned": pgettext_lazy("job count", "reassigned"),
     "reopened": pgettext_lazy("job count", "reopened"),
+    "reopened_in_splynx": pgettext_lazy("job count", "reopened in Splynx"),
     "seen": pgettext_lazy("job count", "seen"),
     "sessions_deleted": pgettext_lazy("job count", "sessions deleted"),
     "skipped": pgettext_lazy("job count", "skipped"),

@@ -4,6 +4,9 @@
 invalid) without writing; `import_csv` does it through `do_create_ticket`, which is
 idempotent by (source, external id) where the external id is the case number. A case that
 already arrived through the API (source `gestionreal`) is not created again from a file.
+A case in a closed state (`case_state.closed_states`) becomes no ticket; for a case that
+already has one, the import records its state and closes (or reopens) the ticket to match,
+as the API download does (`case_state.SourceStates`).
 `import_watched_folder` imports each new `*.csv` of a folder once and moves it away.
 """
 
@@ -14,18 +17,27 @@ import logging
 import os
 import re
 import time
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ispdesk.integrations.gestionreal.client import Caso
+from ispdesk.integrations.gestionreal.client import Caso, Cliente
 from ispdesk.integrations.gestionreal.csv import CsvCase, CsvFileError, parse_cases_csv
+from ispdesk.integrations.gestionreal.mapping import fold
 from ispdesk.lib.phones import PhoneError, normalize_phone
+from ispdesk.pipeline.case_state import (
+    SourceStates,
+    closed_states,
+    is_closed_state,
+    record_source_state,
+)
 from ispdesk.pipeline.models import ExternalSystem, SystemKind
+from ispdesk.pipeline.run_context import SplynxSession
 from ispdesk.system.audit import record_audit
 from ispdesk.tickets.actions import NewTicket, TicketActionError, do_create_ticket
 from ispdesk.tickets.models import Priority, Source, Ticket
@@ -58,12 +70,6 @@ class Outcome:
 # Filters (pure) ------------------------------------------------------------------------------
 
 
-def fold(text: str) -> str:
-    """Lower-case without accents: "Señal" matches "senal", "Técnico" matches "tecnico"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
-
-
 @dataclass(frozen=True)
 class CaseFilters:
     """Which cases become tickets; an empty list places no condition.
@@ -94,8 +100,11 @@ def filters_from_config(config: Mapping[str, Any] | None) -> CaseFilters:
     return CaseFilters(**values)
 
 
-def skip_reason(filters: CaseFilters, *, subject: str, group: str, state: str) -> str:
-    """Why a case does not become a ticket under `filters`, or "" when it does."""
+def skip_reason(
+    filters: CaseFilters, *, subject: str, group: str, state: str, closed: Iterable[str] = ()
+) -> str:
+    """Why a case does not become a ticket under `filters` and the `closed` states, or ""
+    when it does."""
     if filters.keywords and not any(fold(word) in fold(subject) for word in filters.keywords):
         return _("the subject has none of the keywords")
     if filters.groups and fold(group) not in {fold(item) for item in filters.groups}:
@@ -104,6 +113,8 @@ def skip_reason(filters: CaseFilters, *, subject: str, group: str, state: str) -
         return _("state %(state)s is not a chosen state") % {"state": state or "—"}
     if fold(state) in {fold(item) for item in filters.exclude_states}:
         return _("state %(state)s is excluded") % {"state": state}
+    if is_closed_state(state, tuple(closed)):
+        return _("state %(state)s is closed") % {"state": state}
     return ""
 
 
@@ -138,13 +149,22 @@ def ticket_for_case(case: CsvCase, source: str) -> NewTicket:
     )
 
 
-def ticket_for_caso(caso: Caso) -> NewTicket:
-    """The local ticket for a case read through the API (source `gestionreal`); filter it
+def ticket_for_caso(caso: Caso, cliente: Cliente | None = None) -> NewTicket:
+    """The local ticket for a case read through the API (source `gestionreal`), with its
+    customer's name, document and first mobile when the customer was read too; filter it
     first with `skip_reason(filters, subject=caso.asunto, group=caso.asignado_a,
-    state=caso.estado)`."""
+    state=caso.estado, closed=…)`."""
+    customer = caso.cliente_id
+    if cliente is not None and cliente.nombre:
+        customer = f"{cliente.nombre} ({caso.cliente_id})" if caso.cliente_id else cliente.nombre
+    phone = mobile_phone(cliente.telefonos) if cliente is not None else ""
     facts = [
         (_("Case"), caso.id),
-        (_("Customer"), caso.cliente_id),
+        (_("Customer"), customer),
+        (_("Document"), cliente.documento if cliente is not None else ""),
+        (_("Phone"), ", ".join(cliente.telefonos) if cliente is not None else ""),
+        (_("Service address"), cliente.domicilio if cliente is not None else ""),
+        (_("Locality"), cliente.localidad if cliente is not None else ""),
         (_("Case state"), caso.estado),
         (_("Assigned to"), caso.asignado_a),
         (_("Created by"), caso.creado_por),
@@ -154,9 +174,20 @@ def ticket_for_caso(caso: Caso) -> NewTicket:
         body="\n".join(f"{label}: {value}" for label, value in facts if value),
         source=Source.GESTIONREAL,
         external_id=caso.id,
+        customer_name=cliente.nombre if cliente is not None else "",
         customer_external_id=caso.cliente_id,
+        customer_phone=phone,
         created_at=caso.fecha_creacion,
     )
+
+
+def mobile_phone(numbers: Iterable[str]) -> str:
+    """The first usable mobile of a customer's numbers (mobiles come first), in E.164."""
+    for text in numbers:
+        found = first_phone(text)
+        if found:
+            return found
+    return ""
 
 
 def first_phone(text: str) -> str:
@@ -189,6 +220,9 @@ class CsvPlan:
     applied: bool = False
     encoding: str = ""
     counts: dict[str, int] = field(default_factory=dict)
+    # Tickets of cases already here that the import closed or reopened to match their state.
+    closed: int = 0
+    reopened: int = 0
 
     def __post_init__(self) -> None:
         self.counts = {
@@ -218,7 +252,9 @@ def existing_tickets(numbers: Iterable[str]) -> dict[str, int]:
 def preview_csv(data: bytes, filters: CaseFilters | None = None) -> CsvPlan:
     """What importing `data` would do; CsvFileError when it is not a cases export."""
     parsed = parse_cases_csv(data)
-    filters = filters if filters is not None else filters_from_config(gestionreal_config())
+    config = gestionreal_config()
+    filters = filters if filters is not None else filters_from_config(config)
+    closed = closed_states(config)
     existing = existing_tickets(case.numero for case in parsed.cases)
     rows: list[PlannedCase] = [
         PlannedCase(problem.row, problem.numero, Outcome.INVALID, problem.reason)
@@ -236,7 +272,9 @@ def preview_csv(data: bytes, filters: CaseFilters | None = None) -> CsvPlan:
                 )
             )
             continue
-        reason = skip_reason(filters, subject=case.asunto, group=case.asignado, state=case.estado)
+        reason = skip_reason(
+            filters, subject=case.asunto, group=case.asignado, state=case.estado, closed=closed
+        )
         outcome = Outcome.SKIPPED if reason else Outcome.CREATE
         rows.append(PlannedCase(case.row, case.numero, outcome, reason, case=case))
     rows.sort(key=lambda planned: planned.row)
@@ -252,29 +290,43 @@ def import_csv(
     file_name: str = "",
     auto_assign: bool = True,
 ) -> CsvPlan:
-    """Create a ticket for every row the preview says to create; return what happened."""
+    """Create a ticket for every row the preview says to create, and bring the tickets of
+    the cases already here in line with their state; return what happened."""
     plan = preview_csv(data, filters)
+    now = timezone.now()
     done: list[PlannedCase] = []
-    for planned in plan.rows:
-        if planned.outcome != Outcome.CREATE or planned.case is None:
-            done.append(planned)
-            continue
-        try:
-            ticket, created = do_create_ticket(
-                actor, ticket_for_case(planned.case, source), auto_assign=auto_assign
-            )
-        except TicketActionError as exc:
-            done.append(PlannedCase(planned.row, planned.number, Outcome.INVALID, exc.message))
-            continue
-        outcome = Outcome.CREATE if created else Outcome.EXISTS
-        done.append(PlannedCase(planned.row, planned.number, outcome, "", planned.case, ticket.pk))
-    result = CsvPlan(rows=done, applied=True, encoding=plan.encoding)
+    with SplynxSession() as splynx:
+        states = SourceStates(gestionreal_config(), now, splynx)
+        for planned in plan.rows:
+            case = planned.case
+            if planned.outcome == Outcome.EXISTS and case is not None and planned.ticket_id:
+                states.follow(planned.ticket_id, case.estado, case.fecha_modificacion)
+            if planned.outcome != Outcome.CREATE or case is None:
+                done.append(planned)
+                continue
+            try:
+                ticket, created = do_create_ticket(
+                    actor, ticket_for_case(case, source), auto_assign=auto_assign
+                )
+            except TicketActionError as exc:
+                done.append(PlannedCase(planned.row, planned.number, Outcome.INVALID, exc.message))
+                continue
+            record_source_state(ticket.pk, case.estado, now, history=not created)
+            outcome = Outcome.CREATE if created else Outcome.EXISTS
+            done.append(PlannedCase(planned.row, planned.number, outcome, "", case, ticket.pk))
+    result = CsvPlan(
+        rows=done,
+        applied=True,
+        encoding=plan.encoding,
+        closed=states.closed,
+        reopened=states.reopened,
+    )
     record_audit(
         actor,
         "gestionreal.csv_imported",
         object_type="pipeline.csv",
         object_repr=file_name[:200] or "CSV",
-        after=result.counts,
+        after={**result.counts, "closed": result.closed, "reopened": result.reopened},
     )
     return result
 
@@ -289,6 +341,8 @@ class FolderFile:
     counts: dict[str, int] = field(default_factory=dict)
     error: str = ""
     sha256: str = ""
+    closed: int = 0
+    reopened: int = 0
 
 
 def _destination(folder: Path, name: str) -> Path:
@@ -310,7 +364,9 @@ def import_watched_folder(
     A file is claimed by moving it into `processing/` (a rename, so two workers never take
     the same one), imported, then moved to `processed/`; a file that is not a cases export
     goes to `rejected/`. Files modified less than `min_age` seconds ago are left for the next
-    run: they may still be being written.
+    run: they may still be being written. An import that fails for another reason (the
+    database is down) puts the file back for the next run, and so does a claim older than
+    the jobs' lease (its run died).
     """
     if path is None:
         path = str(gestionreal_config().get("watched_folder") or "")
@@ -322,6 +378,7 @@ def import_watched_folder(
         return []
     results: list[FolderFile] = []
     now = time.time()
+    _release_stale_claims(folder, now)
     for candidate in sorted(folder.iterdir()):
         if not candidate.is_file() or candidate.suffix.lower() != ".csv":
             continue
@@ -330,17 +387,51 @@ def import_watched_folder(
                 continue
             claimed = _destination(folder / PROCESSING_DIR, candidate.name)
             candidate.rename(claimed)
+            os.utime(claimed)  # the claim's time, for `_release_stale_claims`
         except FileNotFoundError:
             continue  # another worker claimed it first
+        results.append(_import_claimed(claimed, candidate, actor))
+    return results
+
+
+def _import_claimed(claimed: Path, candidate: Path, actor: Any) -> FolderFile:
+    folder, name = candidate.parent, candidate.name
+    digest = ""
+    try:
         data = claimed.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
+        plan = import_csv(actor, data, file_name=name)
+    except CsvFileError as exc:
+        claimed.rename(_destination(folder / REJECTED_DIR, name))
+        logger.warning("rejected %s: %s", name, exc.message)
+        return FolderFile(name, False, error=exc.message, sha256=digest)
+    except Exception as exc:  # the file must not be stranded in processing/
+        logger.exception("import of %s failed; the file waits for the next run", name)
         try:
-            plan = import_csv(actor, data, file_name=candidate.name)
-        except CsvFileError as exc:
-            claimed.rename(_destination(folder / REJECTED_DIR, candidate.name))
-            logger.warning("rejected %s: %s", candidate.name, exc.message)
-            results.append(FolderFile(candidate.name, False, error=exc.message, sha256=digest))
-            continue
-        claimed.rename(_destination(folder / PROCESSED_DIR, candidate.name))
-        results.append(FolderFile(candidate.name, True, plan.counts, sha256=digest))
-    return results
+            claimed.rename(_destination(folder, name))
+        except OSError:
+            logger.warning("%s stays in %s until its claim expires", name, PROCESSING_DIR)
+        error = _("The import failed (%(kind)s); the file waits for the next run.") % {
+            "kind": type(exc).__name__
+        }
+        return FolderFile(name, False, error=error, sha256=digest)
+    claimed.rename(_destination(folder / PROCESSED_DIR, name))
+    return FolderFile(
+        name, True, plan.counts, sha256=digest, closed=plan.closed, reopened=plan.reopened
+    )
+
+
+def _release_stale_claims(folder: Path, now: float) -> None:
+    """Put back files whose claim is older than the jobs' lease: the run that claimed them
+    died (no run outlives its lease)."""
+    processing = folder / PROCESSING_DIR
+    if not processing.is_dir():
+        return
+    for claimed in sorted(processing.iterdir()):
+        try:
+            if not claimed.is_file() or now - claimed.stat().st_mtime < settings.JOBS_LEASE_SECONDS:
+                continue
+            claimed.rename(_destination(folder, claimed.name))
+        except FileNotFoundError:
+            continue  # another worker put it back first
+        logger.warning("%s was claimed by a run that died; it is imported again", claimed.name)

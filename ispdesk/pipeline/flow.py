@@ -14,6 +14,14 @@ JobRun. Every step is idempotent, so a re-run (or a second worker) repeats nothi
 Close sync reopens only what ispdesk itself closed because Splynx said so (the last close
 has no person as actor): a close by a person in ispdesk is respected, and pushed to Splynx.
 
+A case's state is applied to its ticket wherever the case is read (`case_state`): the
+download closes a ticket whose case it sees closed at once, and the close sync's per-case
+checks are the safety net for cases the download missed.
+
+Each run stops starting Splynx and Gestión Real calls at its deadline (half the jobs' lease,
+`run_context.Deadline`), so it never outlives its lease, and logs its Splynx client out at
+the end (`run_context.SplynxSession`).
+
 Runtime state that is not a setting lives in the Gestión Real row's `config`: `cursor` (cases
 were downloaded up to this instant) and `close_sync_cursor` (the last ticket whose case was
 checked; checks go round the open tickets so the least recently checked comes first).
@@ -22,49 +30,50 @@ checked; checks go round the open tickets so the least recently checked comes fi
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery
-from django.utils.translation import gettext as _
 
-from ispdesk.integrations.gestionreal.client import Caso, GestionRealClient, GestionRealError
+from ispdesk.integrations.gestionreal.client import (
+    Caso,
+    Cliente,
+    GestionRealClient,
+    GestionRealError,
+)
 from ispdesk.integrations.gestionreal.mapping import argentina_date
 from ispdesk.integrations.splynx.client import SplynxClient
 from ispdesk.lib.http import HttpError
 from ispdesk.messaging.notifications import assignment_values, notify_operator
 from ispdesk.operators.models import Operator
 from ispdesk.pipeline import splynx_sync
+from ispdesk.pipeline.case_state import (
+    SourceStates,
+    closed_states,
+    positive_int,
+    record_source_state,
+    reopen_window,
+)
 from ispdesk.pipeline.csv_import import (
+    CASE_SOURCES,
+    Outcome,
     existing_tickets,
     filters_from_config,
-    fold,
     import_watched_folder,
     skip_reason,
     ticket_for_caso,
 )
 from ispdesk.pipeline.gestionreal_settings import client_for
 from ispdesk.pipeline.models import ExternalSystem, SystemKind
-from ispdesk.pipeline.splynx_settings import build_client, is_configured
-from ispdesk.realtime.events import send_event_on_commit
+from ispdesk.pipeline.run_context import Deadline, SplynxSession
+from ispdesk.pipeline.run_context import splynx_enabled as splynx_enabled
 from ispdesk.system.audit import AuditEvent, record_audit
-from ispdesk.tickets.actions import (
-    TicketActionError,
-    do_close_ticket,
-    do_create_ticket,
-    do_reopen_ticket,
-)
-from ispdesk.tickets.models import (
-    OPEN_STATUSES,
-    EventKind,
-    Source,
-    Status,
-    Ticket,
-    TicketEvent,
-)
+from ispdesk.tickets.actions import TicketActionError, do_create_ticket
+from ispdesk.tickets.models import OPEN_STATUSES, EventKind, Status, Ticket, TicketEvent
 
 logger = logging.getLogger("ispdesk.pipeline.flow")
 
@@ -73,8 +82,6 @@ FIRST_LOOKBACK = timedelta(days=1)
 # The cursor is stored this much before the run: Gestión Real filters by whole days in its
 # own clock, so a case it stamps 23:59 while ours already says 00:02 is still read.
 CURSOR_OVERLAP = timedelta(minutes=15)
-DEFAULT_CLOSED_STATES = ("Cerrado", "Resuelto")
-DEFAULT_REOPEN_WINDOW_HOURS = 48
 # Cases whose state is checked per close_sync run: Gestión Real has one case per call.
 DEFAULT_CLOSE_SYNC_BATCH = 50
 # Tickets sent to Splynx per run, so one run stays well inside its lease.
@@ -97,42 +104,12 @@ TICKET_TYPE = "tickets.ticket"
 
 
 # Settings and pure decisions -------------------------------------------------------------------
-
-
-def closed_states(config: Mapping[str, Any]) -> tuple[str, ...]:
-    raw = config.get("closed_states")
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list | tuple):
-        return DEFAULT_CLOSED_STATES
-    states = tuple(str(item).strip() for item in raw if str(item).strip())
-    return states or DEFAULT_CLOSED_STATES
-
-
-def is_closed_state(state: str, states: Sequence[str]) -> bool:
-    """Whether a case state means closed ("cerrado" matches "Cerrado", accents ignored)."""
-    return bool(state.strip()) and fold(state) in {fold(item) for item in states}
-
-
-def _positive_int(config: Mapping[str, Any], key: str, default: int) -> int:
-    value = config.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        return default
-    return number if number > 0 else default
-
-
-def reopen_window(config: Mapping[str, Any]) -> timedelta:
-    return timedelta(
-        hours=_positive_int(config, "reopen_window_hours", DEFAULT_REOPEN_WINDOW_HOURS)
-    )
+# (`closed_states`, `is_closed_state` and `reopen_window` live in `case_state`, shared with the
+# CSV import.)
 
 
 def close_sync_batch(config: Mapping[str, Any]) -> int:
-    return _positive_int(config, "close_sync_batch", DEFAULT_CLOSE_SYNC_BATCH)
+    return positive_int(config, "close_sync_batch", DEFAULT_CLOSE_SYNC_BATCH)
 
 
 def cursor_from(config: Mapping[str, Any], now: datetime) -> datetime:
@@ -158,9 +135,10 @@ def retry_due(attempts: int, last_attempt: datetime | None, now: datetime) -> bo
     return now - last_attempt >= wait
 
 
-def merge_casos(*lists: Sequence[Caso]) -> list[Caso]:
+def merge_casos(*lists: Iterable[Caso]) -> list[Caso]:
     """One case per id (the last list's copy wins: `modi` is fresher than `crea`), oldest
-    first so tickets are assigned in the order customers called."""
+    first so tickets are assigned in the order customers called. Each list is read once,
+    as it comes (pages straight from the API)."""
     by_id: dict[str, Caso] = {}
     for casos in lists:
         for caso in casos:
@@ -190,11 +168,6 @@ def _api_ready(system: ExternalSystem | None) -> bool:
     return bool((system.config or {}).get("cuit")) and bool((system.secrets or {}).get("secret"))
 
 
-def splynx_enabled() -> bool:
-    system = _system(SystemKind.SPLYNX)
-    return system is not None and system.enabled and is_configured(system)
-
-
 def _store_runtime_value(kind: str, key: str, value: Any) -> None:
     """Write one runtime value into the row's config under a lock, leaving the settings
     alone (an admin may be saving them). Not audited: it changes every few minutes."""
@@ -208,38 +181,6 @@ def _store_runtime_value(kind: str, key: str, value: Any) -> None:
         ExternalSystem.objects.filter(pk=system.pk).update(config=config)
 
 
-def _record_source_state(ticket_id: int, state: str, now: datetime, *, history: bool) -> bool:
-    """Remember the case's state at the source; True when it changed. A change is written to
-    the ticket's history (`history`): someone worked the case at the source."""
-    state = state[:64]
-    with transaction.atomic():
-        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
-        if ticket.source_state == state:
-            return False
-        before = ticket.source_state
-        ticket.source_state = state
-        ticket.save(update_fields=["source_state", "updated_at"])
-        if history:
-            TicketEvent.objects.create(
-                ticket=ticket,
-                kind=EventKind.SYNCED,
-                created_at=now,
-                text=_("State at Gestión Real: %(before)s → %(after)s")
-                % {"before": before or "—", "after": state or "—"},
-            )
-            record_audit(
-                None,
-                "ticket.source_state_changed",
-                ticket,
-                before={"source_state": before},
-                after={"source_state": state},
-            )
-            send_event_on_commit(
-                [f"ticket.{ticket.pk}"], {"type": "ticket:update", "ticket": ticket.pk}
-            )
-    return True
-
-
 # Download -------------------------------------------------------------------------------------
 
 
@@ -247,13 +188,22 @@ def _zero(*names: str) -> dict[str, int]:
     return dict.fromkeys(names, 0)
 
 
-def download_cases(now: datetime, *, client: GestionRealClient | None = None) -> dict[str, int]:
-    """New and changed cases from Gestión Real become local tickets (assigned by the engine).
+def download_cases(
+    now: datetime,
+    *,
+    client: GestionRealClient | None = None,
+    splynx: SplynxSession | None = None,
+    deadline: Deadline | None = None,
+) -> dict[str, int]:
+    """New and changed cases from Gestión Real become local tickets (assigned by the engine),
+    and the tickets of known cases follow their state (closed at the source: closed here and
+    in Splynx at once).
 
     API mode reads the cases created or modified since the stored cursor and moves the
-    cursor to `now` only after the read succeeded; CSV mode imports the watched folder.
+    cursor to `now` only after the read succeeded; CSV mode imports the watched folder, web
+    mode the site's export.
     """
-    counts = _zero("fetched", "created", "skipped", "errors")
+    counts = _zero("fetched", "created", "skipped", "closed", "reopened", "errors")
     system = _system(SystemKind.GESTIONREAL)
     if system is None or not system.enabled:
         return counts
@@ -267,33 +217,85 @@ def download_cases(now: datetime, *, client: GestionRealClient | None = None) ->
     since = argentina_date(cursor_from(config, now))
     client = client or client_for(system)
     try:
-        casos = merge_casos(list(client.casos("crea", since)), list(client.casos("modi", since)))
+        casos = merge_casos(client.casos("crea", since), client.casos("modi", since))
     except (GestionRealError, HttpError) as exc:
         logger.warning("gestionreal download failed: %s", exc)
         counts["errors"] += 1
         return counts
+    deadline = deadline or Deadline.for_run()
+    # A download run on its own (the `tickets.download` job) has a Splynx session of its own.
+    with SplynxSession() if splynx is None else nullcontext(splynx) as session:
+        _take_casos(casos, config, now, client, session, deadline, counts)
+    _store_runtime_value(SystemKind.GESTIONREAL, "cursor", (now - CURSOR_OVERLAP).isoformat())
+    return counts
+
+
+def _take_casos(
+    casos: Sequence[Caso],
+    config: Mapping[str, Any],
+    now: datetime,
+    client: GestionRealClient,
+    splynx: SplynxSession,
+    deadline: Deadline,
+    counts: dict[str, int],
+) -> None:
+    """New cases become tickets (through the filters); known ones update their ticket."""
     filters = filters_from_config(config)
     closed = closed_states(config)
+    states = SourceStates(config, now, splynx, deadline)
+    customers = _Customers(client, deadline)
     known = existing_tickets(caso.id for caso in casos)
     for caso in casos:
         counts["fetched"] += 1
         if caso.id in known:
-            _record_source_state(known[caso.id], caso.estado, now, history=True)
+            states.follow(known[caso.id], caso.estado, caso.ultima_modif)
             continue
-        reason = skip_reason(filters, subject=caso.asunto, group=caso.asignado_a, state=caso.estado)
-        if reason or is_closed_state(caso.estado, closed):
+        reason = skip_reason(
+            filters, subject=caso.asunto, group=caso.asignado_a, state=caso.estado, closed=closed
+        )
+        if reason:
             counts["skipped"] += 1
             continue
+        new = ticket_for_caso(caso, customers.get(caso.cliente_id))
         try:
-            ticket, created = do_create_ticket(None, ticket_for_caso(caso), auto_assign=True)
+            ticket, created = do_create_ticket(None, new, auto_assign=True)
         except TicketActionError as exc:
             logger.warning("case %s not imported: %s", caso.id, exc.message)
             counts["errors"] += 1
             continue
         counts["created"] += int(created)
-        _record_source_state(ticket.pk, caso.estado, now, history=not created)
-    _store_runtime_value(SystemKind.GESTIONREAL, "cursor", (now - CURSOR_OVERLAP).isoformat())
-    return counts
+        record_source_state(ticket.pk, caso.estado, now, history=not created)
+    counts["closed"] += states.closed
+    counts["reopened"] += states.reopened
+
+
+class _Customers:
+    """The customers of one download's new cases, each read once. A customer that cannot be
+    read leaves its case without name and phone (logged), never without a ticket; once the
+    service fails or the deadline passes, the run reads no more customers."""
+
+    def __init__(self, client: GestionRealClient, deadline: Deadline) -> None:
+        self.client = client
+        self.deadline = deadline
+        self.found: dict[str, Cliente | None] = {}
+        self.stopped = False
+
+    def get(self, cliente_id: str) -> Cliente | None:
+        if not cliente_id:
+            return None
+        if cliente_id in self.found:
+            return self.found[cliente_id]
+        if self.stopped or self.deadline.passed():
+            return None
+        try:
+            cliente = self.client.cliente(cliente_id)
+        except GestionRealError as exc:
+            logger.warning("gestionreal customer %s not read: %s", cliente_id, exc.message)
+            cliente = None
+            if exc.refuses_access or not exc.permanent:
+                self.stopped = True  # the rest would fail alike
+        self.found[cliente_id] = cliente
+        return cliente
 
 
 def _web_export(counts: dict[str, int]) -> dict[str, int]:
@@ -301,32 +303,42 @@ def _web_export(counts: dict[str, int]) -> dict[str, int]:
     from ispdesk.pipeline.web_export import do_run_web_export
 
     outcome = do_run_web_export(None)
-    counts["fetched"] += sum(outcome.counts.values())
-    counts["created"] += outcome.counts.get("create", 0)
-    counts["skipped"] += outcome.counts.get("skipped", 0)
-    counts["errors"] += outcome.counts.get("invalid", 0) + int(not outcome.ok)
+    _add_import_counts(counts, outcome.counts, ok=outcome.ok)
+    counts["closed"] += outcome.counts.get("closed", 0)
+    counts["reopened"] += outcome.counts.get("reopened", 0)
     return counts
 
 
 def _import_folder(counts: dict[str, int]) -> dict[str, int]:
     for result in import_watched_folder():
-        if not result.ok:
-            counts["errors"] += 1
-            continue
-        counts["fetched"] += sum(result.counts.values())
-        counts["created"] += result.counts.get("create", 0)
-        counts["skipped"] += result.counts.get("skipped", 0)
-        counts["errors"] += result.counts.get("invalid", 0)
+        _add_import_counts(counts, result.counts, ok=result.ok)
+        counts["closed"] += result.closed
+        counts["reopened"] += result.reopened
     return counts
+
+
+def _add_import_counts(
+    counts: dict[str, int], outcomes: Mapping[str, int], *, ok: bool
+) -> dict[str, int]:
+    counts["fetched"] += sum(outcomes.get(name, 0) for name in _OUTCOMES)
+    counts["created"] += outcomes.get(Outcome.CREATE, 0)
+    counts["skipped"] += outcomes.get(Outcome.SKIPPED, 0)
+    counts["errors"] += outcomes.get(Outcome.INVALID, 0) + int(not ok)
+    return counts
+
+
+_OUTCOMES = (Outcome.CREATE, Outcome.EXISTS, Outcome.SKIPPED, Outcome.INVALID)
 
 
 # Splynx: create and assign ------------------------------------------------------------------
 
 
-def _failures(ticket_ids: Sequence[int]) -> dict[int, tuple[int, datetime | None]]:
-    """Ticket id → (failed pushes, when the last one was), from the audit log."""
+def _failures(since: Mapping[int, datetime | None]) -> dict[int, tuple[int, datetime | None]]:
+    """Ticket id → (failed pushes since its last successful sync, when the last one was),
+    from the audit log; `since` maps each ticket to that sync (None: never). A success starts
+    the count again, so one old bad day does not make every later failure wait the longest."""
     found: dict[int, tuple[int, datetime | None]] = {}
-    ids = [str(pk) for pk in ticket_ids]
+    ids = [str(pk) for pk in since]
     for start in range(0, len(ids), 500):  # bounded IN lists
         rows = AuditEvent.objects.filter(
             action=PUSH_FAILED, object_type=TICKET_TYPE, object_id__in=ids[start : start + 500]
@@ -338,6 +350,9 @@ def _failures(ticket_ids: Sequence[int]) -> dict[int, tuple[int, datetime | None
                     at = datetime.fromisoformat(after["at"])
                 except ValueError:
                     at = None
+            synced = since.get(int(object_id))
+            if synced is not None and (at is None or at < synced):
+                continue
             count, last = found.get(int(object_id), (0, None))
             found[int(object_id)] = (count + 1, max(filter(None, (last, at)), default=None))
     return found
@@ -351,19 +366,27 @@ def due_for_push(now: datetime) -> list[int]:
         Ticket.objects.open()
         .filter(Q(splynx_ticket_id__isnull=True) | ~Q(splynx_error=""))
         .order_by("created_at", "pk")
-        .values_list("pk", "splynx_error")
+        .values_list("pk", "splynx_error", "splynx_synced_at")
     )
-    failures = _failures([pk for pk, error in rows if error])
+    failures = _failures({pk: synced for pk, error, synced in rows if error})
     return [
-        pk for pk, error in rows if not error or retry_due(*failures.get(pk, (0, None)), now=now)
+        pk
+        for pk, error, _synced in rows
+        if not error or retry_due(*failures.get(pk, (0, None)), now=now)
     ]
 
 
-def push_pending(now: datetime, client: SplynxClient) -> dict[str, int]:
-    """Create in Splynx every open ticket that has no Splynx id yet (failures wait)."""
+def push_pending(
+    now: datetime, client: SplynxClient, deadline: Deadline | None = None
+) -> dict[str, int]:
+    """Create in Splynx every open ticket that has no Splynx id yet (failures wait), up to
+    PUSH_BATCH, until MAX_FAILURES_IN_A_ROW failures in a row or the run's deadline."""
+    deadline = deadline or Deadline.for_run()
     counts = _zero("pushed", "assigned", "errors")
     in_a_row = 0
     for ticket_id in due_for_push(now)[:PUSH_BATCH]:
+        if deadline.passed():
+            break
         result = splynx_sync.push_ticket(ticket_id, client=client, now=now)
         linked = result.created and result.splynx_ticket_id is not None
         counts["pushed"] += int(linked)
@@ -387,21 +410,42 @@ def push_pending(now: datetime, client: SplynxClient) -> dict[str, int]:
     return counts
 
 
-def push_assignments(client: SplynxClient) -> int:
+def push_assignments(client: SplynxClient, deadline: Deadline | None = None) -> int:
     """Set `assign_to` in Splynx where the local assignee differs from what Splynx has. A
-    ticket held by a Splynx administrator with no operator here is theirs: never pushed."""
+    ticket held by a Splynx administrator with no operator here is theirs: never pushed.
+    Like `push_pending`: up to PUSH_BATCH tickets, until MAX_FAILURES_IN_A_ROW failures in
+    a row (each kept on its ticket) or the run's deadline; the next run goes on."""
+    deadline = deadline or Deadline.for_run()
     rows = (
         Ticket.objects.open()
         .filter(splynx_ticket_id__isnull=False, splynx_held=False)
+        .order_by("pk")
         .values_list("pk", "assignee__person_id", "splynx_assigned_to")
     )
-    assigned = 0
+    assigned = tried = in_a_row = 0
     for ticket_id, wanted, known in rows:
         # 0 is Splynx's "nobody"; an operator without an administrator id maps to it too.
         if (wanted or 0) == (known or 0):
             continue
-        assigned += int(splynx_sync.push_assignment(ticket_id, client=client))
+        if tried >= PUSH_BATCH or deadline.passed():
+            break
+        tried += 1
+        if splynx_sync.push_assignment(ticket_id, client=client):
+            assigned += 1
+            in_a_row = 0
+        elif _has_splynx_error(ticket_id):
+            in_a_row += 1
+            if in_a_row >= MAX_FAILURES_IN_A_ROW:
+                break  # Splynx is likely down; each further call would wait for its timeout
+        else:
+            in_a_row = 0  # nothing to change after all (Splynx already had it)
     return assigned
+
+
+def _has_splynx_error(ticket_id: int) -> bool:
+    # `push_assignment` answers False both for "nothing to change" and for a failure, which
+    # it keeps on the ticket.
+    return Ticket.objects.filter(pk=ticket_id).exclude(splynx_error="").exists()
 
 
 # Assignment notices -------------------------------------------------------------------------
@@ -505,14 +549,16 @@ def run_ticket_flow(
     splynx: SplynxClient | None = None,
 ) -> dict[str, int]:
     """Download → create in Splynx → set `assign_to` → notify. Without Splynx, local only."""
-    downloaded = download_cases(now, client=gestionreal)
-    counts = {**downloaded, "pushed": 0, "assigned": 0}
-    if splynx is not None or splynx_enabled():
-        client = splynx or build_client()
-        pushed = push_pending(now, client)
-        counts["pushed"] = pushed["pushed"]
-        counts["assigned"] = pushed["assigned"] + push_assignments(client)
-        counts["errors"] += pushed["errors"]
+    deadline = Deadline.for_run()
+    with SplynxSession(splynx) as session:
+        downloaded = download_cases(now, client=gestionreal, splynx=session, deadline=deadline)
+        counts = {**downloaded, "pushed": 0, "assigned": 0}
+        client = session.client()
+        if client is not None:
+            pushed = push_pending(now, client, deadline)
+            counts["pushed"] = pushed["pushed"]
+            counts["assigned"] = pushed["assigned"] + push_assignments(client, deadline)
+            counts["errors"] += pushed["errors"]
     notices = send_assignment_notices(now)
     counts["notified"] = notices["notified"]
     return counts
@@ -520,11 +566,13 @@ def run_ticket_flow(
 
 def create_in_splynx(now: datetime, *, splynx: SplynxClient | None = None) -> dict[str, int]:
     """Only the Splynx part of the flow: pending creates and assignments (API `/create`)."""
-    if splynx is None and not splynx_enabled():
-        return _zero("pushed", "assigned", "errors")
-    client = splynx or build_client()
-    counts = push_pending(now, client)
-    counts["assigned"] += push_assignments(client)
+    deadline = Deadline.for_run()
+    with SplynxSession(splynx) as session:
+        client = session.client()
+        if client is None:
+            return _zero("pushed", "assigned", "errors")
+        counts = push_pending(now, client, deadline)
+        counts["assigned"] += push_assignments(client, deadline)
     return counts
 
 
@@ -532,8 +580,12 @@ def create_in_splynx(now: datetime, *, splynx: SplynxClient | None = None) -> di
 
 
 def _close_candidates(now: datetime, window: timedelta) -> Any:
-    """Gestión Real tickets whose case state matters: open ones, and ones closed by ispdesk
-    itself (Splynx's status sync) inside the reopen window. A person's close is respected."""
+    """Tickets of Gestión Real cases whose case state matters: open ones, and ones closed by
+    ispdesk itself (Splynx's status sync) inside the reopen window (none when it is zero). A
+    person's close is respected."""
+    candidates = Ticket.objects.filter(source__in=CASE_SOURCES)
+    if not window:
+        return candidates.filter(status__in=OPEN_STATUSES)
     last_close_actor = Subquery(
         TicketEvent.objects.filter(ticket=OuterRef("pk"), kind=EventKind.CLOSED)
         .order_by("-created_at", "-pk")
@@ -546,10 +598,8 @@ def _close_candidates(now: datetime, window: timedelta) -> Any:
         closed_at__gte=now - window,
         last_close_actor__isnull=True,
     )
-    return (
-        Ticket.objects.filter(source=Source.GESTIONREAL)
-        .annotate(last_close_actor=last_close_actor)
-        .filter(Q(status__in=OPEN_STATUSES) | closed_by_sync)
+    return candidates.annotate(last_close_actor=last_close_actor).filter(
+        Q(status__in=OPEN_STATUSES) | closed_by_sync
     )
 
 
@@ -575,23 +625,33 @@ def close_sync(
 ) -> dict[str, int]:
     """Cases closed at the source close the local and the Splynx ticket; a ticket closed in
     Splynx while its case is still open is reopened (within `reopen_window_hours`)."""
-    counts = _zero("checked", "closed", "reopened", "closed_in_splynx", "errors")
-    use_splynx = splynx is not None or splynx_enabled()
-    splynx_client = (splynx or build_client()) if use_splynx else None
-    system = _system(SystemKind.GESTIONREAL)
-    if _api_ready(system):
-        assert system is not None  # for mypy: `_api_ready` said so
-        _check_cases(system, now, gestionreal, splynx_client, counts)
-    if splynx_client is not None:
-        pushed, failed = push_closes(now, splynx_client)
-        counts["closed_in_splynx"] += pushed
-        counts["errors"] += failed
+    counts = _zero(
+        "checked", "closed", "reopened", "closed_in_splynx", "reopened_in_splynx", "errors"
+    )
+    deadline = Deadline.for_run()
+    with SplynxSession(splynx) as session:
+        system = _system(SystemKind.GESTIONREAL)
+        if _api_ready(system):
+            assert system is not None  # for mypy: `_api_ready` said so
+            _check_cases(system, now, gestionreal, session, deadline, counts)
+        splynx_client = session.client()
+        if splynx_client is not None:
+            pushed, failed = push_closes(now, splynx_client, deadline)
+            counts["closed_in_splynx"] += pushed
+            counts["errors"] += failed
+            # Then the reopenings made here (by a person or by the source) not yet in Splynx.
+            pushed, failed = splynx_sync.push_reopens(now, splynx_client, deadline)
+            counts["reopened_in_splynx"] += pushed
+            counts["errors"] += failed
     return counts
 
 
-def push_closes(now: datetime, client: SplynxClient) -> tuple[int, int]:
+def push_closes(
+    now: datetime, client: SplynxClient, deadline: Deadline | None = None
+) -> tuple[int, int]:
     """Close in Splynx the recently closed tickets whose close has not reached it (closed
     here by a person, by the source, or a close that failed before): (closed, failed)."""
+    deadline = deadline or Deadline.for_run()
     rows = (
         Ticket.objects.filter(
             status=Status.CLOSED,
@@ -604,6 +664,8 @@ def push_closes(now: datetime, client: SplynxClient) -> tuple[int, int]:
     )
     closed = failed = 0
     for ticket_id in list(rows):
+        if deadline.passed():
+            break
         if splynx_sync.close_in_splynx(ticket_id, client=client):
             closed += 1
         else:
@@ -617,29 +679,34 @@ def _check_cases(
     system: ExternalSystem,
     now: datetime,
     gestionreal: GestionRealClient | None,
-    splynx_client: SplynxClient | None,
+    splynx: SplynxSession,
+    deadline: Deadline,
     counts: dict[str, int],
 ) -> None:
-    """Read the cases of a batch of tickets, round the candidates from the stored cursor."""
+    """Read the cases of a batch of tickets, round the candidates from the stored cursor.
+    The download already closes what it sees; this catches what its listing missed."""
     config = dict(system.config or {})
-    states = closed_states(config)
-    after = _positive_int(config, "close_sync_cursor", 0)
+    after = positive_int(config, "close_sync_cursor", 0)
     ids = _round(_close_candidates(now, reopen_window(config)), after, close_sync_batch(config))
     if not ids:
         return
     client = gestionreal or client_for(system)
+    states = SourceStates(config, now, splynx, deadline)
     last = after
     for ticket_id in ids:
-        ticket = Ticket.objects.filter(pk=ticket_id).first()
-        if ticket is None:
+        if deadline.passed():
+            break
+        external_id = Ticket.objects.filter(pk=ticket_id).values_list("external_id", flat=True)
+        number = external_id.first()
+        if number is None:
             continue
         try:
-            caso = client.caso(ticket.external_id)
+            caso = client.caso(number)
         except (GestionRealError, HttpError) as exc:
             counts["errors"] += 1
-            logger.warning("case %s not read: %s", ticket.external_id, exc)
-            if isinstance(exc, HttpError) or not exc.permanent:
-                break  # the service is down: the rest would fail alike
+            logger.warning("case %s not read: %s", number, exc)
+            if isinstance(exc, HttpError) or not exc.permanent or exc.refuses_access:
+                break  # the service is down, or refuses us: the rest would fail alike
             last = ticket_id
             continue
         last = ticket_id
@@ -647,33 +714,7 @@ def _check_cases(
         if caso is None:
             counts["errors"] += 1
             continue
-        _record_source_state(ticket.pk, caso.estado, now, history=True)
-        if is_closed_state(caso.estado, states):
-            counts["closed"] += int(_close_from_source(ticket, caso, now, splynx_client))
-        elif not ticket.is_open:
-            counts["reopened"] += int(_reopen_from_source(ticket, caso, splynx_client))
+        states.follow(ticket_id, caso.estado, caso.ultima_modif)
+    counts["closed"] += states.closed
+    counts["reopened"] += states.reopened
     _store_runtime_value(SystemKind.GESTIONREAL, "close_sync_cursor", last)
-
-
-def _close_from_source(
-    ticket: Ticket, caso: Caso, now: datetime, splynx: SplynxClient | None
-) -> bool:
-    was_open = ticket.is_open
-    note = _("Closed at Gestión Real (%(state)s)") % {"state": caso.estado}
-    closed = do_close_ticket(None, ticket, note)
-    Ticket.objects.filter(pk=ticket.pk, source_closed_at__isnull=True).update(
-        source_closed_at=caso.ultima_modif or now
-    )
-    if was_open and splynx is not None and closed.splynx_ticket_id is not None:
-        splynx_sync.close_in_splynx(ticket.pk, client=splynx)
-    return was_open
-
-
-def _reopen_from_source(ticket: Ticket, caso: Caso, splynx: SplynxClient | None) -> bool:
-    note = _("Reopened: the case is still open at Gestión Real (%(state)s)") % {
-        "state": caso.estado or "—"
-    }
-    do_reopen_ticket(None, ticket, note)
-    if splynx is not None and ticket.splynx_ticket_id is not None:
-        splynx_sync.reopen_in_splynx(ticket.pk, client=splynx)
-    return True

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ispdesk.jobs.registry import JobContext, periodic_job
 from ispdesk.pipeline import flow, splynx_follow, splynx_sync
+from ispdesk.pipeline.run_context import SplynxSession
 
 TICKET_FLOW = "tickets.ticket_flow"
 CLOSE_SYNC = "tickets.close_sync"
@@ -63,9 +64,11 @@ def close_sync(ctx: JobContext) -> dict[str, int]:
     work_hours_only=True,
 )
 def sync_status(ctx: JobContext) -> dict[str, int]:
-    if not flow.splynx_enabled():
-        return {}
-    counts = splynx_follow.sync_status(now=ctx.now)
+    with SplynxSession() as session:
+        client = session.client()
+        if client is None:
+            return {}
+        counts = splynx_follow.sync_status(client=client, now=ctx.now)
     # A hand reassignment in Splynx is announced now, not at the next ticket flow (which may
     # be switched off); the notices' own record keeps it to one message either way.
     counts["notified"] = flow.send_assignment_notices(ctx.now)["notified"]
@@ -79,9 +82,11 @@ def sync_status(ctx: JobContext) -> dict[str, int]:
     work_hours_only=True,
 )
 def import_existing(ctx: JobContext) -> dict[str, int]:
-    if not flow.splynx_enabled():
-        return {}
-    return splynx_sync.import_existing(now=ctx.now)
+    with SplynxSession() as session:  # one token session per run, logged out at its end
+        client = session.client()
+        if client is None:
+            return {}
+        return splynx_sync.import_existing(client=client, now=ctx.now)
 
 
 @periodic_job(

@@ -37,9 +37,12 @@ from ispdesk.pipeline.splynx_settings import (
     splynx_system,
 )
 from ispdesk.pipeline.splynx_sync_customers import (
+    ASSIGN,
     BATCH,
     AdministratorNames,
+    error_words,
     from_splynx_time,
+    mark_synced,
     operators_by_person,
 )
 from ispdesk.tickets.actions import (
@@ -107,8 +110,9 @@ def assign_from_splynx(
     """Give the ticket to `operator` (None: nobody) because Splynx says so, under the same
     locks as the ticket actions (operators by id, then the ticket). `holder` (the
     administrator's name, "" when unknown) marks a ticket held by an administrator with no
-    operator here; None ends any hold. False when the ticket changed since Splynx was read
-    (`expected` is the `splynx_assigned_to` we saw)."""
+    operator here; None ends any hold. False when nothing was given: the ticket changed
+    since Splynx was read (`expected` is the `splynx_assigned_to` we saw), or its assignee
+    already is that administrator (only the record is brought up to date)."""
     held = holder is not None and operator is None and admin_id != 0
     with transaction.atomic():
         if operator is not None:
@@ -116,12 +120,19 @@ def assign_from_splynx(
         locked = lock_ticket(ticket_id)
         if locked.splynx_assigned_to != expected:
             return False
+        if _assignee_is(locked, admin_id):
+            # Splynx names the assignee we have: our own `assign_to`, applied there and not
+            # yet recorded here (or a hand change to the same person). No reassignment, so
+            # no history entry and no second notice: only the record.
+            mark_synced(locked, now, ASSIGN, splynx_assigned_to=admin_id)
+            return False
         # The hold ends before the ticket is given, and starts after it is taken from
         # whoever had it: the table allows no assignee on a held ticket.
-        Ticket.objects.filter(pk=ticket_id).update(
+        mark_synced(
+            locked,
+            now,
+            ASSIGN,
             splynx_assigned_to=admin_id,
-            splynx_synced_at=now,
-            splynx_error="",
             splynx_held=False,
             splynx_assigned_name="",
         )
@@ -139,6 +150,13 @@ def assign_from_splynx(
                 splynx_held=True, splynx_assigned_name=(holder or "")[:200]
             )
     return True
+
+
+def _assignee_is(ticket: Ticket, admin_id: int) -> bool:
+    """Whether the ticket's assignee here works as this Splynx administrator."""
+    if not admin_id or ticket.assignee_id is None:
+        return False
+    return Operator.objects.filter(pk=ticket.assignee_id, person_id=admin_id).exists()
 
 
 def _follow_assignee(ticket: Ticket, admin_id: int, admins: Administrators, now: datetime) -> bool:
@@ -199,9 +217,20 @@ def _needs_following(ticket: Ticket, admin_id: int, admins: Administrators) -> b
     return ticket.splynx_held and admin_id != 0 and admins.operator(admin_id) is not None
 
 
+def _stamp(ticket_id: int, at: datetime | None) -> None:
+    """Splynx agrees as of `at` (never moved back): for a close or reopening made here
+    because Splynx says so, which therefore is not one to send there."""
+    if at is None:
+        return
+    Ticket.objects.filter(pk=ticket_id).filter(
+        Q(splynx_synced_at__isnull=True) | Q(splynx_synced_at__lt=at)
+    ).update(splynx_synced_at=at)
+
+
 def _apply_remote(
     ticket: Ticket,
     remote: SplynxTicket,
+    client: SplynxClient,
     config: Mapping[str, Any],
     admins: Administrators,
     now: datetime,
@@ -210,8 +239,12 @@ def _apply_remote(
     """Bring one local ticket in line with Splynx; False when they still disagree."""
     closed_there = remote.closed or remote.trash
     if closed_there and ticket.is_open:
+        if ticket.splynx_reopen_pending:
+            # Reopened here and not yet there: `push_reopens`' work, not a close.
+            return False
         note = _("Deleted in Splynx.") if remote.trash else _("Closed in Splynx.")
         ticket = do_close_ticket(None, ticket, note=note)
+        _stamp(ticket.pk, ticket.closed_at)
         counts["closed"] += 1
     elif not closed_there and not ticket.is_open:
         pushed = (
@@ -223,17 +256,26 @@ def _apply_remote(
             # Closed here and not yet closed there: the close job's work, not a reopening.
             return False
         ticket = do_reopen_ticket(None, ticket, note=_("Reopened in Splynx."))
+        _stamp(ticket.pk, ticket.reopened_at)
         counts["reopened"] += 1
     if ticket.is_open:
         admin_id = remote.assign_to or 0
         if ticket.splynx_assigned_to is None:
             Ticket.objects.filter(pk=ticket.pk).update(splynx_assigned_to=admin_id)
-        elif _needs_following(ticket, admin_id, admins) and _follow_assignee(
-            ticket, admin_id, admins, now
-        ):
-            counts["reassigned"] += 1
+        elif _needs_following(ticket, admin_id, admins):
+            # The list is a snapshot from before this ticket was read here: a push may have
+            # changed both since. Read Splynx's ticket again, then ours, and compare those.
+            remote = client.get_ticket(remote.id)
             ticket.refresh_from_db()
-        status = _followed_status(ticket, remote, config)
+            admin_id = remote.assign_to or 0
+            if (
+                ticket.is_open
+                and _needs_following(ticket, admin_id, admins)
+                and _follow_assignee(ticket, admin_id, admins, now)
+            ):
+                counts["reassigned"] += 1
+                ticket.refresh_from_db()
+        status = _followed_status(ticket, remote, config) if ticket.is_open else ""
         if status:
             do_change_status(None, ticket, status)
             counts["status_changed"] += 1
@@ -268,28 +310,53 @@ def sync_status(
     tracked = _tracked_ids(now)
     for start in range(0, len(tracked), BATCH):
         chunk = dict(tracked[start : start + BATCH])
-        try:
-            remote = client.list_tickets(
-                conditions=[Condition("id", "IN", sorted(set(chunk.values())))],
-                include_trash=True,
-            )
-        except SplynxError as exc:
-            # Splynx is down or refusing: the other pages would fail the same way.
-            logger.warning("Splynx status sync stopped: %s", exc.message)
-            counts["errors"] += 1
+        if not _sync_page(chunk, client, config, admins, now, counts):
             break
-        by_id = {ticket.id: ticket for ticket in remote}
-        agreed: list[int] = []
-        for ticket in Ticket.objects.filter(pk__in=list(chunk)).order_by("pk"):
-            found = by_id.get(ticket.splynx_ticket_id or 0)
-            if found is None:
-                continue
-            counts["checked"] += 1
-            try:
-                if _apply_remote(ticket, found, config, admins, now, counts):
-                    agreed.append(ticket.pk)
-            except TicketActionError as exc:
-                logger.warning("Splynx sync of ticket %s: %s", ticket.pk, exc.message)
-                counts["errors"] += 1
-        Ticket.objects.filter(pk__in=agreed).update(splynx_synced_at=now)
     return counts
+
+
+def _sync_page(
+    chunk: Mapping[int, int],
+    client: SplynxClient,
+    config: Mapping[str, Any],
+    admins: Administrators,
+    now: datetime,
+    counts: dict[str, int],
+) -> bool:
+    """One page of tracked tickets (local id → Splynx id); False when Splynx stopped
+    answering: the other pages would fail the same way."""
+    try:
+        remote = client.list_tickets(
+            conditions=[Condition("id", "IN", sorted(set(chunk.values())))],
+            include_trash=True,
+        )
+    except SplynxError as exc:
+        logger.warning("Splynx status sync stopped: %s", exc.message)
+        counts["errors"] += 1
+        return False
+    by_id = {ticket.id: ticket for ticket in remote}
+    agreed: list[int] = []
+    answering = True
+    for ticket in Ticket.objects.filter(pk__in=list(chunk)).order_by("pk"):
+        found = by_id.get(ticket.splynx_ticket_id or 0)
+        if found is None:
+            continue
+        counts["checked"] += 1
+        try:
+            if _apply_remote(ticket, found, client, config, admins, now, counts):
+                agreed.append(ticket.pk)
+        except TicketActionError as exc:
+            logger.warning("Splynx sync of ticket %s: %s", ticket.pk, exc.message)
+            counts["errors"] += 1
+        except SplynxError as exc:
+            logger.warning("Splynx sync of ticket %s: %s", ticket.pk, error_words(exc))
+            counts["errors"] += 1
+            if not exc.permanent:
+                answering = False
+                break
+    # Never back: a close or reopening followed above is stamped at its own (later)
+    # moment, so it is not sent back to Splynx as one of ours.
+    Ticket.objects.filter(pk__in=agreed).filter(
+        Q(splynx_synced_at__isnull=True) | Q(splynx_synced_at__lt=now)
+    ).update(splynx_synced_at=now)
+    return answering

@@ -1,6 +1,6 @@
-"""Tickets between ispdesk and Splynx: push (create once, assign), close and reopen there, and
-the body of the `import_existing` job. `sync_status` (Splynx → here) is in `splynx_follow`,
-and is importable from here too.
+"""Tickets between ispdesk and Splynx: push (create once, assign), close and reopen there
+(`push_reopens` sends the reopenings made here), and the body of the `import_existing` job.
+`sync_status` (Splynx → here) is in `splynx_follow`, and is importable from here too.
 
 No Splynx call happens inside a transaction: a slow Splynx must not hold row locks (on
 SQLite a write transaction blocks every writer). So a create is *claimed* instead: under the
@@ -9,7 +9,8 @@ later finds it set without a Splynx id looks the ticket up in Splynx (customer, 
 created since the claim) before creating again, and leaves a fresh claim alone: another
 worker is in the middle of that create. Call these functions outside any transaction.
 
-Splynx errors never escape: they are stored on the ticket in words (`splynx_error`) and
+Splynx errors never escape: they are stored on the ticket in words (`splynx_error`), with
+the step that failed (`splynx_error_step`: only that step's success clears it), and
 returned; programming errors (an unknown ticket id) raise. Sync bookkeeping is written with
 `update()` so it does not count as activity on the ticket (`updated_at` drives the alerts).
 """
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,6 +38,7 @@ from ispdesk.integrations.splynx.errors import SplynxError
 from ispdesk.integrations.splynx.records import Customer
 from ispdesk.integrations.splynx.records import Ticket as SplynxTicket
 from ispdesk.operators.models import Operator
+from ispdesk.pipeline.run_context import Deadline
 
 # `sync_status` and `RECENTLY_CLOSED` live in splynx_follow; re-exported for older callers.
 from ispdesk.pipeline.splynx_follow import RECENTLY_CLOSED as RECENTLY_CLOSED
@@ -43,13 +46,19 @@ from ispdesk.pipeline.splynx_follow import assign_from_splynx, client_for, holde
 from ispdesk.pipeline.splynx_follow import sync_status as sync_status
 from ispdesk.pipeline.splynx_settings import mappings_of
 from ispdesk.pipeline.splynx_sync_customers import (
+    ASSIGN,
     BATCH,
+    CREATE,
     ERROR_MAX,
+    MESSAGE,
+    STATE,
     AdministratorNames,
     CustomerMatch,
+    clears_error,
     customers_by_ids,
     error_words,
     from_splynx_time,
+    mark_synced,
     match_customer,
     operators_by_person,
     to_splynx_time,
@@ -79,6 +88,10 @@ logger = logging.getLogger("ispdesk.pipeline.splynx")
 CREATE_LEASE = timedelta(minutes=2)
 # How far before the claim a lost create is looked for (clocks of two machines differ).
 LOOKBACK = timedelta(minutes=5)
+# Reopenings sent per `push_reopens` run, and the failures with none sent that end the run
+# (Splynx is likely down; the next run tries again).
+REOPEN_BATCH = 100
+REOPEN_MAX_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -126,20 +139,31 @@ def _person_id(operator_id: int | None) -> int:
 
 
 def _record_sync(
-    ticket: Ticket, now: datetime, text: str, after: Mapping[str, Any], **fields: Any
+    ticket: Ticket,
+    now: datetime,
+    text: str,
+    after: Mapping[str, Any],
+    *,
+    step: str,
+    stamp: bool = True,
+    **fields: Any,
 ) -> None:
-    """Inside the caller's transaction: the sync's bookkeeping, history, audit and event."""
-    Ticket.objects.filter(pk=ticket.pk).update(splynx_synced_at=now, splynx_error="", **fields)
+    """Inside the caller's transaction, on the locked `ticket`: the sync's bookkeeping,
+    history, audit and event."""
+    mark_synced(ticket, now, step, stamp=stamp, **fields)
     TicketEvent.objects.create(ticket=ticket, kind=EventKind.SYNCED, created_at=now, text=text)
     record_audit(None, "ticket.splynx_synced", ticket, after=dict(after))
     send_event_on_commit(ticket_groups(ticket), {"type": "ticket:update", "ticket": ticket.pk})
 
 
-def _store_error(ticket_id: int, words: str) -> None:
+def _store_error(ticket_id: int, words: str, step: str) -> None:
     logger.warning("Splynx sync of ticket %s failed: %s", ticket_id, words)
-    changed = (
-        Ticket.objects.filter(pk=ticket_id).exclude(splynx_error=words).update(splynx_error=words)
-    )
+    rows = Ticket.objects.filter(pk=ticket_id).exclude(splynx_error=words, splynx_error_step=step)
+    if step != MESSAGE:
+        # A missing first message (or an error from before steps were recorded, which may be
+        # one) stays until the push repairs it: it is what tells the push to look.
+        rows = rows.exclude(Q(splynx_error_step__in=(MESSAGE, "")) & ~Q(splynx_error=""))
+    changed = rows.update(splynx_error=words, splynx_error_step=step)
     if changed:
         send_event_on_commit(
             [f"ticket.{ticket_id}", "role.admin", "role.supervisor"],
@@ -147,11 +171,11 @@ def _store_error(ticket_id: int, words: str) -> None:
         )
 
 
-def _guarded(ticket_id: int, call: Callable[[], bool]) -> bool:
+def _guarded(ticket_id: int, step: str, call: Callable[[], bool]) -> bool:
     try:
         return call()
     except SplynxError as exc:
-        _store_error(ticket_id, error_words(exc))
+        _store_error(ticket_id, error_words(exc), step)
         return False
 
 
@@ -170,9 +194,12 @@ def push_ticket(
         return _push(ticket_id, client, system.config or {}, now)
     except SplynxError as exc:
         words = error_words(exc)
-        _store_error(ticket_id, words)
         linked = Ticket.objects.filter(pk=ticket_id).values_list("splynx_ticket_id", flat=True)
-        return PushResult(ticket_id, False, linked.first(), False, words)
+        splynx_id = linked.first()
+        # Once linked, what is left to fail is `assign_to` (message failures are caught
+        # where they happen).
+        _store_error(ticket_id, words, ASSIGN if splynx_id else CREATE)
+        return PushResult(ticket_id, False, splynx_id, False, words)
 
 
 def _push(
@@ -188,9 +215,11 @@ def _push(
         found = _find_created(client, ticket, customer_id, started, config)
         if found is not None:
             return _link(ticket.pk, found, client, now, match, adopted=True)
-        if now - started < CREATE_LEASE:
+        # The wall clock, not the run's `now`: late in a long run `now` is minutes old, and
+        # a fresh claim would look stale (the ticket would be created twice).
+        if timezone.now() - started < CREATE_LEASE:
             return _in_progress(ticket.pk)
-    claimed = _claim(ticket.pk, started, match, now)
+    claimed = _claim(ticket.pk, started, match)
     if claimed is None:
         return _in_progress(ticket.pk)
     if claimed.splynx_ticket_id:
@@ -214,7 +243,8 @@ def _push(
                 splynx_create_started_at=None
             )
             raise
-        found = _find_created(client, claimed, customer_id, now, config)
+        since = claimed.splynx_create_started_at or timezone.now()
+        found = _find_created(client, claimed, customer_id, since, config)
         if found is None:
             # The claim stays: the next run looks for it again before creating.
             raise
@@ -227,17 +257,16 @@ def _in_progress(ticket_id: int) -> PushResult:
     return PushResult(ticket_id, False, None, False, "", note)
 
 
-def _claim(
-    ticket_id: int, started: datetime | None, match: CustomerMatch, now: datetime
-) -> Ticket | None:
-    """Mark the create as started and commit; None when someone else claimed it first."""
+def _claim(ticket_id: int, started: datetime | None, match: CustomerMatch) -> Ticket | None:
+    """Mark the create as started, now by the wall clock (other workers judge the claim's
+    age by theirs), and commit; None when someone else claimed it first."""
     with transaction.atomic():
         locked = lock_ticket(ticket_id)
         if locked.splynx_ticket_id:
             return locked
         if locked.splynx_create_started_at != started:
             return None
-        fields: dict[str, Any] = {"splynx_create_started_at": now}
+        fields: dict[str, Any] = {"splynx_create_started_at": timezone.now()}
         customer = match.customer
         if customer is not None:
             fields.update(
@@ -310,14 +339,19 @@ def _link(
             # Another worker linked it meanwhile (the same Splynx ticket, found by its
             # lookup): it records it and adds the message, once.
             return PushResult(ticket_id, False, locked.splynx_ticket_id, False, "")
-        _record_sync(
-            locked,
-            now,
-            text,
-            {"splynx_ticket_id": remote.id, "assign_to": admin, "adopted": adopted},
-            splynx_ticket_id=remote.id,
-            splynx_assigned_to=admin,
-        )
+        try:
+            with transaction.atomic():  # a savepoint: the lock above stays usable
+                _record_sync(
+                    locked,
+                    now,
+                    text,
+                    {"splynx_ticket_id": remote.id, "assign_to": admin, "adopted": adopted},
+                    step=CREATE,
+                    splynx_ticket_id=remote.id,
+                    splynx_assigned_to=admin,
+                )
+        except IntegrityError:
+            return _linked_elsewhere(ticket_id, remote.id)
     ticket = Ticket.objects.get(pk=ticket_id)
     try:
         _first_message(client, ticket, check_existing=adopted)
@@ -325,10 +359,24 @@ def _link(
         words = _(
             "The ticket was created in Splynx but its first message was not added: %(reason)s"
         ) % {"reason": error_words(exc)}
-        _store_error(ticket_id, words[:ERROR_MAX])
+        _store_error(ticket_id, words[:ERROR_MAX], MESSAGE)
         return PushResult(ticket_id, True, remote.id, bool(admin), words, match.note)
     assigned = _settle_assignee(ticket, client, now)
     return PushResult(ticket_id, True, remote.id, bool(admin) or assigned, "", match.note)
+
+
+def _linked_elsewhere(ticket_id: int, splynx_id: int) -> PushResult:
+    """Another ticket here took this Splynx ticket first (each links one: the table's unique
+    index). This one stays unlinked; a later push looks for its own or creates one."""
+    logger.warning(
+        "Splynx ticket %s is linked to another ticket; ticket %s stays unlinked",
+        splynx_id,
+        ticket_id,
+    )
+    note = _("Splynx ticket %(id)s was linked to another ticket here meanwhile.") % {
+        "id": splynx_id
+    }
+    return PushResult(ticket_id, False, None, False, "", note)
 
 
 def _first_message(client: SplynxClient, ticket: Ticket, *, check_existing: bool) -> None:
@@ -340,15 +388,23 @@ def _first_message(client: SplynxClient, ticket: Ticket, *, check_existing: bool
 
 
 def _push_existing(ticket: Ticket, client: SplynxClient, now: datetime) -> PushResult:
-    if ticket.splynx_error:
-        # The last push failed somewhere; the first message may be what is missing. Clearing
-        # the error with a conditional UPDATE claims the repair: of two workers (the flow and
-        # the create job) only one adds the message. A failure stores the error again.
-        claimed = Ticket.objects.filter(pk=ticket.pk, splynx_error=ticket.splynx_error).update(
-            splynx_error=""
-        )
+    if ticket.splynx_error and clears_error(MESSAGE, ticket.splynx_error_step):
+        # The first message may be what is missing. Clearing that error with a conditional
+        # UPDATE claims the repair: of two workers (the flow and the create job) only one
+        # adds the message. A failure stores the error again. Errors of other steps (a
+        # reopening that failed, say) are not this repair's to clear.
+        claimed = Ticket.objects.filter(
+            pk=ticket.pk,
+            splynx_error=ticket.splynx_error,
+            splynx_error_step=ticket.splynx_error_step,
+        ).update(splynx_error="", splynx_error_step="")
         if claimed:
-            _first_message(client, ticket, check_existing=True)
+            try:
+                _first_message(client, ticket, check_existing=True)
+            except SplynxError as exc:
+                words = error_words(exc)
+                _store_error(ticket.pk, words, MESSAGE)
+                return PushResult(ticket.pk, False, ticket.splynx_ticket_id, False, words)
     assigned = _settle_assignee(ticket, client, now)
     return PushResult(ticket.pk, False, ticket.splynx_ticket_id, assigned, "")
 
@@ -359,15 +415,24 @@ def _settle_assignee(ticket: Ticket, client: SplynxClient, now: datetime) -> boo
     `sync_status` records and follows it; and a ticket held by an administrator with no
     operator here (`Ticket.splynx_held`) is left with them."""
     assert ticket.splynx_ticket_id is not None
-    if ticket.splynx_held:
-        return False
     desired = _person_id(ticket.assignee_id)
     known = ticket.splynx_assigned_to
-    if known is not None and desired == known:
+    if ticket.splynx_held or (known is not None and desired == known):
+        if ticket.splynx_error_step == ASSIGN:
+            # Nothing left to send (the assignee came back, or Splynx holds it): an old
+            # failure to send it is over.
+            Ticket.objects.filter(pk=ticket.pk, splynx_error_step=ASSIGN).update(
+                splynx_error="", splynx_error_step=""
+            )
         return False
     current = client.get_ticket(ticket.splynx_ticket_id).assign_to or 0
     if known is not None and current != known:
         return False
+    # Recorded after the PUT, not before: a status sync that reads Splynx while the PUT is
+    # on its way then sees Splynx and the record agree on the old administrator. Recorded
+    # first, it would find them apart, take the old administrator for a hand reassignment
+    # and give the ticket back to them. The other window (PUT applied, record not yet) is
+    # harmless: `assign_from_splynx` leaves a ticket whose assignee Splynx already names.
     if current != desired:
         client.assign_ticket(ticket.splynx_ticket_id, desired or None)
     with transaction.atomic():
@@ -376,7 +441,16 @@ def _settle_assignee(ticket: Ticket, client: SplynxClient, now: datetime) -> boo
             text = _("Assigned in Splynx to administrator %(id)s.") % {"id": desired}
         else:
             text = _("Unassigned in Splynx.")
-        _record_sync(locked, now, text, {"assign_to": desired}, splynx_assigned_to=desired)
+        _record_sync(
+            locked,
+            now,
+            text,
+            {"assign_to": desired},
+            step=ASSIGN,
+            # Says nothing about open or closed: a reopening not yet sent stays pending.
+            stamp=not locked.splynx_reopen_pending,
+            splynx_assigned_to=desired,
+        )
     return current != desired
 
 
@@ -388,7 +462,7 @@ def push_assignment(ticket_id: int, *, client: SplynxClient | None = None) -> bo
     if client is None or not ticket.splynx_ticket_id:
         return False
     ready = client
-    return _guarded(ticket_id, lambda: _settle_assignee(ticket, ready, timezone.now()))
+    return _guarded(ticket_id, ASSIGN, lambda: _settle_assignee(ticket, ready, timezone.now()))
 
 
 # Close and reopen in Splynx -----------------------------------------------------------------
@@ -406,22 +480,33 @@ def reopen_in_splynx(ticket_id: int, *, client: SplynxClient | None = None) -> b
     return _set_closed(ticket_id, client, closed=False)
 
 
+def _already(remote: SplynxTicket, *, closed: bool, resolved: int) -> bool:
+    """Splynx already has the ticket as wanted. Any close there counts, whatever status the
+    agent chose for it (we never overwrite it); open counts unless it still carries the
+    resolved status."""
+    if closed:
+        return remote.closed or remote.trash
+    return not remote.closed and remote.status_id != resolved
+
+
 def _set_closed(ticket_id: int, client: SplynxClient | None, *, closed: bool) -> bool:
     system, client, _problem = client_for(client)
     ticket = Ticket.objects.get(pk=ticket_id)
     if client is None or not ticket.splynx_ticket_id:
         return False
     mappings = mappings_of(system.config or {})
-    status_id = _resolved_status(mappings) if closed else _new_status(mappings)
+    resolved = _resolved_status(mappings)
+    status_id = resolved if closed else _new_status(mappings)
     splynx_id = ticket.splynx_ticket_id
     ready = client
 
     def change() -> bool:
         now = timezone.now()
         remote = ready.get_ticket(splynx_id)
-        if remote.closed == closed and (not closed or remote.status_id == status_id):
-            # Already so (a repeated call, or done by hand): no second history entry.
-            Ticket.objects.filter(pk=ticket_id).update(splynx_synced_at=now, splynx_error="")
+        if _already(remote, closed=closed, resolved=resolved):
+            # A repeated call, or done by hand: no second history entry.
+            with transaction.atomic():
+                mark_synced(lock_ticket(ticket_id), now, STATE)
             return True
         if closed:
             ready.close_ticket(splynx_id, status_id)
@@ -431,11 +516,45 @@ def _set_closed(ticket_id: int, client: SplynxClient | None, *, closed: bool) ->
             text = _("Reopened in Splynx.")
         with transaction.atomic():
             _record_sync(
-                lock_ticket(ticket_id), now, text, {"closed": closed, "status_id": status_id}
+                lock_ticket(ticket_id),
+                now,
+                text,
+                {"closed": closed, "status_id": status_id},
+                step=STATE,
             )
         return True
 
-    return _guarded(ticket_id, change)
+    return _guarded(ticket_id, STATE, change)
+
+
+def push_reopens(
+    now: datetime, client: SplynxClient, deadline: Deadline | None = None
+) -> tuple[int, int]:
+    """Reopen in Splynx the tickets reopened here (by a person, or because the case is open
+    at the source) whose reopening has not reached it yet, including ones that failed
+    before: (reopened, failed). Until then the status sync leaves them open (see
+    `Ticket.splynx_reopen_pending`)."""
+    rows = (
+        Ticket.objects.open()
+        .filter(
+            splynx_ticket_id__isnull=False,
+            reopened_at__gte=now - RECENTLY_CLOSED,
+        )
+        .filter(Q(splynx_synced_at__isnull=True) | Q(splynx_synced_at__lt=F("reopened_at")))
+        .order_by("reopened_at", "pk")
+        .values_list("pk", flat=True)[:REOPEN_BATCH]
+    )
+    reopened = failed = 0
+    for ticket_id in list(rows):
+        if deadline is not None and deadline.passed():
+            break
+        if reopen_in_splynx(ticket_id, client=client):
+            reopened += 1
+        else:
+            failed += 1
+            if failed >= REOPEN_MAX_FAILURES and not reopened:
+                break
+    return reopened, failed
 
 
 # Import of Splynx-native tickets --------------------------------------------------------------
@@ -562,7 +681,11 @@ def _import_one(
         }
         with transaction.atomic():
             _record_sync(
-                lock_ticket(ticket.pk), now, text, {"assign_to": admin_id, "held_in_splynx": True}
+                lock_ticket(ticket.pk),
+                now,
+                text,
+                {"assign_to": admin_id, "held_in_splynx": True},
+                step=ASSIGN,
             )
         return True, False
     if operator is not None:

@@ -1,6 +1,6 @@
 """What the Splynx sync looks up: which Splynx customer a ticket belongs to, customers and
 administrators fetched in batches, operators by administrator, Splynx's local times, and
-failures in words.
+failures in words; and the sync's bookkeeping on a ticket (`mark_synced`).
 
 The order of evidence, strongest first: a Splynx customer id the ticket already has; the
 Gestión Real client number as the Splynx login (`config["customer_match"]`: `login`, the
@@ -172,6 +172,31 @@ def error_words(exc: SplynxError) -> str:
     if exc.message.startswith(prefix):
         return exc.message[:ERROR_MAX]  # the detail already says it
     return f"{prefix} {exc.message}"[:ERROR_MAX]
+
+
+# The step of the sync an error is about (`Ticket.splynx_error_step`): a create, the first
+# message, `assign_to`, or the ticket's closed/open state.
+CREATE, MESSAGE, ASSIGN, STATE = "create", "message", "assign", "state"
+
+
+def clears_error(step: str, stored_step: str) -> bool:
+    """Whether success at `step` clears the ticket's stored error: one of its own step, or
+    one stored before steps were recorded. Any other step's error still stands."""
+    return stored_step in (step, "")
+
+
+def mark_synced(
+    ticket: Ticket, now: datetime, step: str, *, stamp: bool = True, **fields: Any
+) -> None:
+    """Inside the caller's transaction, on the locked `ticket`: Splynx agrees as of `now`
+    (the stamp never goes back: it tells which closes and reopenings have been sent), and
+    this step's error, if one is stored, is over. `fields` are written with it."""
+    if stamp and (ticket.splynx_synced_at is None or ticket.splynx_synced_at < now):
+        fields["splynx_synced_at"] = now
+    if ticket.splynx_error and clears_error(step, ticket.splynx_error_step):
+        fields.update(splynx_error="", splynx_error_step="")
+    if fields:
+        Ticket.objects.filter(pk=ticket.pk).update(**fields)
 
 
 class AdministratorNames:

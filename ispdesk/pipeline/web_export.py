@@ -161,7 +161,9 @@ def _import(actor: Any, data: bytes, file_name: str) -> WebExportOutcome:
         "Web export done (%(file)s, %(size)s). Tickets created: %(create)s; already there: "
         "%(exists)s; filtered out: %(skipped)s; invalid rows: %(invalid)s."
     ) % {"file": file_name, "size": filesizeformat(len(data)), **plan.counts}
-    return WebExportOutcome(True, detail, plan.counts, problems, file_name=file_name)
+    # The tickets of cases already here that the export closed or reopened count too.
+    counts = {**plan.counts, "closed": plan.closed, "reopened": plan.reopened}
+    return WebExportOutcome(True, detail, counts, problems, file_name=file_name)
 
 
 def do_run_web_export(actor: Any) -> WebExportOutcome:

@@ -146,7 +146,17 @@ def do_create_ticket(
             _announce(ticket)
     except IntegrityError:
         # Another process created it between our check and insert: same outcome.
-        return Ticket.objects.get(source=new.source, external_id=external_id), False
+        existing = Ticket.objects.filter(source=new.source, external_id=external_id).first()
+        if existing is not None:
+            return existing, False
+        if new.splynx_ticket_id is not None:
+            # Linked meanwhile to another ticket here (one local ticket per Splynx ticket).
+            raise TicketActionError(
+                "conflict",
+                _("Splynx ticket %(id)s is already linked to another ticket.")
+                % {"id": new.splynx_ticket_id},
+            ) from None
+        raise
     if auto_assign:
         do_auto_assign(actor, ticket)
         ticket.refresh_from_db()
@@ -428,7 +438,10 @@ def do_reopen_ticket(actor: Any, ticket: Ticket, note: str = "") -> Ticket:
             return locked
         locked.status = Status.ASSIGNED if locked.assignee_id else Status.NEW
         locked.closed_at = None
-        locked.save(update_fields=["status", "closed_at", "updated_at"])
+        # Durable until it reaches Splynx (`Ticket.splynx_reopen_pending`): the status sync
+        # must not close the ticket again from Splynx's older "closed" meanwhile.
+        locked.reopened_at = now
+        locked.save(update_fields=["status", "closed_at", "reopened_at", "updated_at"])
         _event(
             locked,
             EventKind.REOPENED,

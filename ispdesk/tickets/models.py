@@ -71,6 +71,10 @@ class Ticket(models.Model):
     splynx_assigned_to = models.PositiveIntegerField(null=True, blank=True)
     splynx_synced_at = models.DateTimeField(null=True, blank=True)
     splynx_error = models.CharField(max_length=500, blank=True)
+    # Which step of the sync `splynx_error` is about ("create", "message", "assign",
+    # "state"; blank for errors stored before steps were recorded): a step that works again
+    # clears only its own error.
+    splynx_error_step = models.CharField(max_length=16, blank=True)
     # A person inside Splynx gave the ticket to an administrator who is no operator here: a
     # deliberate choice that the engine and the pushes to Splynx must not undo. Cleared by a
     # person's assignment here, or when Splynx gives it to a linked administrator or nobody.
@@ -104,6 +108,9 @@ class Ticket(models.Model):
     first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # The last reopening here. Splynx may still have the ticket closed while this is newer
+    # than `splynx_synced_at` (see `splynx_reopen_pending`).
+    reopened_at = models.DateTimeField(_("reopened"), null=True, blank=True)
     alerts_sent = models.PositiveIntegerField(_("alerts sent"), default=0)
 
     objects = TicketQuerySet.as_manager()
@@ -115,6 +122,10 @@ class Ticket(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "external_id"], name="ticket_source_external_id_unique"
+            ),
+            # One local ticket per Splynx ticket (unlinked tickets are NULL, any number).
+            models.UniqueConstraint(
+                fields=["splynx_ticket_id"], name="ticket_splynx_ticket_id_unique"
             ),
             # Held by a Splynx administrator means nobody here has it.
             models.CheckConstraint(
@@ -130,6 +141,17 @@ class Ticket(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != Status.CLOSED
+
+    @property
+    def splynx_reopen_pending(self) -> bool:
+        """Reopened here after the last sync with Splynx, which may still have it closed:
+        the reopening is still to be sent, and a close read from Splynx is older news."""
+        return (
+            self.is_open
+            and self.splynx_ticket_id is not None
+            and self.reopened_at is not None
+            and (self.splynx_synced_at is None or self.splynx_synced_at < self.reopened_at)
+        )
 
     @property
     def splynx_holder(self) -> str:

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from ispdesk.integrations.gestionreal.mapping import (
     argentina_date,
     clean_text,
+    fold,
     lenient_datetime,
     pick,
     plain,
@@ -37,7 +38,14 @@ logger = logging.getLogger("ispdesk.integrations.gestionreal")
 
 DEFAULT_BASE_URL = "https://api.gestionreal.com.ar/"
 PAGE_SIZE = 100
+# Pages read per listing at most (10,000 cases): a server that never sends a short page
+# (it ignores `offset`, or repeats its last page) must not keep a job reading for ever.
+MAX_PAGES = 100
 NO_ACCESS = 90
+# Codes that mean the account itself is refused: every further call would be refused too.
+ACCESS_REFUSED = (str(NO_ACCESS), "401", "403")
+# `telefonos` keys (folded) that name a mobile, tried before the other numbers.
+MOBILE_KEYS = ("cel", "movil", "whatsapp", "wsp")
 FECHA_TIPOS = ("crea", "modi")
 
 # Candidate keys per field: no public documentation settles them (PROTOCOLS.md), so each
@@ -79,6 +87,11 @@ class GestionRealError(Exception):
         self.code = code
         super().__init__(message)
 
+    @property
+    def refuses_access(self) -> bool:
+        """The credentials were rejected (error 90, HTTP 401/403): no call will work."""
+        return self.permanent and self.code in ACCESS_REFUSED
+
 
 def basic_auth(user: str, password: str) -> str:
     token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
@@ -101,6 +114,7 @@ class GestionRealSettings:
     attempts: int = 4
     max_wait: float = 30.0
     backoff: float = 1.0
+    max_pages: int = MAX_PAGES
     field_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def names(self, key: str) -> tuple[str, ...]:
@@ -139,6 +153,21 @@ class CasosPage:
     offset: int
     # Cases skipped because they had no id (the API answered something we cannot use).
     skipped: int = 0
+    # The envelope's `cantidad`, when it has a number there.
+    cantidad: int | None = None
+
+    @property
+    def received(self) -> int:
+        return len(self.casos) + self.skipped
+
+    @property
+    def is_last(self) -> bool:
+        """Whether no page follows: a short page; or, when `cantidad` is a number other than
+        this page's count, it is the query's total (installations differ), and it is reached."""
+        if self.received < PAGE_SIZE:
+            return True
+        total = self.cantidad
+        return total is not None and total != self.received and self.offset + self.received >= total
 
 
 def _now() -> datetime:
@@ -183,17 +212,41 @@ class GestionRealClient:
             items = []
         casos = [self._caso(item) for item in items if isinstance(item, Mapping)]
         kept = tuple(caso for caso in casos if caso.id)
-        return CasosPage(casos=kept, offset=offset, skipped=len(items) - len(kept))
+        cantidad = plain(data.get("cantidad"))
+        return CasosPage(
+            casos=kept,
+            offset=offset,
+            skipped=len(items) - len(kept),
+            cantidad=int(cantidad) if cantidad.isascii() and cantidad.isdigit() else None,
+        )
 
     def casos(self, fecha_tipo: str, fecha_desde: date, offset: int = 0) -> Iterator[Caso]:
-        """Every case since `fecha_desde`, page after page until a short page."""
-        while True:
+        """Every case since `fecha_desde`, once each, page after page until the last page
+        (`CasosPage.is_last`), a page with no case not read already (the server ignores
+        `offset`), or `max_pages` pages (logged: the rest waits for the next run)."""
+        seen: set[str] = set()
+        for _number in range(self.settings.max_pages):
             page = self.casos_page(fecha_tipo, fecha_desde, offset)
-            yield from page.casos
-            received = len(page.casos) + page.skipped
-            if received < PAGE_SIZE:
+            fresh = [caso for caso in page.casos if caso.id not in seen]
+            if page.casos and not fresh:
+                logger.warning(
+                    "gestionreal casos %s: the page at offset %s repeats cases already read; "
+                    "stopping (the server may ignore offset)",
+                    fecha_tipo,
+                    offset,
+                )
                 return
-            offset += received
+            seen.update(caso.id for caso in fresh)
+            yield from fresh
+            if page.is_last:
+                return
+            offset += page.received
+        logger.warning(
+            "gestionreal casos %s: stopped after %s pages (%s cases); the rest is not read",
+            fecha_tipo,
+            self.settings.max_pages,
+            len(seen),
+        )
 
     def caso(self, caso_id: str | int) -> Caso | None:
         data = self.call("caso", caso_id=str(caso_id))
@@ -349,15 +402,22 @@ class GestionRealClient:
 
 
 def _phones(value: Any) -> tuple[str, ...]:
-    """`telefonos` is an object keyed by phone type (PROTOCOLS.md); accept lists and text."""
+    """`telefonos` is an object keyed by phone type (PROTOCOLS.md), mobiles first; accept
+    lists and text."""
     if isinstance(value, Mapping):
-        items = list(value.values())
+        # A stable sort: mobiles ("celular", "movil", …) first, each group in its order.
+        keyed = sorted(value.items(), key=lambda item: not _is_mobile_key(str(item[0])))
+        items = [number for _key, number in keyed]
     elif isinstance(value, list | tuple):
         items = list(value)
     else:
         items = [value]
     found = [plain(item) for item in items if not isinstance(item, Mapping | list)]
     return tuple(item for item in found if item)
+
+
+def _is_mobile_key(key: str) -> bool:
+    return any(word in fold(key) for word in MOBILE_KEYS)
 
 
 def _retry_after_seconds(value: str | None, now: datetime) -> float | None:

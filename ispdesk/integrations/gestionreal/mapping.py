@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -83,6 +84,13 @@ def plain(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+def fold(text: str) -> str:
+    """Lower-case without accents, spaces collapsed, for comparing names typed by people:
+    "Señal" matches "senal", "Técnico" matches "tecnico", "CERRADO" matches "Cerrado"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())
 
 
 def pick(data: Mapping[str, Any], names: Sequence[str], default: Any = None) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,15 @@ from ispdesk.tickets.models import Ticket
 ANA_PHONE = "+5491155550001"
 JUAN_PHONE = "+5491155550002"
 TICKETS = "admin/support/tickets"
+CSV_FIXTURE = Path(__file__).parents[2] / "integrations/gestionreal/tests/fixtures/casos_export.csv"
+OPEN_10234 = ";Sin se&ntilde;al desde ayer;Abierto;"
+
+
+def with_10234_as(state: str) -> bytes:
+    """The fixture export with case 10234 in `state`."""
+    text = CSV_FIXTURE.read_bytes().decode("latin-1")
+    assert OPEN_10234 in text
+    return text.replace(OPEN_10234, OPEN_10234.replace("Abierto", state)).encode("latin-1")
 
 
 @dataclass

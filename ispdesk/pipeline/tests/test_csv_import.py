@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import OperationalError, connection
 from django.utils import translation
 
 from ispdesk.integrations.gestionreal.client import Caso
@@ -26,7 +28,8 @@ from ispdesk.tickets.actions import NewTicket, do_create_ticket
 from ispdesk.tickets.models import Priority, Source, Ticket
 
 FIXTURE = Path(__file__).parents[2] / "integrations/gestionreal/tests/fixtures/casos_export.csv"
-GOOD = ["10234", "10235", "10236", "10237", "10239"]
+# The fixture's valid rows that become tickets; 10237 is "Cerrado", a closed state.
+GOOD = ["10234", "10235", "10236", "10239"]
 
 
 @pytest.fixture(autouse=True)
@@ -45,14 +48,15 @@ def outcomes(plan) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 def test_the_preview_says_what_would_happen_and_writes_nothing(db) -> None:  # type: ignore[no-untyped-def]
     plan = preview_csv(data(), CaseFilters())
-    assert plan.counts == {"create": 5, "exists": 0, "skipped": 0, "invalid": 3}
+    assert plan.counts == {"create": 4, "exists": 0, "skipped": 1, "invalid": 3}
+    assert {row.number: row.reason for row in plan.rows}["10237"] == "state Cerrado is closed"
     assert [row.row for row in plan.rows] == [2, 3, 4, 5, 6, 7, 8, 9]
     assert not Ticket.objects.exists()
 
 
 def test_importing_creates_each_case_once(admin) -> None:  # type: ignore[no-untyped-def]
     first = import_csv(admin, data(), filters=CaseFilters(), file_name="casos.csv")
-    assert first.counts == {"create": 5, "exists": 0, "skipped": 0, "invalid": 3}
+    assert first.counts == {"create": 4, "exists": 0, "skipped": 1, "invalid": 3}
     tickets = {t.external_id: t for t in Ticket.objects.filter(source=Source.CSV)}
     assert sorted(tickets) == GOOD
     ticket = tickets["10234"]
@@ -68,12 +72,12 @@ def test_importing_creates_each_case_once(admin) -> None:  # type: ignore[no-unt
     assert tickets["10235"].priority == Priority.URGENT
 
     again = import_csv(admin, data(), filters=CaseFilters())
-    assert again.counts == {"create": 0, "exists": 5, "skipped": 0, "invalid": 3}
-    assert Ticket.objects.count() == 5
+    assert again.counts == {"create": 0, "exists": 4, "skipped": 1, "invalid": 3}
+    assert Ticket.objects.count() == 4
     exists = {row.number: row.ticket_id for row in again.rows if row.outcome == "exists"}
     assert exists == {number: tickets[number].pk for number in GOOD}
     audit = AuditEvent.objects.filter(action="gestionreal.csv_imported").order_by("pk")
-    assert [(event.after or {}).get("create") for event in audit] == [5, 0]
+    assert [(event.after or {}).get("create") for event in audit] == [4, 0]
     assert audit[0].object_repr == "casos.csv"
 
 
@@ -83,7 +87,7 @@ def test_a_case_that_came_through_the_api_is_not_created_again(admin) -> None:  
     )
     plan = import_csv(admin, data(), filters=CaseFilters())
     assert outcomes(plan)["10234"] == "exists"
-    assert plan.counts["create"] == 4
+    assert plan.counts["create"] == 3
     assert not Ticket.objects.filter(source=Source.CSV, external_id="10234").exists()
     assert Ticket.objects.filter(external_id="10234").get() == api_ticket
 
@@ -171,7 +175,7 @@ def test_the_watched_folder_imports_each_file_once(db, tmp_path: Path) -> None: 
     results = import_watched_folder(min_age=0)
 
     assert [(r.name, r.ok, r.counts.get("create")) for r in results] == [
-        ("casos.csv", True, 5),
+        ("casos.csv", True, 4),
         ("roto.csv", False, None),
     ]
     assert "not a header" in results[1].error
@@ -179,15 +183,15 @@ def test_the_watched_folder_imports_each_file_once(db, tmp_path: Path) -> None: 
     assert (tmp_path / "rejected" / "roto.csv").exists()
     assert (tmp_path / "otro.txt").exists()
     assert not list((tmp_path / "processing").iterdir())
-    assert Ticket.objects.count() == 5
+    assert Ticket.objects.count() == 4
 
     # Nothing new: nothing happens. The same export dropped again creates nothing twice.
     assert import_watched_folder(tmp_path, min_age=0) == []
     (tmp_path / "casos.csv").write_bytes(data())
     again = import_watched_folder(tmp_path, min_age=0)
-    assert again[0].counts["exists"] == 5
+    assert again[0].counts["exists"] == 4
     assert (tmp_path / "processed" / "casos-1.csv").exists()
-    assert Ticket.objects.count() == 5
+    assert Ticket.objects.count() == 4
 
 
 def test_a_file_still_being_written_waits_for_the_next_run(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -198,6 +202,43 @@ def test_a_file_still_being_written_waits_for_the_next_run(db, tmp_path: Path) -
     old = path.stat().st_mtime - 7200
     os.utime(path, (old, old))
     assert len(import_watched_folder(tmp_path, min_age=3600)) == 1
+
+
+def test_a_failed_import_puts_the_file_back_for_the_next_run(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "casos.csv").write_bytes(data())
+
+    def database_down(*_args: object) -> None:
+        raise OperationalError("the database is down")
+
+    with connection.execute_wrapper(database_down):
+        [failed] = import_watched_folder(tmp_path, min_age=0)
+
+    assert not failed.ok
+    assert "OperationalError" in failed.error
+    assert (tmp_path / "casos.csv").exists()
+    assert not list((tmp_path / "processing").iterdir())
+    assert not (tmp_path / "rejected").exists()
+    [done] = import_watched_folder(tmp_path, min_age=0)
+    assert done.ok
+    assert done.counts["create"] == 4
+    assert (tmp_path / "processed" / "casos.csv").exists()
+
+
+def test_a_claim_left_by_a_run_that_died_is_imported_again(db, tmp_path: Path, settings) -> None:  # type: ignore[no-untyped-def]
+    processing = tmp_path / "processing"
+    processing.mkdir()
+    (processing / "casos.csv").write_bytes(data())
+    old = time.time() - settings.JOBS_LEASE_SECONDS - 60
+    os.utime(processing / "casos.csv", (old, old))
+    # Claimed a moment ago by a run that is still importing it: not ours.
+    (processing / "otro.csv").write_bytes(data())
+
+    results = import_watched_folder(tmp_path, min_age=0)
+
+    assert [(result.name, result.ok) for result in results] == [("casos.csv", True)]
+    assert (tmp_path / "processed" / "casos.csv").exists()
+    assert (processing / "otro.csv").exists()
+    assert Ticket.objects.count() == 4
 
 
 def test_without_a_configured_folder_nothing_happens(db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

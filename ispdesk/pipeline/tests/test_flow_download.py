@@ -7,16 +7,16 @@ import os
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from django.utils import timezone
 
 from ispdesk.integrations.gestionreal.client import Caso
+from ispdesk.pipeline.case_state import closed_states, is_closed_state
 from ispdesk.pipeline.flow import (
     CURSOR_OVERLAP,
-    closed_states,
     cursor_from,
     download_cases,
-    is_closed_state,
     merge_casos,
     run_ticket_flow,
 )
@@ -40,12 +40,23 @@ CSV_FIXTURE = (
 )
 
 
-def requested_days(desk: Desk) -> list[str]:
+def actions(desk: Desk, action: str) -> list[Any]:
+    """The requests the fake Gestión Real got for `action`."""
     return [
-        request.json["fecha_desde"]
+        request
         for request in desk.gestionreal.requests_to("/")
-        if isinstance(request.json, dict) and request.json.get("action") == "casos"
+        if isinstance(request.json, dict) and request.json.get("action") == action
     ]
+
+
+def requested_days(desk: Desk) -> list[str]:
+    return [request.json["fecha_desde"] for request in actions(desk, "casos")]
+
+
+def counts_of(**counts: int) -> dict[str, int]:
+    """A download's counts: these, and zero for the rest."""
+    names = ("fetched", "created", "skipped", "closed", "reopened", "errors")
+    return {name: counts.get(name, 0) for name in names}
 
 
 # Pure parts ----------------------------------------------------------------------------------
@@ -80,13 +91,13 @@ def test_it_creates_each_case_once_and_moves_the_cursor(desk: Desk) -> None:
     desk.caso("10458", "Lento")
     now = timezone.now()
 
-    assert download_cases(now) == {"fetched": 2, "created": 2, "skipped": 0, "errors": 0}
-    assert download_cases(now) == {"fetched": 2, "created": 0, "skipped": 0, "errors": 0}
+    assert download_cases(now) == counts_of(fetched=2, created=2)
+    assert download_cases(now) == counts_of(fetched=2)
 
     assert Ticket.objects.filter(source=Source.GESTIONREAL).count() == 2
     assert gestionreal_config()["cursor"] == (now - CURSOR_OVERLAP).isoformat()
     # Both lists are read: created and modified since the cursor's day.
-    kinds = [r.json["fecha_tipo"] for r in desk.gestionreal.requests_to("/")]
+    kinds = [r.json["fecha_tipo"] for r in actions(desk, "casos")]
     assert kinds == ["crea", "modi", "crea", "modi"]
 
 
@@ -110,7 +121,7 @@ def test_a_failed_read_counts_an_error_and_keeps_the_cursor(desk: Desk) -> None:
 
     counts = download_cases(timezone.now(), client=desk.gestionreal.client(attempts=1))
 
-    assert counts == {"fetched": 0, "created": 0, "skipped": 0, "errors": 1}
+    assert counts == {**counts_of(), "errors": 1}
     assert gestionreal_config()["cursor"] == "2026-03-10T12:00:00+00:00"
     assert not Ticket.objects.exists()
 
@@ -131,7 +142,7 @@ def test_filters_and_closed_cases_are_skipped(desk: Desk) -> None:
 
     counts = download_cases(timezone.now())
 
-    assert counts == {"fetched": 3, "created": 1, "skipped": 2, "errors": 0}
+    assert counts == counts_of(fetched=3, created=1, skipped=2)
     assert list(Ticket.objects.values_list("subject", flat=True)) == ["Sin servicio"]
 
 
@@ -165,12 +176,7 @@ def test_nothing_is_read_when_gestionreal_is_off(desk: Desk) -> None:
     ExternalSystem.objects.filter(kind=SystemKind.GESTIONREAL).update(enabled=False)
     desk.caso("10457", "Sin servicio")
 
-    assert download_cases(timezone.now()) == {
-        "fetched": 0,
-        "created": 0,
-        "skipped": 0,
-        "errors": 0,
-    }
+    assert download_cases(timezone.now()) == counts_of()
     assert desk.gestionreal.requests_to("/") == []
 
 

@@ -23,6 +23,7 @@ from ispdesk.pipeline.flow import (
     run_ticket_flow,
     send_assignment_notices,
 )
+from ispdesk.pipeline.splynx_sync import CREATE_LEASE
 from ispdesk.pipeline.tests.flow_support import (
     ANA_PHONE,
     JUAN_PHONE,
@@ -88,6 +89,10 @@ def test_a_failed_create_is_recorded_and_retried_after_its_wait(desk: Desk) -> N
     assert due_for_push(T0 + timedelta(minutes=1)) == []
     assert due_for_push(T0 + RETRY_MIN) == [ticket.pk]
 
+    # The create's claim is judged by the wall clock: let its lease run out.
+    Ticket.objects.filter(pk=ticket.pk).update(
+        splynx_create_started_at=timezone.now() - CREATE_LEASE
+    )
     done = create_in_splynx(T0 + RETRY_MIN, splynx=desk.splynx.client())
 
     assert (done["pushed"], done["errors"]) == (1, 0)

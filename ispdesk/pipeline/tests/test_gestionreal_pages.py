@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,9 @@ from ispdesk.integrations.gestionreal.web_export import EXPORT_SELECTOR
 from ispdesk.pipeline.gestionreal_settings import DEFAULT_WEB
 from ispdesk.pipeline.gestionreal_views import CSV_SESSION_KEY
 from ispdesk.pipeline.models import ExternalSystem, SystemKind
+from ispdesk.pipeline.tests.flow_support import with_10234_as
 from ispdesk.testing.fakes.gestionreal import CUIT, FakeGestionReal, serving_fake_gestionreal
-from ispdesk.tickets.models import Source, Ticket
+from ispdesk.tickets.models import Source, Status, Ticket
 
 FIXTURE = Path(__file__).parents[2] / "integrations/gestionreal/tests/fixtures/casos_export.csv"
 PAGE = "/integrations/gestionreal/"
@@ -250,7 +252,10 @@ def test_the_csv_preview_then_import_creates_tickets(admin_client: Client) -> No
     response = upload(admin_client, FIXTURE.read_bytes())
     body = response.content.decode()
     assert response.status_code == 200
-    assert 'data-count="create">5<' in body
+    # 10237 is "Cerrado", a closed state: filtered out.
+    assert 'data-count="create">4<' in body
+    assert 'data-count="skipped">1<' in body
+    assert "state Cerrado is closed" in body
     assert 'data-count="invalid">3<' in body
     assert "Sin señal desde ayer" in body
     assert "5 columns instead of 20" in body
@@ -259,16 +264,33 @@ def test_the_csv_preview_then_import_creates_tickets(admin_client: Client) -> No
 
     done = admin_client.post(CSV_PAGE, {"token": token})
     assert done.status_code == 200
-    assert "Import done. Tickets created: 5" in done.content.decode()
-    assert Ticket.objects.filter(source=Source.CSV).count() == 5
+    assert "Import done. Tickets created: 4" in done.content.decode()
+    assert Ticket.objects.filter(source=Source.CSV).count() == 4
     assert CSV_SESSION_KEY not in admin_client.session
 
     # The same token again: the preview is gone, nothing is imported twice.
     again = admin_client.post(CSV_PAGE, {"token": token})
     assert again.status_code == 302
-    assert Ticket.objects.count() == 5
+    assert Ticket.objects.count() == 4
     second = upload(admin_client, FIXTURE.read_bytes()).content.decode()
-    assert 'data-count="exists">5<' in second
+    assert 'data-count="exists">4<' in second
+    # Nothing to create, but the cases already here follow their state: it can be applied.
+    assert re.search(r'<button type="submit" class="btn btn-primary">Import<', second)
+
+
+def test_an_import_that_only_closes_tickets_can_be_applied_and_says_so(
+    admin_client: Client,
+) -> None:
+    upload(admin_client, FIXTURE.read_bytes())
+    admin_client.post(CSV_PAGE, {"token": admin_client.session[CSV_SESSION_KEY]["token"]})
+
+    upload(admin_client, with_10234_as("Cerrado"))
+    done = admin_client.post(CSV_PAGE, {"token": admin_client.session[CSV_SESSION_KEY]["token"]})
+
+    body = done.content.decode()
+    assert 'data-count="closed">1<' in body
+    assert "ticket closed: its case is closed" in body
+    assert Ticket.objects.get(external_id="10234").status == Status.CLOSED
 
 
 def test_a_file_that_is_not_the_export_is_refused_on_the_form(admin_client: Client) -> None:

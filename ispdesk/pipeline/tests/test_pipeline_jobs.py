@@ -86,6 +86,8 @@ def test_the_download_endpoint_creates_tickets_and_the_create_endpoint_pushes_th
         "fetched": 1,
         "created": 1,
         "skipped": 0,
+        "closed": 0,
+        "reopened": 0,
         "errors": 0,
     }
     assert Ticket.objects.get().splynx_ticket_id is None

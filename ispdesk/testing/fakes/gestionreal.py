@@ -16,6 +16,11 @@ Actions: `casos` (`fecha_tipo` crea|modi, `fecha_desde` DD-MM-YYYY, `offset`) �
 `tipo_documento` + `nro_documento`). Unknown case or customer → error 2; unknown action → 1.
 Cases and customers are plain dicts in `casos` / `clientes`, as the API answers them.
 
+Paging quirks of other installations: `ignore_offset = True` answers every `casos` call with
+the first page; `cantidad_is_total = True` puts the query's total in `cantidad` instead of
+the page's count. `unavailable_actions` (a set of action names) answers those actions 503
+for as long as they are in it, while the others work.
+
 Failures: `fail_next(name, times=1, retry_after=None)` on the next calls: "server_error"
 (500), "unavailable" (503), "rate_limited" (429, with Retry-After when given), "not_json"
 (200 with an HTML page), or "hang" (no answer until `release()` or teardown).
@@ -62,6 +67,9 @@ class FakeGestionReal(FakeServer):
         self.now: datetime | None = None  # None: the real clock
         self.casos: list[dict[str, Any]] = []
         self.clientes: list[dict[str, Any]] = []
+        self.ignore_offset = False
+        self.cantidad_is_total = False
+        self.unavailable_actions: set[str] = set()
         self._lock = threading.Lock()
         # Backoff waits the clients from `client()` asked for (they never really wait).
         self.sleeps: list[float] = []
@@ -161,6 +169,8 @@ class FakeGestionReal(FakeServer):
             return json_answer(200, {"error": 90, "status": "No tiene Acceso"})
         body = request.json if isinstance(request.json, dict) else {}
         action = body.get("action")
+        if action in self.unavailable_actions:
+            return self.failure("unavailable", request, None)
         if action == "casos":
             return self._casos(body)
         if action == "caso":
@@ -178,8 +188,11 @@ class FakeGestionReal(FakeServer):
         key = "ultima_modif" if body.get("fecha_tipo") == "modi" else "fecha_creacion"
         with self._lock:
             matching = [caso for caso in self.casos if _day(caso.get(key)) >= since]
+        if self.ignore_offset:
+            offset = 0
         page = matching[offset : offset + PAGE]
-        envelope = {"error": 0, "status": "OK", "offset": offset, "cantidad": len(page)}
+        cantidad = len(matching) if self.cantidad_is_total else len(page)
+        envelope = {"error": 0, "status": "OK", "offset": offset, "cantidad": cantidad}
         return json_answer(200, {**envelope, "casos": page})
 
     def _caso(self, body: dict[str, Any]) -> Answer:
