@@ -10,13 +10,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from ispdesk.operators.models import Operator
 from ispdesk.pipeline.models import ExternalSystem
 from ispdesk.pipeline.splynx_sync import (
     close_in_splynx,
     import_existing,
     push_assignment,
-    push_ticket,
     reopen_in_splynx,
     sync_status,
 )
@@ -26,10 +24,12 @@ from ispdesk.pipeline.tests.splynx_sync_support import (
     english_fixture,  # noqa: F401 - autouse
     fake_splynx_fixture,  # noqa: F401 - the `fake_splynx` fixture
     make_operator,
+    pushed_ticket,
+    splynx_row,
 )
 from ispdesk.system.models import AuditEvent
 from ispdesk.testing.fakes.splynx import FakeSplynx
-from ispdesk.tickets.actions import NewTicket, do_assign_ticket, do_close_ticket, do_create_ticket
+from ispdesk.tickets.actions import NewTicket, do_close_ticket, do_create_ticket
 from ispdesk.tickets.models import EventKind, Source, Status, Ticket
 
 
@@ -40,23 +40,6 @@ def splynx(db: Any) -> ExternalSystem:
     )
 
 
-def pushed_ticket(fake: FakeSplynx, operator: Operator | None = None, **fields: Any) -> Ticket:
-    values: dict[str, Any] = {"subject": "Sin servicio", "external_id": "5001", **fields}
-    ticket, _created = do_create_ticket(
-        None, NewTicket(source=Source.GESTIONREAL, **values), auto_assign=False
-    )
-    if operator is not None:
-        do_assign_ticket(None, ticket, operator)
-    push_ticket(ticket.pk, client=fake.client())
-    ticket.refresh_from_db()
-    assert ticket.splynx_ticket_id
-    return ticket
-
-
-def remote(fake: FakeSplynx, ticket: Ticket) -> dict[str, str]:
-    return fake.tickets[ticket.splynx_ticket_id or 0]
-
-
 def later() -> str:
     return (datetime.now() + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -65,7 +48,7 @@ def test_a_ticket_closed_in_splynx_is_closed_here(
     splynx: ExternalSystem, fake_splynx: FakeSplynx
 ) -> None:
     ticket = pushed_ticket(fake_splynx, make_operator("ana2", person_id=1))
-    remote(fake_splynx, ticket).update(closed="1", status_id="3")
+    splynx_row(fake_splynx, ticket).update(closed="1", status_id="3")
 
     counts = sync_status(client=fake_splynx.client())
 
@@ -80,7 +63,7 @@ def test_a_ticket_deleted_in_splynx_is_closed_here(
     splynx: ExternalSystem, fake_splynx: FakeSplynx
 ) -> None:
     ticket = pushed_ticket(fake_splynx)
-    remote(fake_splynx, ticket)["trash"] = "1"
+    splynx_row(fake_splynx, ticket)["trash"] = "1"
 
     assert sync_status(client=fake_splynx.client())["closed"] == 1
     assert ticket.events.get(kind=EventKind.CLOSED).text == "Deleted in Splynx."
@@ -110,8 +93,8 @@ def test_a_reopening_in_splynx_after_our_close_reopens_here(
     ticket = pushed_ticket(fake_splynx, make_operator("ana2", person_id=1))
     do_close_ticket(None, ticket)
     assert close_in_splynx(ticket.pk, client=fake_splynx.client())
-    assert remote(fake_splynx, ticket)["closed"] == "1"
-    remote(fake_splynx, ticket).update(closed="0", status_id="1")
+    assert splynx_row(fake_splynx, ticket)["closed"] == "1"
+    splynx_row(fake_splynx, ticket).update(closed="0", status_id="1")
 
     counts = sync_status(client=fake_splynx.client())
 
@@ -142,11 +125,11 @@ def test_close_and_reopen_in_splynx_are_idempotent(
     path = f"{TICKETS}/{ticket.splynx_ticket_id}"
 
     assert close_in_splynx(ticket.pk, client=client) and close_in_splynx(ticket.pk, client=client)
-    assert remote(fake_splynx, ticket)["status_id"] == "3"
+    assert splynx_row(fake_splynx, ticket)["status_id"] == "3"
     assert reopen_in_splynx(ticket.pk, client=client) and reopen_in_splynx(ticket.pk, client=client)
 
-    assert remote(fake_splynx, ticket)["closed"] == "0"
-    assert remote(fake_splynx, ticket)["status_id"] == "1"
+    assert splynx_row(fake_splynx, ticket)["closed"] == "0"
+    assert splynx_row(fake_splynx, ticket)["status_id"] == "1"
     assert len(fake_splynx.requests_to(path, "PUT")) == 2
     texts = list(ticket.events.filter(kind=EventKind.SYNCED).values_list("text", flat=True))
     assert texts[1:] == ["Closed in Splynx.", "Reopened in Splynx."]
@@ -169,7 +152,7 @@ def test_a_hand_reassignment_in_splynx_is_recorded_followed_and_not_overwritten(
 ) -> None:
     ana, juan = make_operator("ana2", person_id=1), make_operator("juan", person_id=2)
     ticket = pushed_ticket(fake_splynx, ana)
-    remote(fake_splynx, ticket)["assign_to"] = "2"
+    splynx_row(fake_splynx, ticket)["assign_to"] = "2"
     client = fake_splynx.client()
 
     counts = sync_status(client=client)
@@ -185,7 +168,7 @@ def test_a_hand_reassignment_in_splynx_is_recorded_followed_and_not_overwritten(
     # Nothing is pushed back, now or on the next push or sync.
     assert push_assignment(ticket.pk, client=client) is False
     assert sync_status(client=client)["reassigned"] == 0
-    assert remote(fake_splynx, ticket)["assign_to"] == "2"
+    assert splynx_row(fake_splynx, ticket)["assign_to"] == "2"
     assert fake_splynx.requests_to(f"{TICKETS}/{ticket.splynx_ticket_id}", "PUT") == []
 
 
@@ -195,7 +178,7 @@ def test_a_reassignment_to_an_unlinked_administrator_unassigns_here_with_a_note(
     ana = make_operator("ana2", person_id=1)
     fake_splynx.add_administrator(name="Pedro Técnico", login="pedro")  # id 3, unlinked
     ticket = pushed_ticket(fake_splynx, ana)
-    remote(fake_splynx, ticket)["assign_to"] = "3"
+    splynx_row(fake_splynx, ticket)["assign_to"] = "3"
 
     assert sync_status(client=fake_splynx.client())["reassigned"] == 1
 
@@ -210,7 +193,7 @@ def test_an_unassignment_in_splynx_unassigns_here(
     splynx: ExternalSystem, fake_splynx: FakeSplynx
 ) -> None:
     ticket = pushed_ticket(fake_splynx, make_operator("ana2", person_id=1))
-    remote(fake_splynx, ticket)["assign_to"] = "0"
+    splynx_row(fake_splynx, ticket)["assign_to"] = "0"
 
     sync_status(client=fake_splynx.client())
 
@@ -223,7 +206,7 @@ def test_a_status_set_in_splynx_after_our_sync_is_followed(
     splynx: ExternalSystem, fake_splynx: FakeSplynx
 ) -> None:
     ticket = pushed_ticket(fake_splynx, make_operator("ana2", person_id=1))
-    remote(fake_splynx, ticket).update(status_id="2", updated_at=later())
+    splynx_row(fake_splynx, ticket).update(status_id="2", updated_at=later())
 
     counts = sync_status(client=fake_splynx.client())
 
@@ -236,7 +219,7 @@ def test_an_old_splynx_status_does_not_undo_a_local_change(
     splynx: ExternalSystem, fake_splynx: FakeSplynx
 ) -> None:
     ticket = pushed_ticket(fake_splynx, make_operator("ana2", person_id=1))
-    remote(fake_splynx, ticket).update(status_id="4", updated_at="2020-01-01 00:00:00")
+    splynx_row(fake_splynx, ticket).update(status_id="4", updated_at="2020-01-01 00:00:00")
 
     assert sync_status(client=fake_splynx.client())["status_changed"] == 0
     ticket.refresh_from_db()
