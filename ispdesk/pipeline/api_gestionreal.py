@@ -74,7 +74,9 @@ class WebIn(BaseModel):
     export_selector: Text | None = Field(None, max_length=WEB_TEXT_MAX_LENGTH)
     timeout_seconds: StrictInt | None = Field(
         None,
-        description=_between("Seconds for the whole run", WEB_NUMBER_RANGES["timeout_seconds"]),
+        description=_between(
+            "Seconds for the site's part of a run", WEB_NUMBER_RANGES["timeout_seconds"]
+        ),
     )
     max_megabytes: StrictInt | None = Field(
         None, description=_between("Largest file", WEB_NUMBER_RANGES["max_megabytes"])

@@ -4,8 +4,9 @@ importer turns it into tickets (once each: a re-run finds them already there).
 Settings come from the Gestión Real `ExternalSystem` row: `config["login_url"]`,
 `config["username"]`, the write-only `secrets["password"]`, and optional overrides in
 `config["web"]`: `cases_url`, `username_selector`, `password_selector`, `submit_selector`,
-`login_error_selector`, `export_selector`, `timeout_seconds` (whole run, default 60),
-`max_megabytes` (default 20). `ISPDESK_CHROMIUM` names the browser binary.
+`login_error_selector`, `export_selector`, `timeout_seconds` (the site's part of a run,
+default 60; Chromium's start has its own limit), `max_megabytes` (default 20).
+`ISPDESK_CHROMIUM` names the browser binary.
 
 `do_run_web_export` never raises for a failure of the site or the browser: it returns the
 outcome in words, audits it and tells admin pages to refresh. The password is only typed

@@ -68,6 +68,7 @@ SESSION_LOST = "session_lost"
 EXPORT_MISSING = "export_missing"
 TOO_LARGE = "too_large"
 TIMEOUT = "timeout"
+CHROMIUM_START_TIMEOUT = 60
 HTTP_STATUS = "http_status"
 DOWNLOAD_FAILED = "download_failed"
 BROWSER = "browser"
@@ -90,7 +91,9 @@ class WebExportSettings:
     # still being there after submitting already means the login was refused).
     login_error_selector: str = ""
     export_selector: str = EXPORT_SELECTOR
-    timeout: float = DEFAULT_TIMEOUT  # seconds for the whole run, browser start included
+    # Seconds for the site's part of a run; Chromium's own start has CHROMIUM_START_TIMEOUT
+    # (a slow start on a busy machine is not the site's fault, nor worth its budget).
+    timeout: float = DEFAULT_TIMEOUT
     max_bytes: int = MAX_BYTES
     chromium: str = DEFAULT_CHROMIUM
 
@@ -179,12 +182,13 @@ def export_cases_csv(settings: WebExportSettings) -> ExportedFile:
 
 
 class _Run:
-    """One run's clock and current step, so every failure can say where it happened."""
+    """One run's clock and current step, so every failure can say where it happened. The
+    clock starts once Chromium runs."""
 
-    def __init__(self, settings: WebExportSettings, started: float) -> None:
+    def __init__(self, settings: WebExportSettings) -> None:
         self.settings = settings
-        self.deadline = started + settings.timeout
-        self.step = _("starting Chromium")
+        self.deadline = time.monotonic() + settings.timeout
+        self.step = _("opening the login page")
 
     def ms(self) -> float:
         """What is left of the run's time, in milliseconds, for one Playwright call."""
@@ -199,12 +203,21 @@ class _Run:
         )
 
 
+def _slow_start() -> WebExportError:
+    return WebExportError(
+        _("Chromium did not start within %(seconds)s s; the machine may be overloaded.")
+        % {"seconds": CHROMIUM_START_TIMEOUT},
+        permanent=False,
+        code=BROWSER,
+    )
+
+
 async def _export(settings: WebExportSettings, started: float) -> ExportedFile:
     from playwright.async_api import Error as PlaywrightError
     from playwright.async_api import TimeoutError as PlaywrightTimeout
     from playwright.async_api import async_playwright
 
-    run = _Run(settings, started)
+    run: _Run | None = None
     with tempfile.TemporaryDirectory(prefix="ispdesk-gr-") as folder:
         try:
             async with async_playwright() as playwright:
@@ -212,23 +225,25 @@ async def _export(settings: WebExportSettings, started: float) -> ExportedFile:
                     executable_path=settings.chromium,
                     args=chromium_args(as_root=_running_as_root()),
                     headless=True,
-                    timeout=run.ms(),
+                    timeout=CHROMIUM_START_TIMEOUT * 1000,
                     downloads_path=folder,
                 )
+                run = _Run(settings)
                 try:
                     async with asyncio.timeout(max(0.0, run.deadline - time.monotonic())):
                         data, name = await _steps(browser, run, Path(folder))
                 finally:
                     await browser.close()
-        except TimeoutError:  # asyncio's whole-run deadline
-            raise run.timed_out() from None
-        except PlaywrightTimeout:
+        except (TimeoutError, PlaywrightTimeout):  # the run's deadline, or one call's share
+            if run is None:
+                raise _slow_start() from None
             raise run.timed_out() from None
         except PlaywrightError as exc:
+            step = run.step if run is not None else _("starting Chromium")
             # `from None`: the original message may hold the call log; ours is scrubbed.
             raise WebExportError(
                 _("The browser failed while %(step)s: %(reason)s")
-                % {"step": run.step, "reason": _scrub(exc.message, settings)},
+                % {"step": step, "reason": _scrub(exc.message, settings)},
                 permanent=False,
                 code=BROWSER,
             ) from None
