@@ -191,6 +191,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Channel layer ---------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL")
 CHANNEL_CAPACITY = env.int("CHANNEL_CAPACITY", 1000, minimum=10)
+REDIS_SOCKET_TIMEOUT = 30
 if REDIS_URL:
     if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("REDIS_URL", "must start with redis://, rediss:// or unix://")
@@ -198,7 +199,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
+                # channels_redis blocks waiting for a message: an idle console's read timed out
+                # and its consumer crashed, closing the socket. Longer than that wait, still
+                # bounded so a dead Redis connection is noticed.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_SOCKET_TIMEOUT}],
                 "capacity": CHANNEL_CAPACITY,
                 "prefix": env.str("REDIS_PREFIX", "ispdesk"),
             },

@@ -183,7 +183,22 @@ def test_redis_url_switches_the_channel_layer_to_redis(load_settings):
     settings = load_settings(SECRET_KEY=GOOD_KEY, REDIS_URL="redis://cache.internal:6379/2")
     layer = settings.CHANNEL_LAYERS["default"]
     assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
-    assert layer["CONFIG"]["hosts"] == ["redis://cache.internal:6379/2"]
+    assert [host["address"] for host in layer["CONFIG"]["hosts"]] == [
+        "redis://cache.internal:6379/2"
+    ]
+
+
+def test_an_idle_redis_read_outlasts_the_channel_layers_wait(load_settings):
+    # channels_redis blocks up to `brpop_timeout` for a message; a socket timeout at or under
+    # it (redis-py 8's default is 5 s, equal) crashed idle consoles.
+    from channels_redis.core import RedisChannelLayer
+
+    settings = load_settings(SECRET_KEY=GOOD_KEY, REDIS_URL="redis://cache.internal:6379/2")
+    (host,) = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+    assert host["socket_timeout"] > RedisChannelLayer.brpop_timeout + 1
+    layer = RedisChannelLayer(hosts=[host])
+    pool_options = layer.create_pool(0).connection_kwargs
+    assert pool_options["socket_timeout"] == host["socket_timeout"]
 
 
 def test_a_redis_url_with_another_scheme_is_an_error_naming_it(load_settings):

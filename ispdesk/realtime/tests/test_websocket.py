@@ -67,7 +67,10 @@ async def channel_layer(request, settings) -> AsyncIterator[Any]:  # type: ignor
         settings.CHANNEL_LAYERS = {
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [url], "prefix": "ispdesk-test"},
+                "CONFIG": {
+                    "hosts": [{"address": url, "socket_timeout": settings.REDIS_SOCKET_TIMEOUT}],
+                    "prefix": "ispdesk-test",
+                },
             }
         }
     layer = get_channel_layer()
