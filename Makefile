@@ -46,8 +46,17 @@ messages: install-dev
 compilemessages: install-dev
 	cd ispdesk && ../.venv/bin/django-admin compilemessages
 
+# The outage-storm benchmark (issue 7; bench/). Not part of `make test`. Needs PostgreSQL
+# on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 for the pg shape.
+# BENCH_ARGS: e.g. --quick, --shape pg, --scenarios steady-300 storm (python -m bench.run -h).
+BENCH_ARGS ?=
 bench:
-	@echo "The benchmark harness arrives with issue 7." && exit 1
+	$(UV) sync --frozen $(EXTRAS) --group bench
+	$(UV) run --frozen --no-sync ruff check bench
+	$(UV) run --frozen --no-sync ruff format --check bench
+	ISPDESK_TESTING=1 $(UV) run --frozen --no-sync mypy bench
+	$(UV) run --frozen --no-sync pytest -q -p no:cacheprovider bench/tests
+	$(UV) run --frozen --no-sync python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .uv var
