@@ -117,6 +117,11 @@ class WebExportError(GestionRealError):
     another try with the same settings can help."""
 
 
+class _BrowserGone(WebExportError):
+    """Chromium went away in the middle of a run (it crashed, or the machine ran out of
+    memory): worth one more run at once."""
+
+
 def chromium_args(*, as_root: bool) -> list[str]:
     return [*CHROMIUM_ARGS, *(["--no-sandbox"] if as_root else [])]
 
@@ -163,7 +168,11 @@ def export_cases_csv(settings: WebExportSettings) -> ExportedFile:
         raise RuntimeError("export_cases_csv blocks: call it from a thread without a loop")
     started = time.monotonic()
     try:
-        exported = asyncio.run(_export(settings, started))
+        try:
+            exported = asyncio.run(_export(settings, started))
+        except _BrowserGone as exc:
+            logger.warning("gestionreal web export: %s; once more with a new browser", exc.message)
+            exported = asyncio.run(_export(settings, time.monotonic()))
     except WebExportError as exc:
         logger.warning(
             "gestionreal web export failed after %.1f s: %s (%s)",
@@ -240,8 +249,9 @@ async def _export(settings: WebExportSettings, started: float) -> ExportedFile:
             raise run.timed_out() from None
         except PlaywrightError as exc:
             step = run.step if run is not None else _("starting Chromium")
+            gone = "has been closed" in exc.message  # Playwright's TargetClosedError
             # `from None`: the original message may hold the call log; ours is scrubbed.
-            raise WebExportError(
+            raise (_BrowserGone if gone else WebExportError)(
                 _("The browser failed while %(step)s: %(reason)s")
                 % {"step": step, "reason": _scrub(exc.message, settings)},
                 permanent=False,

@@ -27,7 +27,7 @@ from __future__ import annotations
 import html
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -87,6 +87,8 @@ class FakeGestionRealWeb(FakeServer):
         self.login_action = "index.php"  # where the login form posts
         self.logins: list[tuple[str, bool]] = []
         self.exports = 0
+        # Called with each request before it is answered (a test plays a crash there).
+        self.on_request: Callable[[RecordedRequest], None] | None = None
         self._sessions: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -123,6 +125,8 @@ class FakeGestionRealWeb(FakeServer):
         return _html(200, _LOGIN.format(error=shown, action=html.escape(action)))
 
     def route(self, request: RecordedRequest) -> Answer:
+        if self.on_request is not None:
+            self.on_request(request)
         if request.path not in ("/", "/index.php", "/export.php"):
             return _html(404, "<h1>No encontrado</h1>")
         if request.path in ("/", "/index.php") and request.method == "POST":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -112,6 +115,51 @@ def test_it_reports_a_login_page_without_the_login_form(
     error = failure(fake_gestionreal_web.settings(password_selector="input[name=clave]"))
     assert error.code == LOGIN_FORM_MISSING
     assert not any(accepted for _user, accepted in fake_gestionreal_web.logins)
+
+
+def _kill_our_chromium() -> int:
+    """SIGKILL the Chromium processes (browser, crash handler) this test process started
+    through Playwright's driver; how many."""
+    parents: dict[int, int] = {}
+    browsers: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+        if b"chromium" in command[0] and not any(arg.startswith(b"--type=") for arg in command):
+            browsers.append(int(entry.name))
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            if pid == os.getpid():
+                return True
+            pid = parents.get(pid, 1)
+        return False
+
+    killed = [pid for pid in browsers if ours(pid)]
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    return len(killed)
+
+
+def test_a_browser_that_dies_mid_run_gets_one_more_run(
+    fake_gestionreal_web: FakeGestionRealWeb,  # noqa: F811
+) -> None:
+    crashes: list[int] = []
+
+    def crash_once(request) -> None:  # type: ignore[no-untyped-def]
+        if not crashes:
+            crashes.append(_kill_our_chromium())
+
+    fake_gestionreal_web.on_request = crash_once
+    exported = export_cases_csv(fake_gestionreal_web.settings())
+    assert len(crashes) == 1 and crashes[0] >= 1  # the browser (and its helpers) died
+    assert exported.data == fake_gestionreal_web.csv
 
 
 def test_a_server_error_is_worth_another_try(
