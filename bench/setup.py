@@ -31,18 +31,7 @@ PG_ADMIN_DB = "postgres"
 
 def bench_flow(area_ids: list[int]) -> dict[str, Any]:
     """A greeting menu: options 1-3 hand the chat to each area, 4 answers and stays."""
-
-    def node(node_id: str, kind: str, text: str, **fields: Any) -> dict[str, Any]:
-        return {
-            "id": node_id,
-            "type": kind,
-            "text": text,
-            "label": fields.get("label", ""),
-            "option": fields.get("option"),
-            "keywords": fields.get("keywords", []),
-            "area_id": fields.get("area_id"),
-            "children": fields.get("children", []),
-        }
+    from ispdesk.conversations.flows.samples import node  # after django.setup()
 
     redirects = [
         node(

@@ -5,21 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 
+def node(node_id: str, kind: str, text: str, **fields: Any) -> dict[str, Any]:
+    """One node of a flow definition, with every field the editor saves."""
+    return {
+        "id": node_id,
+        "type": kind,
+        "text": text,
+        "label": fields.get("label", ""),
+        "option": fields.get("option"),
+        "keywords": fields.get("keywords", []),
+        "area_id": fields.get("area_id"),
+        "children": fields.get("children", []),
+    }
+
+
 def sample_definition(support_area_id: int) -> dict[str, Any]:
     """A greeting menu: technical support (to `support_area_id`), opening hours, a plans
     sub-menu and goodbye."""
-
-    def node(node_id: str, kind: str, text: str, **fields: Any) -> dict[str, Any]:
-        return {
-            "id": node_id,
-            "type": kind,
-            "text": text,
-            "label": fields.get("label", ""),
-            "option": fields.get("option"),
-            "keywords": fields.get("keywords", []),
-            "area_id": fields.get("area_id"),
-            "children": fields.get("children", []),
-        }
 
     return {
         "root": "inicio",
