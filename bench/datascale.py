@@ -55,7 +55,8 @@ from bench.datascale_seed import (
     sql,
 )
 
-DB_NAME = "ispdesk_datascale"
+# BENCH_DATASCALE_DB lets two runs (say, two people tuning different targets) not share one.
+DB_NAME = os.environ.get("BENCH_DATASCALE_DB", "ispdesk_datascale")
 RESULTS = Path(__file__).resolve().parent / "results"
 LIST_TARGET_MS = CHAT_TARGET_MS = 50.0
 DECISION_TARGET_MS = 5.0

@@ -280,6 +280,17 @@ JOBS_POLL_SECONDS = env.int("JOBS_POLL_SECONDS", 5, minimum=1, maximum=3600)
 # Longest the outbox sender sleeps between passes (queued messages wake it at once).
 SENDER_POLL_SECONDS = env.int("SENDER_POLL_SECONDS", 1, minimum=1, maximum=60)
 JOBS_LEASE_SECONDS = env.int("JOBS_LEASE_SECONDS", 600, minimum=30)
+# Customer messages are stored by the webhook and handed to the service desk (contact,
+# conversation, bot, queue) by a background loop, off the request path: "background". Tests
+# hand them over in the webhook's own request ("inline") unless a test says otherwise.
+INBOUND_HANDLING = env.choice(
+    "INBOUND_HANDLING", ["background", "inline"], "inline" if TESTING else "background"
+)
+# How often the hand-over loop looks for messages stored by another process (milliseconds);
+# messages stored in its own process wake it at once.
+INBOUND_POLL_MS = env.int("INBOUND_POLL_MS", 200, minimum=20, maximum=5000)
+# Messages handed over per transaction (their events go out when it commits).
+INBOUND_BATCH_SIZE = env.int("INBOUND_BATCH_SIZE", 50, minimum=1, maximum=1000)
 
 # WhatsApp --------------------------------------------------------------------------------
 # Largest webhook body read (bytes): Meta documents batches of up to 3 MB, above Django's

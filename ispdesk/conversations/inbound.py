@@ -1,8 +1,8 @@
 """A customer's message arrives: find the contact and conversation, let the bot answer,
 queue the chat for a person when the bot hands it over.
 
-Runs inside the webhook's transaction (see `messaging.inbound`): it only writes rows and
-queues outbox messages. It never takes operator locks; queues drain after commit.
+Runs inside the hand-over batch's transaction (see `messaging.pending`): it only writes rows
+and queues outbox messages. It never takes operator locks; queues drain after commit.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ and to serve chats that waited for opening time or a shift start).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -199,18 +201,47 @@ def _tell_positions(area_id: AreaKey, ids: list[int], now: datetime) -> None:
 def drain_after_commit(area_ids: Iterable[AreaKey], *, announce_ids: Iterable[int] = ()) -> None:
     """Drain these queues once the current transaction commits (capacity freed, a chat
     queued). A failure leaves the chats waiting for the next drain; it is never raised into
-    the action that freed the capacity."""
+    the action that freed the capacity. Inside `drains_deferred`, each queue is drained once
+    when the block ends."""
     areas = list(dict.fromkeys(area_ids))
     announce_list = list(announce_ids)
 
     def run() -> None:
-        for area_id in areas:
-            try:
-                drain(area_id, announce_ids=announce_list)
-            except Exception:
-                logger.exception("draining the queue of area %s failed; the job retries", area_id)
+        deferred: dict[AreaKey, list[int]] | None = getattr(_deferred, "drains", None)
+        if deferred is not None:
+            for area_id in areas:
+                deferred.setdefault(area_id, []).extend(announce_list)
+            return
+        _drain_each({area_id: announce_list for area_id in areas})
 
     transaction.on_commit(run)
+
+
+def _drain_each(drains: dict[AreaKey, list[int]]) -> None:
+    for area_id, announce_list in drains.items():
+        try:
+            drain(area_id, announce_ids=announce_list)
+        except Exception:
+            logger.exception("draining the queue of area %s failed; the job retries", area_id)
+
+
+_deferred = threading.local()
+
+
+@contextmanager
+def drains_deferred() -> Iterator[None]:
+    """Drain each queue that committed work asked to drain once, when the block ends,
+    instead of once per chat queued (the inbound hand-over batch queues many)."""
+    if getattr(_deferred, "drains", None) is not None:
+        yield  # an outer block drains
+        return
+    _deferred.drains = {}
+    try:
+        yield
+    finally:
+        drains: dict[AreaKey, list[int]] = _deferred.drains
+        _deferred.drains = None
+        _drain_each(drains)
 
 
 def queues_of(operator: Operator) -> list[AreaKey]:

@@ -51,10 +51,17 @@ def _handle_inbound(message: Any) -> None:
     handle_inbound(message)
 
 
+def _batch() -> Any:
+    from ispdesk.conversations.queue import drains_deferred
+
+    return drains_deferred()
+
+
 def connect() -> None:
-    from ispdesk.messaging.inbound import register_inbound_handler
+    from ispdesk.messaging.inbound import register_batch_context, register_inbound_handler
 
     register_inbound_handler(_handle_inbound)
+    register_batch_context(_batch)
     register_subscription("area", _may_join_area)
     register_subscription("conversation", _may_join_conversation)
     register_frame_handler("console:hello", _console_hello)

@@ -1,18 +1,22 @@
 """Where stored inbound customer messages go next.
 
 The service desk (conversations) registers a handler; until then messages are stored and
-visible. Handlers run inside the webhook's transaction and must only write rows (and queue
-outbox messages), never call a gateway.
+visible. Handlers run in the hand-over loop's batch transaction (`messaging.pending`), after
+the webhook answered, and must only write rows (and queue outbox messages), never call a
+gateway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
 
 from ispdesk.messaging.models import InboundMessage
 
 InboundHandler = Callable[[InboundMessage], None]
+BatchContext = Callable[[], AbstractContextManager[None]]
 _handlers: list[InboundHandler] = []
+_batch_contexts: list[BatchContext] = []
 
 
 def register_inbound_handler(handler: InboundHandler) -> None:
@@ -28,3 +32,17 @@ def unregister_inbound_handler(handler: InboundHandler) -> None:
 def hand_off(message: InboundMessage) -> None:
     for handler in list(_handlers):
         handler(message)
+
+
+def register_batch_context(factory: BatchContext) -> None:
+    """A context entered around each hand-over batch (outside its transaction): the desk
+    drains each queue once per batch instead of once per chat."""
+    if factory not in _batch_contexts:
+        _batch_contexts.append(factory)
+
+
+def batch_context() -> ExitStack:
+    stack = ExitStack()
+    for factory in list(_batch_contexts):
+        stack.enter_context(factory())
+    return stack

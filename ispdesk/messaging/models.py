@@ -82,6 +82,9 @@ class InboundMessage(models.Model):
     quoted_id = models.CharField(max_length=128, blank=True)
     sent_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When the service desk took it (contact, conversation, bot); null while it waits for the
+    # hand-over loop (see `messaging.pending`).
+    handed_over_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -90,10 +93,13 @@ class InboundMessage(models.Model):
                 fields=["connection", "provider_id"], name="inbound_connection_provider_id_unique"
             )
         ]
-        # The 24-hour window asks for a customer's last message on a connection.
         indexes = [
+            # The 24-hour window asks for a customer's last message on a connection.
             models.Index(fields=["connection", "phone", "sent_at"]),
             models.Index(fields=["connection", "chat_id", "sent_at"]),
+            # The hand-over loop's "oldest waiting first" (IS NULL is an index lookup on
+            # every database; a partial index would be smaller but MariaDB has none).
+            models.Index(fields=["handed_over_at", "id"], name="inbound_waiting"),
         ]
 
     def __str__(self) -> str:
@@ -209,3 +215,13 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.language})"
+
+
+class HandOverLock(models.Model):
+    """One row per lock name, locked for the length of a hand-over batch so batches run one
+    after another across threads and processes (a chat's messages stay in order)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,9 +1,11 @@
 """Storing what a gateway's webhook delivered: messages, echoes, receipts, session state.
 
 `receive_events` stores one webhook's events in one transaction and sends real-time events
-on commit. Gateways deliver the same event several times (retries, known upstream bugs) and
-in any order, so every step is idempotent: messages are unique per (connection, provider id),
-receipts only move a message forward, and a concurrent duplicate is caught, not raised.
+on commit; customer messages go to the service desk after that, off the request path
+(`messaging.pending`). Gateways deliver the same event several times (retries, known
+upstream bugs) and in any order, so every step is idempotent: messages are unique per
+(connection, provider id), receipts only move a message forward, and a concurrent duplicate
+is caught, not raised.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ispdesk.integrations.whatsapp.base import (
@@ -25,7 +27,6 @@ from ispdesk.integrations.whatsapp.base import (
 )
 from ispdesk.integrations.whatsapp.base import InboundMessage as InboundEventMessage
 from ispdesk.lib.phones import PhoneError, normalize_phone
-from ispdesk.messaging.inbound import hand_off
 from ispdesk.messaging.models import (
     STATUS_ORDER,
     ConnectionStatus,
@@ -37,6 +38,7 @@ from ispdesk.messaging.models import (
     Purpose,
 )
 from ispdesk.messaging.outbox import publish_status
+from ispdesk.messaging.pending import messages_stored
 from ispdesk.realtime.events import send_event_on_commit
 
 logger = logging.getLogger("ispdesk.webhooks")
@@ -171,6 +173,8 @@ def receive_events(
         states = [event for event in events if isinstance(event, ConnectionState | QrCode)]
         if states:
             _apply_session_events(connection, states, now, received)
+    if received.messages:
+        messages_stored()
     return received
 
 
@@ -255,17 +259,6 @@ def _store_messages(
             received.duplicates += 1
             continue
         received.messages += 1
-        _hand_off(message)
-        send_event_on_commit(
-            STAFF_GROUPS,
-            {
-                "type": "message:new",
-                "direction": "in",
-                "connection": connection.pk,
-                "message": message.pk,
-                "phone": message.phone,
-            },
-        )
     ours = _existing_ids(OutboundMessage, connection, [item.provider_id for item in echoes])
     for item in echoes:
         if item.provider_id in ours:
@@ -314,17 +307,6 @@ def _create_inbound(
             )
     except IntegrityError:
         return None
-
-
-def _hand_off(message: InboundMessage) -> None:
-    """Pass a new message to the service desk; its failure never loses the stored message."""
-    try:
-        with transaction.atomic():
-            hand_off(message)
-    except (OperationalError, InterfaceError):
-        raise  # the database is busy or down: the gateway must retry the whole delivery
-    except Exception:
-        logger.exception("inbound handler failed for message %s; it stays stored", message.pk)
 
 
 def _create_echo(

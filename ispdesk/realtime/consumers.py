@@ -167,3 +167,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def event_forward(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])
+
+    async def event_bundle(self, message: dict[str, Any]) -> None:
+        for event in message["events"]:
+            await self.send_json(event)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -17,11 +19,13 @@ from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
-# The consumer method that forwards a layer message to its websocket (`event.forward`).
+# The consumer methods that forward a layer message to its websocket: one event
+# (`event.forward`), or several in order (`event.bundle`).
 LAYER_MESSAGE_TYPE = "event.forward"
+BUNDLE_TYPE = "event.bundle"
 SEND_TIMEOUT_SECONDS = 5
 
-# The event loop the websocket consumers of this process run in (see `_group_send`).
+# The event loop the websocket consumers of this process run in (see `_group_send_all`).
 _consumer_loop: asyncio.AbstractEventLoop | None = None
 
 
@@ -38,35 +42,135 @@ def _current_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def _group_send(layer: BaseChannelLayer, group: str, message: dict[str, Any]) -> None:
-    loop = _consumer_loop
-    if (
-        isinstance(layer, InMemoryChannelLayer)
-        and loop is not None
-        and loop.is_running()
-        and _current_loop() is not loop
-    ):
-        # The in-memory layer's queues belong to the consumers' event loop and are not
-        # thread-safe: a background thread (scheduler, sender) must hand the send to it.
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
-        future.result(timeout=SEND_TIMEOUT_SECONDS)
+class _Publisher:
+    """One event loop in a daemon thread that sends to channel layers bound to no consumer
+    loop (Redis): its connections live as long as the process, instead of a new loop (and
+    new Redis connections) for every `async_to_sync` call."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=loop.run_forever, name="ispdesk-publisher", daemon=True
+                ).start()
+                self._loop = loop
+            return self._loop
+
+
+_publisher = _Publisher()
+
+
+def close_publisher_pools(layer: BaseChannelLayer) -> None:
+    """Close the connections the publisher's loop holds for `layer`, in that loop.
+
+    channels_redis keeps one pool per event loop and its `close_pools` closes them all from
+    the caller's loop, which fails for another loop's connections: call this first when a
+    layer is dropped (tests replace layers; shutdown)."""
+    loop = _publisher._loop
+    pools = getattr(layer, "_layers", None)
+    if loop is None or loop.is_closed() or not isinstance(pools, dict) or loop not in pools:
         return
-    async_to_sync(layer.group_send)(group, message)
+    loop_layer = pools.pop(loop)
+    asyncio.run_coroutine_threadsafe(loop_layer.flush(), loop).result(SEND_TIMEOUT_SECONDS)
+
+
+async def _send_all(layer: BaseChannelLayer, sends: list[tuple[str, dict[str, Any]]]) -> None:
+    for group, message in sends:
+        try:
+            await layer.group_send(group, message)
+        except Exception:
+            # Real-time delivery is best effort; pages resync from the database on reconnect.
+            logger.exception("could not publish to %s", group)
+
+
+def _group_send_all(layer: BaseChannelLayer, sends: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send each (group, layer message) in order, in one hop to the loop that owns the layer."""
+    loop = _consumer_loop
+    if isinstance(layer, InMemoryChannelLayer):
+        if loop is not None and loop.is_running() and _current_loop() is not loop:
+            # The in-memory layer's queues belong to the consumers' event loop and are not
+            # thread-safe: a background thread (scheduler, sender) must hand the send to it.
+            future = asyncio.run_coroutine_threadsafe(_send_all(layer, sends), loop)
+            future.result(timeout=SEND_TIMEOUT_SECONDS)
+            return
+        async_to_sync(_send_all)(layer, sends)
+        return
+    if _current_loop() is not None:
+        async_to_sync(_send_all)(layer, sends)  # called from async code: its own thread
+        return
+    future = asyncio.run_coroutine_threadsafe(_send_all(layer, sends), _publisher.loop())
+    future.result(timeout=SEND_TIMEOUT_SECONDS)
+
+
+def _forward(event: dict[str, Any]) -> dict[str, Any]:
+    return {"type": LAYER_MESSAGE_TYPE, "event": event}
 
 
 def publish_now(groups: Iterable[str], event: dict[str, Any]) -> None:
-    """Send an event to groups immediately. Prefer `send_event_on_commit`."""
+    """Send an event to groups immediately (or into the open `bundled_events` block).
+    Prefer `send_event_on_commit`."""
     if "type" not in event:
         raise ValueError("an event needs a 'type'")
+    bundle = getattr(_bundles, "events", None)
+    if bundle is not None:
+        bundle.append((list(dict.fromkeys(groups)), event))
+        return
     layer = get_channel_layer()
     if layer is None:
         return
-    for group in dict.fromkeys(groups):
-        try:
-            _group_send(layer, group, {"type": LAYER_MESSAGE_TYPE, "event": event})
-        except Exception:
-            # Real-time delivery is best effort; pages resync from the database on reconnect.
-            logger.exception("could not publish %s to %s", event.get("type"), group)
+    try:
+        _group_send_all(layer, [(group, _forward(event)) for group in dict.fromkeys(groups)])
+    except Exception:
+        logger.exception("could not publish %s", event.get("type"))
+
+
+_bundles = threading.local()
+
+
+@contextmanager
+def bundled_events() -> Iterator[None]:
+    """Collect the events published inside the block and send them when it ends: one layer
+    message per group carrying that group's events in order (`event.bundle`), instead of
+    one per event and group. For batches that publish many events (the inbound hand-over).
+    Events are sent even when the block raises (those whose transaction committed)."""
+    if getattr(_bundles, "events", None) is not None:
+        yield  # an outer block sends them
+        return
+    _bundles.events = []
+    try:
+        yield
+    finally:
+        collected: list[tuple[list[str], dict[str, Any]]] = _bundles.events
+        _bundles.events = None
+        _send_bundles(collected)
+
+
+def _send_bundles(collected: list[tuple[list[str], dict[str, Any]]]) -> None:
+    if not collected:
+        return
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for groups, event in collected:
+        for group in groups:
+            by_group.setdefault(group, []).append(event)
+    sends = [
+        (
+            group,
+            _forward(events[0]) if len(events) == 1 else {"type": BUNDLE_TYPE, "events": events},
+        )
+        for group, events in by_group.items()
+    ]
+    try:
+        _group_send_all(layer, sends)
+    except Exception:
+        logger.exception("could not publish a bundle of %s events", len(collected))
 
 
 def send_event_on_commit(groups: Iterable[str], event: dict[str, Any]) -> None:

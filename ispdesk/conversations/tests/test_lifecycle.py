@@ -353,3 +353,45 @@ def test_a_console_that_vanished_is_forgotten_and_its_operator_shown_offline(ana
     assert not ConsoleSession.objects.filter(operator=ana).exists()
     assert ConsoleSession.objects.filter(operator=juan).exists()
     assert len(callbacks) == 1  # one presence:update, for Ana only
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hand_over_batch_drains_each_queue_once_for_all_its_chats(
+    connection, soporte, ventas, ana, juan, sofia, monkeypatch, settings
+):
+    from ispdesk.conversations import queue
+    from ispdesk.messaging.pending import hand_over_waiting
+    from ispdesk.messaging.receiving import receive_events
+    from ispdesk.messaging.tests.webhook_support import message_event
+
+    settings.INBOUND_HANDLING = "background"
+    menu_flow(soporte, ventas)
+    drained = []
+    real_drain = queue.drain
+
+    def counting_drain(area_id, now=None, *, announce_ids=()):  # type: ignore[no-untyped-def]
+        drained.append((area_id, sorted(announce_ids)))
+        return real_drain(area_id, now, announce_ids=announce_ids)
+
+    monkeypatch.setattr(queue, "drain", counting_drain)
+    phones = ["+5493515550001", "+5493515550002", "+5493515550003"]
+    events = [
+        message_event(
+            f"wamid.{n}.{step}", chat_id=phone[1:] + "@s.whatsapp.net", phone=phone, text=text
+        )
+        for step, text in enumerate(["hola", "1"])
+        for n, phone in enumerate(phones)
+    ]
+    receive_events(connection, events)
+    result = hand_over_waiting()  # commits: its drains run as the batch ends
+
+    assert result.handed == 6
+    chats = list(Conversation.objects.filter(contact__phone__in=phones))
+    assert len(chats) == 3
+    assert all(chat.area == soporte and chat.status == ConversationStatus.OPEN for chat in chats)
+    # Ana and Juan share the three chats; Soporte's queue was drained once, not three times.
+    assert sorted(chat.assignee.pk for chat in chats) in (
+        sorted([ana.pk, juan.pk, ana.pk]),
+        sorted([ana.pk, juan.pk, juan.pk]),
+    )
+    assert drained == [(soporte.pk, sorted(chat.pk for chat in chats))]

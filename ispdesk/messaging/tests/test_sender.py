@@ -776,6 +776,7 @@ def test_the_loop_stops_promptly_while_idle(transactional_db, poll):
 
 def test_serve_and_worker_run_the_sender_next_to_the_scheduler(transactional_db, monkeypatch):
     from ispdesk.jobs import runner
+    from ispdesk.messaging import pending
     from ispdesk.system.management.commands._server import start_loops, stop_loops
 
     class IdleScheduler(SenderLoop):
@@ -787,12 +788,15 @@ def test_serve_and_worker_run_the_sender_next_to_the_scheduler(transactional_db,
     try:
         names = [type(loop.loop).__name__ for loop in loops]
         wait_until(
-            lambda: all(loop.loop.wake in outbox._wakers for loop in loops),
+            lambda: (
+                loops[0].loop.wake in pending._wakers
+                and all(loop.loop.wake in outbox._wakers for loop in loops[1:])
+            ),
             timeout=TIMEOUT,
-            message="both loops running",
+            message="the loops running",
         )
     finally:
         stop_loops(loops, timeout=10)
 
-    assert names == ["SenderLoop", "IdleScheduler"]
+    assert names == ["HandOverLoop", "SenderLoop", "IdleScheduler"]
     assert not any(loop.thread.is_alive() for loop in loops)

@@ -19,7 +19,12 @@ from django.test import Client
 from ispdesk.accounts.models import User
 from ispdesk.asgi import application
 from ispdesk.realtime.consumers import CLOSE_UNAUTHENTICATED
-from ispdesk.realtime.events import publish_now, send_event_on_commit
+from ispdesk.realtime.events import (
+    bundled_events,
+    close_publisher_pools,
+    publish_now,
+    send_event_on_commit,
+)
 from ispdesk.system.audit import record_audit
 from ispdesk.system.models import AuditEvent
 from ispdesk.testing.websocket import WebsocketClient
@@ -75,6 +80,7 @@ async def channel_layer(request, settings) -> AsyncIterator[Any]:  # type: ignor
         }
     layer = get_channel_layer()
     yield layer
+    await sync_to_async(close_publisher_pools)(layer)
     await layer.flush()
     if hasattr(layer, "close_pools"):
         await layer.close_pools()
@@ -203,3 +209,48 @@ async def test_it_sends_admin_events_to_admins_only(channel_layer, admin, operat
     # its first cancellation (channels-redis's shared receive); it is cancelled again here.
     await admin_socket.disconnect(timeout=TIMEOUT)
     await operator_socket.disconnect(timeout=0.5)
+
+
+def publish_a_batch(groups: list[str]) -> None:
+    with bundled_events(), transaction.atomic():
+        send_event_on_commit(groups, {"type": "test:first"})
+        send_event_on_commit(groups[:1], {"type": "test:second"})
+        try:
+            with transaction.atomic():
+                send_event_on_commit(groups, {"type": "test:rolled-back"})
+                raise Rollback
+        except Rollback:
+            pass
+        send_event_on_commit(groups, {"type": "test:third"})
+
+
+async def test_a_bundle_carries_a_groups_events_in_one_layer_message(channel_layer):
+    channels = {name: await channel_layer.new_channel() for name in ("one", "two")}
+    for name, channel in channels.items():
+        await channel_layer.group_add(f"test.{name}", channel)
+
+    await sync_to_async(publish_a_batch)(["test.one", "test.two"])
+
+    one = await channel_layer.receive(channels["one"])
+    two = await channel_layer.receive(channels["two"])
+    assert one == {
+        "type": "event.bundle",
+        "events": [{"type": "test:first"}, {"type": "test:second"}, {"type": "test:third"}],
+    }
+    assert two == {
+        "type": "event.bundle",
+        "events": [{"type": "test:first"}, {"type": "test:third"}],
+    }
+
+
+async def test_a_console_gets_a_bundles_events_one_by_one_in_order(channel_layer, operator):
+    communicator = await open_socket_for(operator)
+
+    await sync_to_async(publish_a_batch)([f"user.{operator.pk}", "role.admin"])
+
+    await sync_to_async(publish_now)([f"user.{operator.pk}"], {"type": "test:marker"})
+
+    received = [await next_event_type(communicator) for _ in range(4)]
+    # Nothing of the rolled-back savepoint, nothing twice.
+    assert received == ["test:first", "test:second", "test:third", "test:marker"]
+    await communicator.disconnect(timeout=TIMEOUT)

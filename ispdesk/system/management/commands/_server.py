@@ -32,12 +32,13 @@ class LoopThread:
 
 
 def start_loops() -> list[LoopThread]:
-    """Start the background loops (outbox sender, periodic jobs) in daemon threads; return
-    them for `stop_loops`."""
+    """Start the background loops (customer messages to the desk, outbox sender, periodic
+    jobs) in daemon threads; return them for `stop_loops`."""
     from ispdesk.jobs.runner import SchedulerLoop
+    from ispdesk.messaging.pending import HandOverLoop
     from ispdesk.messaging.sender import SenderLoop
 
-    loops = [LoopThread(SenderLoop()), LoopThread(SchedulerLoop())]
+    loops = [LoopThread(HandOverLoop()), LoopThread(SenderLoop()), LoopThread(SchedulerLoop())]
     for loop in loops:
         loop.thread.start()
     return loops

@@ -1,0 +1,231 @@
+"""Handing stored customer messages to the service desk, off the webhook's request path.
+
+The webhook only verifies, stores (once per provider id) and answers; each stored customer
+message waits with `handed_over_at` null. `hand_over_waiting` takes the oldest waiting
+messages in one transaction, runs the inbound handlers on each (contact, conversation, bot,
+queue: `messaging.inbound`) and marks them handed over, so a message is handed over exactly
+once: the batch's work and its mark commit together or not at all.
+
+Batches run one after another across threads and processes (a row lock on `HandOverLock`),
+so a chat's messages are always handled in the order they were stored. `HandOverLoop` runs
+batches in `ispdesk serve` and `ispdesk worker`; a webhook in the same process wakes it at
+once, other processes' messages are found by polling every `INBOUND_POLL_MS`.
+
+One message whose handler raises is logged and marked handed over (it stays stored and
+visible, as before); a database error rolls the batch back to be tried again, and a message
+that keeps failing alone is given up after `GIVE_UP_AFTER` tries so it cannot block the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+    transaction,
+)
+from django.utils import timezone
+
+from ispdesk.messaging.inbound import batch_context, hand_off
+from ispdesk.messaging.models import HandOverLock, InboundMessage
+from ispdesk.realtime.events import bundled_events, send_event_on_commit
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = "inbound"
+STAFF_GROUPS = ("role.admin", "role.supervisor")
+# Tries of one message alone (after its batch failed on a database error) before giving up.
+GIVE_UP_AFTER = 3
+MAX_FAILURE_WAIT_SECONDS = 30.0
+
+_wakers: list[Callable[[], None]] = []
+
+
+@dataclass
+class HandOver:
+    """What one batch did."""
+
+    handed: int = 0  # messages handed over (their handler ran, or raised and was logged)
+    failed: int = 0  # of those, how many raised
+    full: bool = False  # the batch was full: more may be waiting
+
+
+def _lock() -> None:
+    """Wait for the hand-over lock (held until the current transaction ends)."""
+    if HandOverLock.objects.select_for_update().filter(name=LOCK_NAME).exists():
+        return
+    HandOverLock.objects.get_or_create(name=LOCK_NAME)
+    HandOverLock.objects.select_for_update().filter(name=LOCK_NAME).exists()
+
+
+def waiting_count() -> int:
+    return InboundMessage.objects.filter(handed_over_at__isnull=True).count()
+
+
+def hand_over_waiting(*, batch_size: int | None = None) -> HandOver:
+    """Hand the oldest waiting messages (up to `batch_size`) to the desk, in one transaction.
+
+    Database errors propagate (nothing of the batch is kept: it is tried again).
+    """
+    size = batch_size or settings.INBOUND_BATCH_SIZE
+    result = HandOver()
+    # Events go out per group in one bundle, queues drain once, after the batch commits.
+    with bundled_events(), batch_context(), transaction.atomic():
+        _lock()
+        batch = list(
+            InboundMessage.objects.filter(handed_over_at__isnull=True)
+            .select_related("connection")
+            .order_by("id")[:size]
+        )
+        for message in batch:
+            result.failed += not _hand_off(message)
+            send_event_on_commit(
+                STAFF_GROUPS,
+                {
+                    "type": "message:new",
+                    "direction": "in",
+                    "connection": message.connection_id,
+                    "message": message.pk,
+                    "phone": message.phone,
+                },
+            )
+        if batch:
+            InboundMessage.objects.filter(pk__in=[message.pk for message in batch]).update(
+                handed_over_at=timezone.now()
+            )
+    result.handed = len(batch)
+    result.full = len(batch) >= size
+    return result
+
+
+def _hand_off(message: InboundMessage) -> bool:
+    """Run the handlers on one message; False when one raised (logged; the message stays)."""
+    try:
+        with transaction.atomic():
+            hand_off(message)
+    except (OperationalError, InterfaceError):
+        raise  # the database is busy or down: the whole batch is tried again
+    except Exception:
+        logger.exception("inbound handler failed for message %s; it stays stored", message.pk)
+        return False
+    return True
+
+
+def give_up(message_id: int) -> bool:
+    """Mark one message handed over without its handlers; True when it was still waiting."""
+    changed = InboundMessage.objects.filter(pk=message_id, handed_over_at__isnull=True).update(
+        handed_over_at=timezone.now()
+    )
+    return bool(changed)
+
+
+def messages_stored() -> None:
+    """Called after a webhook stored new customer messages (outside its transaction)."""
+    if settings.INBOUND_HANDLING == "inline":
+        while hand_over_waiting().full:
+            pass
+        return
+    transaction.on_commit(wake_hand_over)
+
+
+def register_waker(callback: Callable[[], None]) -> None:
+    _wakers.append(callback)
+
+
+def unregister_waker(callback: Callable[[], None]) -> None:
+    if callback in _wakers:
+        _wakers.remove(callback)
+
+
+def wake_hand_over() -> None:
+    for callback in list(_wakers):
+        callback()
+
+
+class HandOverLoop:
+    """Hands waiting messages over until stopped; a failing batch never ends the loop."""
+
+    def __init__(self, poll_seconds: float | None = None, batch_size: int | None = None) -> None:
+        self.poll_seconds = poll_seconds or settings.INBOUND_POLL_MS / 1000
+        self.batch_size = batch_size or settings.INBOUND_BATCH_SIZE
+        self.stop_event = threading.Event()
+        self.wake_event = threading.Event()
+        # After a database error: how many messages to take one at a time (the failed
+        # batch's size, to find the one the database refuses), and how often each failed.
+        self.careful = 0
+        self.tries: dict[int, int] = {}
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake_event.set()
+
+    def run(self) -> None:
+        logger.info("hand-over loop started (poll every %ss)", self.poll_seconds)
+        register_waker(self.wake)
+        failures = 0
+        try:
+            while not self.stop_event.is_set():
+                self.wake_event.clear()  # a wake-up during the pass means "look again"
+                try:
+                    close_old_connections()
+                    delay = self.run_once()
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    logger.exception("hand-over pass failed (%s in a row)", failures)
+                    close_old_connections()
+                    delay = min(self.poll_seconds * 2**failures, MAX_FAILURE_WAIT_SECONDS)
+                if delay > 0:
+                    self.wake_event.wait(delay)
+        finally:
+            unregister_waker(self.wake)
+            connections.close_all()
+            logger.info("hand-over loop stopped")
+
+    def run_once(self) -> float:
+        """One batch; returns how long to sleep before the next (0: more is waiting)."""
+        if self.careful:
+            return self._careful_pass()
+        try:
+            result = hand_over_waiting(batch_size=self.batch_size)
+        except (OperationalError, InterfaceError):
+            # Busy or down, or one message the database refuses: find out one at a time.
+            self.careful = self.batch_size
+            raise
+        return 0 if result.full else self.poll_seconds
+
+    def _careful_pass(self) -> float:
+        first = (
+            InboundMessage.objects.filter(handed_over_at__isnull=True)
+            .order_by("id")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if first is None:
+            self.careful = 0
+            return self.poll_seconds
+        try:
+            hand_over_waiting(batch_size=1)
+        except (OperationalError, InterfaceError):
+            self.tries[first] = self.tries.get(first, 0) + 1
+            if self.tries[first] < GIVE_UP_AFTER:
+                raise
+            if give_up(first):  # raises again when the database itself is down
+                logger.error(
+                    "message %s: the desk could not take it after %s tries; it stays stored",
+                    first,
+                    GIVE_UP_AFTER,
+                )
+        self.tries.pop(first, None)
+        self.careful -= 1
+        return 0
