@@ -33,6 +33,7 @@ from ispdesk.conversations.models import (
     Sender,
 )
 from ispdesk.conversations.queue import drain_after_commit
+from ispdesk.lib.memo import remembered
 from ispdesk.messaging.models import InboundMessage
 
 logger = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def _bot_turn(conversation: Conversation, text: str, now: datetime) -> bool:
     if not conversation.connection.bot_paused:
         state = FlowState.from_json(conversation.flow_state) if conversation.flow_state else None
         try:
-            flows = load_flows()
+            flows = remembered("flows", load_flows)
             result = step(flows, state, text)
         except Exception:
             # A broken flow must not strand the customer: a person takes over.

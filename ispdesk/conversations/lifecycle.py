@@ -26,6 +26,7 @@ from ispdesk.conversations.models import (
     EventKind,
     Sender,
 )
+from ispdesk.lib.memo import remembered
 from ispdesk.messaging.models import GatewayConnection
 from ispdesk.operators.hours import area_openings, describe_opening
 from ispdesk.operators.models import Area
@@ -116,7 +117,13 @@ def courtesy_if_closed(conversation: Conversation, now: datetime) -> bool:
     """Outside the area's hours, tell the customer when we open: once per closed period."""
     if conversation.area_id is None:
         return False
-    opening = area_openings([conversation.area_id], now)[conversation.area_id]
+    area_id = conversation.area_id
+    # Opening hours are whole minutes: within a minute the answer (and the courtesy text) is
+    # the same, so a batch of messages asks the database once per area and minute.
+    minute = now.replace(second=0, microsecond=0)
+    opening = remembered(
+        ("area_opening", area_id, minute), lambda: area_openings([area_id], now)[area_id]
+    )
     if opening.open:
         return False
     if conversation.courtesy_until is not None and now < conversation.courtesy_until:

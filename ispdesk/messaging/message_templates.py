@@ -23,6 +23,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from ispdesk.lib.memo import remembered
 from ispdesk.messaging.models import MessageTemplate
 from ispdesk.system.audit import record_audit
 
@@ -488,10 +489,13 @@ def render_message(key: str, values: Mapping[str, Any], language: str | None = N
     _check_values(spec, values)
     wanted = template_language(language)
     order = [wanted] if wanted == FALLBACK_LANGUAGE else [wanted, FALLBACK_LANGUAGE]
-    rows = {
-        row.language: row
-        for row in MessageTemplate.objects.filter(key=key, language__in=order, active=True)
-    }
+    rows = remembered(
+        ("message_templates", key, tuple(order)),
+        lambda: {
+            row.language: row
+            for row in MessageTemplate.objects.filter(key=key, language__in=order, active=True)
+        },
+    )
     for code in order:
         row = rows.get(code)
         if row is None:

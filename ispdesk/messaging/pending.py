@@ -33,6 +33,7 @@ from django.db import (
 )
 from django.utils import timezone
 
+from ispdesk.lib.memo import memo_scope
 from ispdesk.messaging.inbound import batch_context, hand_off
 from ispdesk.messaging.models import HandOverLock, InboundMessage
 from ispdesk.realtime.events import bundled_events, send_event_on_commit
@@ -76,8 +77,9 @@ def hand_over_waiting(*, batch_size: int | None = None) -> HandOver:
     """
     size = batch_size or settings.INBOUND_BATCH_SIZE
     result = HandOver()
-    # Events go out per group in one bundle, queues drain once, after the batch commits.
-    with bundled_events(), batch_context(), transaction.atomic():
+    # Events go out per group in one bundle, queues drain once, after the batch commits;
+    # calendars, flows and templates are read once per batch.
+    with bundled_events(), memo_scope(), batch_context(), transaction.atomic():
         _lock()
         batch = list(
             InboundMessage.objects.filter(handed_over_at__isnull=True)
