@@ -40,6 +40,7 @@ from ispdesk.integrations.whatsapp.base import Gateway, GatewayError, SendResult
 from ispdesk.lib.phones import PhoneError, normalize_phone
 from ispdesk.messaging.models import (
     STATUS_ORDER,
+    EarlyReceipt,
     GatewayConnection,
     InboundMessage,
     OutboundMessage,
@@ -297,7 +298,7 @@ def record_sent(message: OutboundMessage, provider_id: str, now: datetime) -> st
             )
     except IntegrityError:
         _merge_echo(message, provider_id, now)
-    if stored_id:
+    if stored_id and _early_receipts_waiting(message, stored_id):
         from ispdesk.messaging.receiving import apply_early_receipts
 
         apply_early_receipts(message.pk, now)
@@ -305,6 +306,14 @@ def record_sent(message: OutboundMessage, provider_id: str, now: datetime) -> st
     status = status or SENT
     publish_status(message, status)
     return status
+
+
+def _early_receipts_waiting(message: OutboundMessage, provider_id: str) -> bool:
+    # One indexed read in the usual case (no receipt beat the send) instead of a locking
+    # transaction per message sent.
+    return EarlyReceipt.objects.filter(
+        connection_id=message.connection_id, provider_id=provider_id
+    ).exists()
 
 
 def _merge_echo(message: OutboundMessage, provider_id: str, now: datetime) -> None:
