@@ -291,6 +291,10 @@ INBOUND_HANDLING = env.choice(
 INBOUND_POLL_MS = env.int("INBOUND_POLL_MS", 200, minimum=20, maximum=5000)
 # Messages handed over per transaction (their events go out when it commits).
 INBOUND_BATCH_SIZE = env.int("INBOUND_BATCH_SIZE", 50, minimum=1, maximum=1000)
+# `ispdesk worker` lowers its CPU priority by this much (Unix nice): when the machine is
+# saturated (an outage storm), the web processes answer webhooks first and the background
+# work catches up afterwards. 0 keeps the priority it was started with.
+WORKER_NICE = env.int("WORKER_NICE", 10, minimum=0, maximum=19)
 
 # WhatsApp --------------------------------------------------------------------------------
 # Largest webhook body read (bytes): Meta documents batches of up to 3 MB, above Django's
