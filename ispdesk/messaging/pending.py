@@ -19,20 +19,14 @@ that keeps failing alone is given up after `GIVE_UP_AFTER` tries so it cannot bl
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import (
-    InterfaceError,
-    OperationalError,
-    close_old_connections,
-    connections,
-    transaction,
-)
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+from ispdesk.lib.loops import WakeableLoop
 from ispdesk.lib.memo import memo_scope
 from ispdesk.messaging.inbound import batch_context, hand_off
 from ispdesk.messaging.models import HandOverLock, InboundMessage
@@ -151,48 +145,27 @@ def wake_hand_over() -> None:
         callback()
 
 
-class HandOverLoop:
+class HandOverLoop(WakeableLoop):
     """Hands waiting messages over until stopped; a failing batch never ends the loop."""
 
+    name = "hand-over"
+    max_failure_wait = MAX_FAILURE_WAIT_SECONDS
+
     def __init__(self, poll_seconds: float | None = None, batch_size: int | None = None) -> None:
-        self.poll_seconds = poll_seconds or settings.INBOUND_POLL_MS / 1000
+        super().__init__(poll_seconds or settings.INBOUND_POLL_MS / 1000)
         self.batch_size = batch_size or settings.INBOUND_BATCH_SIZE
-        self.stop_event = threading.Event()
-        self.wake_event = threading.Event()
         # After a database error: how many messages to take one at a time (the failed
         # batch's size, to find the one the database refuses), and how often each failed.
         self.careful = 0
         self.tries: dict[int, int] = {}
 
-    def wake(self) -> None:
-        self.wake_event.set()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.wake_event.set()
-
-    def run(self) -> None:
+    def started(self) -> None:
         logger.info("hand-over loop started (poll every %ss)", self.poll_seconds)
         register_waker(self.wake)
-        failures = 0
-        try:
-            while not self.stop_event.is_set():
-                self.wake_event.clear()  # a wake-up during the pass means "look again"
-                try:
-                    close_old_connections()
-                    delay = self.run_once()
-                    failures = 0
-                except Exception:
-                    failures += 1
-                    logger.exception("hand-over pass failed (%s in a row)", failures)
-                    close_old_connections()
-                    delay = min(self.poll_seconds * 2**failures, MAX_FAILURE_WAIT_SECONDS)
-                if delay > 0:
-                    self.wake_event.wait(delay)
-        finally:
-            unregister_waker(self.wake)
-            connections.close_all()
-            logger.info("hand-over loop stopped")
+
+    def stopped(self) -> None:
+        unregister_waker(self.wake)
+        logger.info("hand-over loop stopped")
 
     def run_once(self) -> float:
         """One batch; returns how long to sleep before the next (0: more is waiting)."""

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connections
 from django.db.models import Case, DateTimeField, F, Min, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from ispdesk.lib.loops import WakeableLoop
 from ispdesk.messaging.models import OutboundMessage, OutboundStatus, Purpose
 from ispdesk.messaging.outbox import register_waker, unregister_waker
 from ispdesk.messaging.sending import (
@@ -144,8 +144,11 @@ def send_due_messages(
     return result
 
 
-class SenderLoop:
+class SenderLoop(WakeableLoop):
     """Delivers the outbox until stopped; one bad pass or row never ends the loop."""
+
+    name = "sender"
+    max_failure_wait = MAX_FAILURE_WAIT_SECONDS
 
     def __init__(
         self,
@@ -153,45 +156,22 @@ class SenderLoop:
         poll_seconds: float | None = None,
         batch_size: int = BATCH_SIZE,
     ) -> None:
-        self.worker = worker or new_worker_id()
-        self.poll_seconds = poll_seconds or float(
-            getattr(settings, "SENDER_POLL_SECONDS", DEFAULT_POLL_SECONDS)
+        super().__init__(
+            poll_seconds or float(getattr(settings, "SENDER_POLL_SECONDS", DEFAULT_POLL_SECONDS))
         )
+        self.worker = worker or new_worker_id()
         self.batch_size = batch_size
-        self.stop_event = threading.Event()
-        self.wake_event = threading.Event()
 
-    def wake(self) -> None:
-        self.wake_event.set()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.wake_event.set()
-
-    def run(self) -> None:
+    def started(self) -> None:
         logger.info("sender %s started (poll every %ss)", self.worker, self.poll_seconds)
         register_waker(self.wake)
-        failures = 0
-        try:
-            while not self.stop_event.is_set():
-                # Cleared before the pass: a wake-up during it means "look again".
-                self.wake_event.clear()
-                try:
-                    close_old_connections()
-                    delay = self._pass()
-                    failures = 0
-                except Exception:
-                    failures += 1
-                    logger.exception("sender pass failed (%s in a row)", failures)
-                    close_old_connections()
-                    delay = min(self.poll_seconds * 2 ** min(failures, 6), MAX_FAILURE_WAIT_SECONDS)
-                if delay > 0:
-                    self.wake_event.wait(delay)
-        finally:
-            unregister_waker(self.wake)
-            # This thread's connection would otherwise outlive it (and block test teardown).
-            connections.close_all()
-            logger.info("sender %s stopped", self.worker)
+
+    def stopped(self) -> None:
+        unregister_waker(self.wake)
+        logger.info("sender %s stopped", self.worker)
+
+    def run_once(self) -> float:
+        return self._pass()
 
     def _pass(self) -> float:
         """Run one pass; return how long to sleep before the next."""

@@ -1,0 +1,70 @@
+"""The skeleton of a background loop (a thread in `ispdesk serve`, in `ispdesk worker`).
+
+It runs passes until stopped. Each pass says how long to sleep before the next; `wake()`
+cuts the sleep short (work queued in this process). A pass that raises is logged and the
+loop backs off exponentially; it never ends the loop. Database connections are refreshed
+before each pass and closed when the loop ends (the thread would otherwise keep its own).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.db import close_old_connections, connections
+
+logger = logging.getLogger(__name__)
+
+MAX_FAILURE_WAIT_SECONDS = 60.0
+# Backoff stops doubling after this many failures in a row.
+MAX_DOUBLINGS = 6
+
+
+class WakeableLoop:
+    name = "loop"
+    max_failure_wait = MAX_FAILURE_WAIT_SECONDS
+
+    def __init__(self, poll_seconds: float) -> None:
+        self.poll_seconds = poll_seconds
+        self.stop_event = threading.Event()
+        self.wake_event = threading.Event()
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.wake_event.set()
+
+    def run_once(self) -> float:
+        """One pass; returns how long to sleep before the next (0: go on at once)."""
+        raise NotImplementedError
+
+    def started(self) -> None:
+        """Called in the loop's thread before the first pass (register wakers here)."""
+
+    def stopped(self) -> None:
+        """Called in the loop's thread after the last pass."""
+
+    def run(self) -> None:
+        self.started()
+        failures = 0
+        try:
+            while not self.stop_event.is_set():
+                self.wake_event.clear()  # a wake-up during the pass means "look again"
+                try:
+                    close_old_connections()
+                    delay = self.run_once()
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    logger.exception("%s pass failed (%s in a row)", self.name, failures)
+                    close_old_connections()
+                    backoff = self.poll_seconds * 2 ** min(failures, MAX_DOUBLINGS)
+                    delay = min(backoff, self.max_failure_wait)
+                if delay > 0:
+                    self.wake_event.wait(delay)
+        finally:
+            self.stopped()
+            # This thread's connection would otherwise outlive it (and block test teardown).
+            connections.close_all()
