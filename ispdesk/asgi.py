@@ -1,4 +1,5 @@
-"""ASGI entry point: Django for HTTP, Channels for the websocket at /ws/."""
+"""ASGI entry point: Django for HTTP (WhatsApp webhook POSTs on a fast path), Channels for
+the websocket at /ws/."""
 
 import os
 
@@ -11,11 +12,13 @@ from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()
 
+from ispdesk.messaging.webhook_asgi import WebhookFastPath  # noqa: E402
 from ispdesk.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        # Gateways' webhook POSTs skip Django's middleware (see `messaging.webhook_asgi`).
+        "http": WebhookFastPath(django_application),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

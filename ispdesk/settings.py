@@ -166,8 +166,20 @@ def _database(url: str) -> dj_database_url.DBConfig:
         test_name = Path(tempfile.gettempdir()) / f"ispdesk-test-{os.getpid()}.sqlite3"
         config["TEST"] = {"NAME": str(test_name)}
     elif engine in ("django.db.backends.postgresql",):
-        config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
+        # Off under tests: pytest-django's flushes between transactional tests wait forever
+        # on a pooled connection's health check (seen with psycopg-pool 3.3).
+        pool_size = env.int("DATABASE_POOL_SIZE", 0 if TESTING else 10, minimum=0, maximum=500)
+        # Connections are checked before use (a restarted server), pooled or not.
         config["CONN_HEALTH_CHECKS"] = True
+        if pool_size:
+            # Each process keeps up to `pool_size` connections and lends one per request or
+            # thread (a new PostgreSQL connection costs milliseconds of a server process);
+            # a burst waits up to `timeout` seconds for one instead of failing with "too many
+            # clients".
+            config["CONN_MAX_AGE"] = 0  # the pool replaces persistent connections
+            config["OPTIONS"] = {"pool": {"min_size": 1, "max_size": pool_size, "timeout": 20}}
+        else:
+            config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
     elif engine == "django.db.backends.mysql":
         config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
         config["CONN_HEALTH_CHECKS"] = True

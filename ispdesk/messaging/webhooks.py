@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +174,22 @@ def whatsapp_webhook(request: HttpRequest, secret: str, event: str = "") -> Http
 
 
 def _answer(request: HttpRequest, secret: str) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            body = _read_body(request, settings.WEBHOOK_MAX_BYTES)
+        except OSError:  # UnreadablePostError: the sender hung up mid-body
+            body = b""
+            unreadable = True
+        else:
+            unreadable = False
+        answer = answer_post(
+            secret,
+            body,
+            request.headers,
+            {key: request.GET.get(key, "") for key in request.GET},
+            unreadable=unreadable,
+        )
+        return JsonResponse(answer.body, status=answer.status)
     try:
         connection = find_connection(secret)
         if connection is None:
@@ -180,31 +197,50 @@ def _answer(request: HttpRequest, secret: str) -> HttpResponse:
             return error_response(404, "not_found", _("Not found."))
         if request.method == "GET":
             return _verification(connection, request)
-        if request.method != "POST":
-            response = error_response(405, "method_not_allowed", _("Method not allowed."))
-            response["Allow"] = "GET, POST"
-            return response
-        try:
-            body = _read_body(request, settings.WEBHOOK_MAX_BYTES)
-        except OSError:  # UnreadablePostError: the sender hung up mid-body
+        response = error_response(405, "method_not_allowed", _("Method not allowed."))
+        response["Allow"] = "GET, POST"
+        return response
+    except Exception:
+        logger.exception("webhook: unexpected error, answering 503 so the gateway retries")
+        return error_response(503, "unavailable", _("Temporarily unavailable; retry later."))
+
+
+def answer_post(
+    secret: str,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    *,
+    unreadable: bool = False,
+) -> WebhookAnswer:
+    """The answer to a POSTed delivery; `body` is None when it was over WEBHOOK_MAX_BYTES.
+
+    Shared by the Django view and the ASGI fast path (`messaging.webhook_asgi`).
+    """
+    try:
+        connection = find_connection(secret)
+        if connection is None:
+            logger.info("webhook: no enabled connection has the secret given")
+            return _error(404, "not_found", _("Not found."))
+        if unreadable:
             logger.warning("webhook for connection %s: the body could not be read", connection.pk)
-            return error_response(400, "bad_request", _("The request body could not be read."))
+            return _error(400, "bad_request", _("The request body could not be read."))
         if body is None:
             logger.warning(
                 "webhook for connection %s: body over %s bytes refused",
                 connection.pk,
                 settings.WEBHOOK_MAX_BYTES,
             )
-            return error_response(413, "payload_too_large", _("The request body is too large."))
-        answer = handle_delivery(connection, _webhook_request(request, body))
+            return _error(413, "payload_too_large", _("The request body is too large."))
+        request = WebhookRequest(method="POST", body=body, headers=headers, query=dict(query))
+        return handle_delivery(connection, request)
     except DatabaseError:
         # Busy (SQLite lock timeout), down, or a deadlock victim: nothing was stored, and the
         # gateway's retry will store it.
         logger.exception("webhook: database error, answering 503 so the gateway retries")
-        return error_response(503, "unavailable", _("Temporarily unavailable; retry later."))
+        return _error(503, "unavailable", _("Temporarily unavailable; retry later."))
     except Exception:
         # A bug of ours must not cost a message: 503 makes every gateway retry (a 500 too,
         # but a bug is no reason to answer like one), and the traceback is logged.
         logger.exception("webhook: unexpected error, answering 503 so the gateway retries")
-        return error_response(503, "unavailable", _("Temporarily unavailable; retry later."))
-    return JsonResponse(answer.body, status=answer.status)
+        return _error(503, "unavailable", _("Temporarily unavailable; retry later."))

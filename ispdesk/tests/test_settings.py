@@ -122,6 +122,7 @@ def test_a_postgres_url_selects_postgresql(load_settings, scheme):
         SECRET_KEY=GOOD_KEY,
         DATABASE_URL=f"{scheme}://desk:pw@db.internal:6432/ispdesk",
         DATABASE_CONN_MAX_AGE="30",
+        DATABASE_POOL_SIZE="0",
     )
     database = settings.DATABASES["default"]
     assert database["ENGINE"] == "django.db.backends.postgresql"
@@ -130,6 +131,26 @@ def test_a_postgres_url_selects_postgresql(load_settings, scheme):
     assert (database["USER"], database["PASSWORD"]) == ("desk", "pw")
     assert database["CONN_MAX_AGE"] == 30
     assert database["CONN_HEALTH_CHECKS"] is True
+    assert "pool" not in database.get("OPTIONS", {})
+
+
+def test_postgresql_in_production_lends_connections_from_a_bounded_pool(load_settings):
+    settings = load_settings(
+        SECRET_KEY=GOOD_KEY, DATABASE_URL="postgres://desk:pw@db/ispdesk", DATABASE_POOL_SIZE="7"
+    )
+    database = settings.DATABASES["default"]
+    assert database["OPTIONS"]["pool"] == {"min_size": 1, "max_size": 7, "timeout": 20}
+    # Django refuses persistent connections next to a pool.
+    assert database["CONN_MAX_AGE"] == 0
+    default = load_settings(SECRET_KEY=GOOD_KEY, DATABASE_URL="postgres://desk:pw@db/ispdesk")
+    assert default.DATABASES["default"]["OPTIONS"]["pool"]["max_size"] == 10
+
+
+def test_a_bad_pool_size_is_an_error_naming_it(load_settings):
+    with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE"):
+        load_settings(
+            SECRET_KEY=GOOD_KEY, DATABASE_URL="postgres://db/ispdesk", DATABASE_POOL_SIZE="-1"
+        )
 
 
 def test_a_mysql_url_selects_mysql_for_mariadb_with_utf8mb4(load_settings):

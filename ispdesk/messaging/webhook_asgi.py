@@ -1,0 +1,117 @@
+"""The fast path for gateways' POSTs to `/hooks/whatsapp/…`, in front of Django.
+
+An outage storm is hundreds of webhook POSTs a second. Through Django each one walks every
+middleware (sessions, CSRF, auth, messages, axes…) and waits its turn for the single thread
+Django runs synchronous views in. This ASGI wrapper answers those POSTs itself: it reads the
+body (up to WEBHOOK_MAX_BYTES), runs the same `webhooks.answer_post` in a worker thread of
+its own (so deliveries are stored side by side, each with its own database connection,
+returned when it is done) and writes the JSON answer. Everything else, the verification
+handshake (GET) included, goes to Django unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+from django.http import QueryDict
+from django.utils.datastructures import CaseInsensitiveMapping
+
+from ispdesk.messaging.webhooks import WebhookAnswer, answer_post
+
+# The same paths `messaging.hooks_urls` accepts: the secret, then an optional event name
+# (Evolution's `byEvents`), with or without the final slash.
+HOOK_PATH = re.compile(
+    r"^/hooks/whatsapp/(?P<secret>[A-Za-z0-9_-]+)(?:/[a-z][a-z0-9._-]{0,60})?/?$"
+)
+
+Scope = dict[str, Any]
+
+
+def _answer_in_thread(
+    secret: str, body: bytes | None, headers: CaseInsensitiveMapping[str], query: dict[str, str]
+) -> WebhookAnswer:
+    close_old_connections()
+    try:
+        return answer_post(secret, body, headers, query)
+    finally:
+        # Back to the pool (or closed), as Django does at the end of a request.
+        close_old_connections()
+
+
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    """The request body, or None once it passes `limit` bytes (the rest is drained)."""
+    chunks: list[bytes] = []
+    size = 0
+    too_big = False
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError("the sender hung up")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        too_big = too_big or size > limit
+        if not too_big:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return None if too_big else b"".join(chunks)
+
+
+def _headers(scope: Scope) -> CaseInsensitiveMapping[str]:
+    pairs: dict[str, str] = {}
+    for name, value in scope.get("headers", []):
+        key = name.decode("latin-1")
+        text = value.decode("latin-1")
+        pairs[key] = f"{pairs[key]},{text}" if key in pairs else text
+    return CaseInsensitiveMapping(pairs)
+
+
+def _declared_length(headers: CaseInsensitiveMapping[str]) -> int:
+    try:
+        return int(headers.get("content-length") or 0)
+    except ValueError:
+        return 0
+
+
+async def _respond(send: Any, answer: WebhookAnswer) -> None:
+    body = json.dumps(answer.body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": answer.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class WebhookFastPath:
+    """Answers POSTs to the WhatsApp webhook; hands every other request to `app`."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.answer = sync_to_async(_answer_in_thread, thread_sensitive=False)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        match = HOOK_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
+        if match is None or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        limit = settings.WEBHOOK_MAX_BYTES
+        try:
+            body = None if _declared_length(headers) > limit else await _read_body(receive, limit)
+        except ConnectionResetError:
+            return  # nobody is listening for an answer
+        query = QueryDict(scope.get("query_string", b"").decode("latin-1"))
+        answer = await self.answer(
+            match["secret"], body, headers, {key: query.get(key, "") for key in query}
+        )
+        await _respond(send, answer)
