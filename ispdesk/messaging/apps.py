@@ -17,3 +17,12 @@ class MessagingConfig(AppConfig):
         from ispdesk.messaging.simulator import register_simulator_subscription
 
         register_simulator_subscription()
+
+        # A connection saved or deleted here is forgotten by the webhook's cache at once.
+        from django.db.models.signals import post_delete, post_save
+
+        from ispdesk.messaging.models import GatewayConnection
+        from ispdesk.messaging.webhooks import forget_connections
+
+        post_save.connect(forget_connections, sender=GatewayConnection, weak=False)
+        post_delete.connect(forget_connections, sender=GatewayConnection, weak=False)

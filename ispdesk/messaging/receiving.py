@@ -249,16 +249,20 @@ def _store_messages(
     incoming = [item for item in prepared if not item.event.from_me]
     echoes = [item for item in prepared if item.event.from_me]
     stored = _existing_ids(InboundMessage, connection, [item.provider_id for item in incoming])
+    fresh: dict[str, _Prepared] = {}
     for item in incoming:
-        if item.provider_id in stored:
+        if item.provider_id in stored or item.provider_id in fresh:
             received.duplicates += 1
             continue
-        message = _create_inbound(connection, item, now)
-        stored.add(item.provider_id)
-        if message is None:
-            received.duplicates += 1
-            continue
-        received.messages += 1
+        fresh[item.provider_id] = item
+    if fresh:
+        # One INSERT per delivery. A concurrent delivery of the same id loses to the unique
+        # index and stores nothing (both answers may count it: only the count can differ).
+        InboundMessage.objects.bulk_create(
+            [_inbound_row(connection, item, now) for item in fresh.values()],
+            ignore_conflicts=True,
+        )
+        received.messages += len(fresh)
     ours = _existing_ids(OutboundMessage, connection, [item.provider_id for item in echoes])
     for item in echoes:
         if item.provider_id in ours:
@@ -285,28 +289,21 @@ def _store_messages(
         )
 
 
-def _create_inbound(
-    connection: GatewayConnection, item: _Prepared, now: datetime
-) -> InboundMessage | None:
-    """The new row, or None when it exists (a concurrent delivery won the unique index)."""
+def _inbound_row(connection: GatewayConnection, item: _Prepared, now: datetime) -> InboundMessage:
     event = item.event
-    try:
-        with transaction.atomic():
-            return InboundMessage.objects.create(
-                connection=connection,
-                provider_id=item.provider_id,
-                chat_id=item.chat_id,
-                phone=item.phone,
-                lid=item.lid,
-                name=clean_text(event.name, 200),
-                text=clean_text(event.text, MAX_TEXT_LENGTH),
-                message_type=clean_text(event.message_type, 20) or "text",
-                media_url=_media_url(event.media_url),
-                quoted_id=clean_text(event.quoted_id, 128),
-                sent_at=sane_time(event.timestamp, now),
-            )
-    except IntegrityError:
-        return None
+    return InboundMessage(
+        connection=connection,
+        provider_id=item.provider_id,
+        chat_id=item.chat_id,
+        phone=item.phone,
+        lid=item.lid,
+        name=clean_text(event.name, 200),
+        text=clean_text(event.text, MAX_TEXT_LENGTH),
+        message_type=clean_text(event.message_type, 20) or "text",
+        media_url=_media_url(event.media_url),
+        quoted_id=clean_text(event.quoted_id, 128),
+        sent_at=sane_time(event.timestamp, now),
+    )
 
 
 def _create_echo(

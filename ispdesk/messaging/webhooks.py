@@ -14,8 +14,11 @@ Answers, and why:
 
 from __future__ import annotations
 
+import copy
 import hmac
 import logging
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,20 +42,61 @@ logger = logging.getLogger("ispdesk.webhooks")
 MAX_SECRET_LENGTH = 64
 
 
-def find_connection(secret: str) -> GatewayConnection | None:
-    """The enabled connection whose webhook secret is `secret`, compared in constant time.
+# Each process remembers the usable connections this long: an outage storm would otherwise
+# read them for every delivery. A secret not among them is looked up again at once (a new
+# connection works immediately); a connection disabled or rotated elsewhere stops being
+# accepted within this time.
+CONNECTIONS_CACHE_SECONDS = 5.0
 
-    Every enabled connection is compared (there are few), so the answer's timing does not
-    tell how much of a guess was right.
-    """
-    if not secret or len(secret) > MAX_SECRET_LENGTH:
-        return None
-    given = secret.encode("utf-8", errors="replace")
+
+class _Connections:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rows: list[GatewayConnection] = []
+        self.loaded_at = -CONNECTIONS_CACHE_SECONDS
+
+    def get(self, *, fresh: bool) -> list[GatewayConnection]:
+        with self.lock:
+            if not fresh and time.monotonic() - self.loaded_at < CONNECTIONS_CACHE_SECONDS:
+                return self.rows
+        rows = list(usable_connections())
+        with self.lock:
+            self.rows, self.loaded_at = rows, time.monotonic()
+        return rows
+
+    def clear(self) -> None:
+        with self.lock:
+            self.rows, self.loaded_at = [], -CONNECTIONS_CACHE_SECONDS
+
+
+_connections = _Connections()
+
+
+def forget_connections(**_kwargs: Any) -> None:
+    """Drop this process's remembered connections (a connection was saved or deleted)."""
+    _connections.clear()
+
+
+def _matching(rows: list[GatewayConnection], given: bytes) -> GatewayConnection | None:
+    # Every connection is compared (there are few), so the answer's timing does not tell
+    # how much of a guess was right.
     found = None
-    for connection in usable_connections():
+    for connection in rows:
         if hmac.compare_digest(connection.webhook_secret.encode(), given):
             found = connection
     return found
+
+
+def find_connection(secret: str) -> GatewayConnection | None:
+    """The enabled connection whose webhook secret is `secret`, compared in constant time;
+    a copy of its row, so a request may change its fields freely."""
+    if not secret or len(secret) > MAX_SECRET_LENGTH:
+        return None
+    given = secret.encode("utf-8", errors="replace")
+    found = _matching(_connections.get(fresh=False), given)
+    if found is None:
+        found = _matching(_connections.get(fresh=True), given)
+    return copy.copy(found) if found is not None else None
 
 
 @dataclass(frozen=True)

@@ -549,3 +549,14 @@ def test_no_log_line_carries_a_connection_secret(client, simulator, caplog):
     assert [record.levelname for record in caplog.records if record.name == "django.request"] == []
     assert secret not in caplog.text
     assert "malformed body" in caplog.text
+
+
+def test_a_connection_disabled_here_is_refused_at_once_despite_the_cache(client, simulator):
+    assert post_json(client, simulator, sim_message()).status_code == 200  # remembered now
+    simulator.enabled = False
+    simulator.save()
+
+    again = post_json(client, simulator, sim_message("sim-in-2"))
+
+    assert again.status_code == 404
+    assert InboundMessage.objects.count() == 1
