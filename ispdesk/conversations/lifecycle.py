@@ -101,7 +101,11 @@ def to_queue(
     actor: Any = None,
 ) -> None:
     """Put the chat in an area's queue (the general queue for no or an inactive area)."""
-    area = Area.objects.filter(pk=area_id, active=True).first() if area_id else None
+    area = (
+        remembered(("active_area", area_id), Area.objects.filter(pk=area_id, active=True).first)
+        if area_id
+        else None
+    )
     conversation.status = ConversationStatus.PENDING
     conversation.area = area
     conversation.assignee = None

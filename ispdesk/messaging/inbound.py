@@ -3,7 +3,7 @@
 The service desk (conversations) registers a handler; until then messages are stored and
 visible. Handlers run in the hand-over loop's batch transaction (`messaging.pending`), after
 the webhook answered, and must only write rows (and queue outbox messages), never call a
-gateway.
+gateway: a batch may be rolled back and run again (when one of its messages fails).
 """
 
 from __future__ import annotations
