@@ -9,7 +9,8 @@ Answers, and why:
 - 503: our own fault (database busy or down, a connection config that no longer validates,
   an adapter or a bug of ours that raised): the gateway must retry. Never a 4xx for these:
   Evolution drops an event answered 400/401/403/404/422 without retrying. Never a 500.
-- 200 `{"status": "ok", "stored": n}` once everything is stored in one transaction.
+- 200 `{"status": "ok", "stored": n}` once everything is stored in one transaction (`n`
+  counts new rows; two deliveries of one message at the same instant may both count it).
 """
 
 from __future__ import annotations
