@@ -284,25 +284,46 @@ def record_sent(message: OutboundMessage, provider_id: str, now: datetime) -> st
     row is merged into this one: its receipts kept, the row deleted, the id stored here.
     """
     stored_id = provider_id or None  # "": accepted without an id; NULLs never collide
+    known = False  # whether the status after the update is known without reading it
     try:
         with transaction.atomic():
-            OutboundMessage.objects.filter(pk=message.pk).update(
-                provider_id=stored_id,
-                status=Case(
-                    When(status__in=[QUEUED, SENDING], then=Value(SENT)), default=F("status")
-                ),
-                sent_at=Coalesce(F("sent_at"), Value(now)),
-                error=Case(When(status=FAILED, then=F("error")), default=Value("")),
-                claimed_by="",
-                claim_expires_at=None,
+            # The usual case, still ours as we claimed it: a plain update, known to be `sent`.
+            known = bool(
+                OutboundMessage.objects.filter(
+                    pk=message.pk, status=SENDING, sent_at__isnull=True
+                ).update(
+                    provider_id=stored_id,
+                    status=SENT,
+                    sent_at=now,
+                    error="",
+                    claimed_by="",
+                    claim_expires_at=None,
+                )
             )
+            if not known:
+                OutboundMessage.objects.filter(pk=message.pk).update(
+                    provider_id=stored_id,
+                    status=Case(
+                        When(status__in=[QUEUED, SENDING], then=Value(SENT)), default=F("status")
+                    ),
+                    sent_at=Coalesce(F("sent_at"), Value(now)),
+                    error=Case(When(status=FAILED, then=F("error")), default=Value("")),
+                    claimed_by="",
+                    claim_expires_at=None,
+                )
     except IntegrityError:
+        known = False
         _merge_echo(message, provider_id, now)
     if stored_id and _early_receipts_waiting(message, stored_id):
         from ispdesk.messaging.receiving import apply_early_receipts
 
+        known = False
         apply_early_receipts(message.pk, now)
-    status = OutboundMessage.objects.filter(pk=message.pk).values_list("status", flat=True).first()
+    status: str | None = SENT
+    if not known:
+        status = (
+            OutboundMessage.objects.filter(pk=message.pk).values_list("status", flat=True).first()
+        )
     status = status or SENT
     publish_status(message, status)
     return status
