@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from ispdesk.lib.loops import WakeableLoop
@@ -52,11 +52,21 @@ class HandOver:
     full: bool = False  # the batch was full: more may be waiting
 
 
+def _ensure_lock_row() -> None:
+    """The migration creates the lock's row; a flushed database may lack it. Created in a
+    transaction of its own, before the batch: locking a missing row, or two batches
+    creating it, would deadlock on InnoDB (gap and duplicate-key locks)."""
+    if HandOverLock.objects.filter(name=LOCK_NAME).exists():
+        return
+    try:
+        with transaction.atomic():
+            HandOverLock.objects.create(name=LOCK_NAME)
+    except IntegrityError:
+        pass  # another process created it
+
+
 def _lock() -> None:
     """Wait for the hand-over lock (held until the current transaction ends)."""
-    if HandOverLock.objects.select_for_update().filter(name=LOCK_NAME).exists():
-        return
-    HandOverLock.objects.get_or_create(name=LOCK_NAME)
     HandOverLock.objects.select_for_update().filter(name=LOCK_NAME).exists()
 
 
@@ -76,6 +86,7 @@ def hand_over_waiting(*, batch_size: int | None = None) -> HandOver:
     is lost. Database errors propagate (nothing of the batch is kept: it is tried again).
     """
     size = batch_size or settings.INBOUND_BATCH_SIZE
+    _ensure_lock_row()
     try:
         return _run_batch(size, isolated=False)
     except _HandlerFailed:

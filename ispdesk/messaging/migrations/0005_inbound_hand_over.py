@@ -4,6 +4,10 @@ from django.db import migrations, models
 from django.db.models import F
 
 
+def create_lock_row(apps, schema_editor):
+    apps.get_model("messaging", "HandOverLock").objects.get_or_create(name="inbound")
+
+
 def mark_existing_handed_over(apps, schema_editor):
     # Before this migration every message was handed to the desk as it was stored.
     InboundMessage = apps.get_model("messaging", "InboundMessage")
@@ -30,6 +34,7 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.RunPython(mark_existing_handed_over, migrations.RunPython.noop),
+        migrations.RunPython(create_lock_row, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name="inboundmessage",
             index=models.Index(fields=["handed_over_at", "id"], name="inbound_waiting"),

@@ -225,11 +225,15 @@ def test_concurrent_batches_hand_each_message_over_exactly_once_and_in_order(bac
         with lock:
             handled.append((message.phone, message.text))
 
+    errors: list[BaseException] = []
+
     def worker() -> None:
         try:
             start.wait(TIMEOUT)
             while hand_over_waiting(batch_size=2).handed:
                 pass
+        except BaseException as exc:  # a deadlock or lock timeout must fail the test
+            errors.append(exc)
         finally:
             db_connection.close()
 
@@ -244,6 +248,7 @@ def test_concurrent_batches_hand_each_message_over_exactly_once_and_in_order(bac
         unregister_inbound_handler(record)
 
     assert not any(thread.is_alive() for thread in threads)
+    assert errors == []
     assert sorted(handled) == sorted((event.phone, event.text) for event in events)
     for chat in range(3):
         texts = [text for phone, text in handled if phone == f"+549351555000{chat}"]
