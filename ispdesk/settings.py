@@ -301,8 +301,13 @@ INBOUND_HANDLING = env.choice(
 # How often the hand-over loop looks for messages stored by another process (milliseconds);
 # messages stored in its own process wake it at once.
 INBOUND_POLL_MS = env.int("INBOUND_POLL_MS", 200, minimum=20, maximum=5000)
-# Messages handed over per transaction (their events go out when it commits).
+# Messages handed over per transaction (their events go out when it commits), and how long
+# a batch may take before it commits what it did: on SQLite webhooks wait for a batch's write
+# lock, so its batches are kept short.
 INBOUND_BATCH_SIZE = env.int("INBOUND_BATCH_SIZE", 50, minimum=1, maximum=1000)
+INBOUND_BATCH_MS = env.int(
+    "INBOUND_BATCH_MS", 40 if DATABASE_URL.startswith("sqlite") else 250, minimum=1, maximum=60_000
+)
 # `ispdesk worker` lowers its CPU priority by this much (Unix nice): when the machine is
 # saturated (an outage storm), the web processes answer webhooks first and the background
 # work catches up afterwards. 0 keeps the priority it was started with.

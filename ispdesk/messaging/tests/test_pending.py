@@ -255,3 +255,18 @@ def test_concurrent_batches_hand_each_message_over_exactly_once_and_in_order(bac
         assert texts == [f"{chat}-{n}" for n in range(4)]
     assert Message.objects.filter(inbound__isnull=False).count() == len(events)
     assert waiting_count() == 0
+
+
+@pytest.mark.django_db
+def test_a_batch_commits_what_it_did_once_its_time_is_up(background, seen, settings, monkeypatch):
+    settings.INBOUND_BATCH_MS = 100
+    ticks = iter(range(0, 10_000, 60))  # each look at the clock: 60 ms later
+    monkeypatch.setattr(pending.time, "monotonic", lambda: next(ticks) / 1000)
+    receive_events(simulator_connection(), [message_event(f"wamid.{n}") for n in range(5)])
+
+    first = hand_over_waiting(batch_size=50)
+
+    # Started at 0 ms; at 60 ms the second message still fits, at 120 ms the time is up.
+    assert (first.handed, first.full) == (2, True)
+    assert waiting_count() == 3
+    assert len(seen) == 2
