@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
@@ -72,6 +72,9 @@ router = Router(tags=["conversations"])
 CONFLICT_CODES = frozenset({"conversation_closed", "not_yours", "operator_full", "no_change"})
 FORBIDDEN_CODES = frozenset({"forbidden"})
 EARLIER_LIMIT = 20
+# A chat passed back and forth for months keeps its whole history, but the detail answers
+# with the newest events only: what it costs stays bounded.
+DETAIL_EVENTS = 100
 
 
 @contextmanager
@@ -158,9 +161,12 @@ def _detail(user: Any, conversation: Conversation) -> dict[str, Any]:
         .order_by("-created_at", "-pk")
         .values("id", "status", "created_at", "closed_at", "last_message_preview")[:EARLIER_LIMIT]
     )
-    events = ConversationEvent.objects.filter(conversation=conversation).select_related(
-        "actor", "operator__user", "area"
+    newest_events = (
+        ConversationEvent.objects.filter(conversation=conversation)
+        .select_related("actor", "operator__user", "area")
+        .order_by("-created_at", "-pk")[:DETAIL_EVENTS]
     )
+    events = list(newest_events)[::-1]
     return {
         **conversation_out(conversation, timezone.now()),
         "contact": {
@@ -256,16 +262,20 @@ class Cursor:
 
 def _ordered(rows: Any, order: str) -> Any:
     if order == ORDER_QUEUE:
-        # Chats queued without a time (none should be) come first on every database.
-        return rows.order_by(F("queued_at").asc(nulls_first=True), "pk")
+        return rows.order_by(*chat_filters.queue_order())
     return rows.order_by("-last_message_at", "-pk")
 
 
 def _after(cursor: Cursor) -> Q:
     if cursor.order == ORDER_QUEUE:
+        # Chats queued without a time come last (see `queue_order`).
         if cursor.value is None:
-            return Q(queued_at__isnull=True, pk__gt=cursor.id) | Q(queued_at__isnull=False)
-        return Q(queued_at__gt=cursor.value) | Q(queued_at=cursor.value, pk__gt=cursor.id)
+            return Q(queued_at__isnull=True, pk__gt=cursor.id)
+        return (
+            Q(queued_at__gt=cursor.value)
+            | Q(queued_at=cursor.value, pk__gt=cursor.id)
+            | Q(queued_at__isnull=True)
+        )
     return Q(last_message_at__lt=cursor.value) | Q(last_message_at=cursor.value, pk__lt=cursor.id)
 
 

@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.expressions import OrderBy
 
 from ispdesk.conversations.models import ConversationQuerySet, ConversationStatus
 
@@ -59,6 +60,12 @@ def apply_filters(rows: ConversationQuerySet, user: Any, filters: ConversationFi
     return rows
 
 
+def queue_order() -> tuple[OrderBy, str]:
+    """Longest waiting first, as the queues hand chats out; a chat queued without a time
+    (none should be) comes last on every database, as `conv_waiting_idx` keeps them."""
+    return F("queued_at").asc(nulls_last=True), "pk"
+
+
 def tab_rows(rows: ConversationQuerySet, user: Any, tab: str) -> Any:
     """One console tab of the conversations `user` may see, in the tab's order."""
     if tab == TAB_MINE:
@@ -66,5 +73,5 @@ def tab_rows(rows: ConversationQuerySet, user: Any, tab: str) -> Any:
             "-last_message_at", "-pk"
         )
     if tab == TAB_QUEUE:
-        return rows.filter(status=ConversationStatus.PENDING).order_by("queued_at", "pk")
+        return rows.filter(status=ConversationStatus.PENDING).order_by(*queue_order())
     return rows.order_by("-last_message_at", "-pk")

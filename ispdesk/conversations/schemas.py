@@ -106,7 +106,7 @@ class ConversationDetailOut(ConversationOut):
     closed_at: datetime | None
     close_reason: str
     earlier: list[EarlierOut]
-    events: list[EventOut]
+    events: list[EventOut]  # the newest 100, oldest first
 
 
 class MessageOut(Schema):

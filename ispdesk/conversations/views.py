@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -36,21 +37,23 @@ from ispdesk.conversations.actions import (
     do_send_message,
     do_transfer,
 )
-from ispdesk.conversations.filters import TAB_ALL, TAB_MINE, TAB_QUEUE, search_condition, tab_rows
-from ispdesk.conversations.models import (
-    Conversation,
-    ConversationEvent,
-    Message,
-    Sender,
+from ispdesk.conversations.display import (
+    Line,
+    last_ids,
+    lines_after,
+    list_rows,
+    newest_lines,
 )
-from ispdesk.conversations.presence import OFFLINE, ONLINE, do_set_away, presence_of
+from ispdesk.conversations.filters import TAB_ALL, TAB_MINE, TAB_QUEUE, search_condition, tab_rows
+from ispdesk.conversations.models import Conversation
+from ispdesk.conversations.presence import AWAY, OFFLINE, ONLINE, do_set_away, presence_of
+from ispdesk.conversations.queue import online_operator_ids
 from ispdesk.lib.numbers import ascii_int
 from ispdesk.lib.phones import format_phone
 from ispdesk.operators.models import Area, Operator
 
 LIST_PAGE = 50
 LIST_MAX = 500
-THREAD_LINES = 200  # the newest lines of a chat shown when it opens
 EARLIER_CHATS = 10
 MAX_SEARCH = 100
 DESK_CONTEXT = {"desk_page": True}  # lets the navigation mark "Chats" as the current section
@@ -177,13 +180,11 @@ def _list_context(viewer: Viewer, state: ListState, now: datetime) -> dict[str, 
     page = list(tab_rows(rows, viewer.user, state.tab)[: state.limit + 1])
     more = len(page) > state.limit
     return {
-        "rows": page[: state.limit],
+        "rows": list_rows(page[: state.limit], now),
         "more": more,
         "next_limit": min(state.limit + LIST_PAGE, LIST_MAX),
         "state": state,
         "attention": _attention(visible, viewer),
-        "now": now,
-        "today": timezone.localtime(now).strftime("%Y%m%d"),
         "viewer": viewer,
     }
 
@@ -199,97 +200,6 @@ def desk_list(request: AuthenticatedRequest, viewer: Viewer) -> HttpResponse:
 
 
 # The chat ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Ticks:
-    """The delivery state of a line we sent, as WhatsApp draws it."""
-
-    state: str  # pending | sent | delivered | read | failed
-    symbol: str
-    label: str
-
-
-def ticks_for(status: str, error: str = "") -> Ticks:
-    if status in ("queued", "sending"):
-        return Ticks("pending", "◷", _("Sending"))
-    if status == "sent":
-        return Ticks("sent", "✓", _("Sent"))
-    if status == "delivered":
-        return Ticks("delivered", "✓✓", _("Delivered"))
-    if status == "read":
-        return Ticks("read", "✓✓", _("Read"))
-    label = _("Not delivered")
-    return Ticks("failed", "!", f"{label}: {error}" if error else label)
-
-
-@dataclass(frozen=True)
-class Line:
-    """One item of the thread: a message or a history event (shown as a system line)."""
-
-    at: datetime
-    message: Message | None = None
-    event: ConversationEvent | None = None
-
-    @property
-    def ticks(self) -> Ticks | None:
-        outbound = self.message.outbound if self.message is not None else None
-        return ticks_for(outbound.status, outbound.error) if outbound is not None else None
-
-    @property
-    def event_text(self) -> str:
-        return _event_text(self.event) if self.event is not None else ""
-
-    @property
-    def side(self) -> str:
-        if self.message is None or self.message.sender == Sender.SYSTEM:
-            return "system"
-        return "in" if self.message.sender == Sender.CUSTOMER else "out"
-
-
-def _event_text(event: ConversationEvent) -> str:
-    parts = [event.get_kind_display()]
-    if event.operator is not None:
-        parts.append(event.operator.name)
-    if event.area is not None:
-        parts.append(event.area.name)
-    text = " · ".join(parts)
-    return f"{text}. {event.detail}" if event.detail else text
-
-
-def _lines(
-    conversation: Conversation,
-    *,
-    after_message: int | None = None,
-    after_event: int | None = None,
-    newest: int = THREAD_LINES,
-) -> list[Line]:
-    """The thread in time order: the newest `newest` messages (or those after a line the page
-    already shows) with the history events of the same stretch."""
-    messages = Message.objects.filter(conversation=conversation).select_related("outbound")
-    events = ConversationEvent.objects.filter(conversation=conversation).select_related(
-        "operator__user", "area"
-    )
-    if after_message is not None or after_event is not None:
-        shown_messages = list(messages.filter(pk__gt=after_message or 0).order_by("pk"))
-        shown_events = list(events.filter(pk__gt=after_event or 0).order_by("pk"))
-    else:
-        shown_messages = list(messages.order_by("-pk")[:newest])[::-1]
-        events = events.order_by("pk")
-        if len(shown_messages) == newest:
-            events = events.filter(created_at__gte=shown_messages[0].created_at)
-        shown_events = list(events)
-    lines = [Line(at=m.created_at, message=m) for m in shown_messages]
-    lines += [Line(at=e.created_at, event=e) for e in shown_events]
-    # Events first at the same instant: "assigned" reads before the greeting it caused.
-    lines.sort(key=lambda line: (line.at, line.message is not None))
-    return lines
-
-
-def _last_ids(lines: list[Line], after_message: int = 0, after_event: int = 0) -> tuple[int, int]:
-    message_ids = [line.message.pk for line in lines if line.message is not None]
-    event_ids = [line.event.pk for line in lines if line.event is not None]
-    return max([after_message, *message_ids]), max([after_event, *event_ids])
 
 
 def _may_act(viewer: Viewer, conversation: Conversation) -> bool:
@@ -321,6 +231,12 @@ class Target:
     label: str
 
 
+def _options(targets: list[Target]) -> str:
+    """`<option>`s written once here, not a template loop over the whole team per dialog."""
+    rows = ((target.value, target.label) for target in targets)
+    return format_html_join("", '<option value="{}">{}</option>', rows)
+
+
 def _transfer_targets(conversation: Conversation) -> tuple[list[Target], list[Target]]:
     areas = [
         Target(f"area:{area.pk}", area.name)
@@ -331,28 +247,30 @@ def _transfer_targets(conversation: Conversation) -> tuple[list[Target], list[Ta
 
 
 def _operator_targets(conversation: Conversation) -> list[Target]:
-    operators = list(
+    # Read as values, not models: the whole team is offered on every chat opened.
+    team = list(
         Operator.objects.filter(active=True, user__is_active=True)
-        .select_related("user")
         .order_by("user__first_name", "user__username")
+        .values_list("pk", "away", "user__first_name", "user__last_name", "user__username")
     )
-    presence = presence_of(operators)
-    labels = {ONLINE: _("online"), OFFLINE: _("offline")}
-    return [
-        Target(
-            f"operator:{operator.pk}",
-            f"{operator.name} ({labels.get(presence[operator.pk], _('away'))})",
-        )
-        for operator in operators
-        if operator.pk != conversation.assignee_id
-    ]
+    online = online_operator_ids([row[0] for row in team], timezone.now())
+    words = {ONLINE: _("online"), AWAY: _("away"), OFFLINE: _("offline")}
+    targets = []
+    for pk, away, first_name, last_name, username in team:
+        if pk == conversation.assignee_id:
+            continue
+        # As `presence_of` tells it, and `Operator.name` names them.
+        state = (AWAY if away else ONLINE) if pk in online else OFFLINE
+        name = f"{first_name} {last_name}".strip() or username
+        targets.append(Target(f"operator:{pk}", f"{name} ({words[state]})"))
+    return targets
 
 
 def _chat_context(
     viewer: Viewer, conversation: Conversation, *, error: ConversationActionError | None = None
 ) -> dict[str, Any]:
-    lines = _lines(conversation)
-    last_message, last_event = _last_ids(lines)
+    thread = newest_lines(conversation)
+    last_message, last_event = last_ids(thread.lines)
     may_act = _may_act(viewer, conversation)
     areas: list[Target] = []
     operators: list[Target] = []
@@ -370,14 +288,15 @@ def _chat_context(
         "conversation": conversation,
         "contact": contact,
         "phone": format_phone(contact.phone) if contact.phone else "",
-        "lines": lines,
+        "lines": thread.lines,
+        "older_url": _older_url(conversation.pk, thread.older_than),
         "last_message": last_message,
         "last_event": last_event,
         "may_act": may_act,
         "may_reply": may_act and (conversation.assignee is not None or operator is not None),
         "takes_it": may_act and conversation.assignee is None and operator is not None,
-        "area_targets": areas,
-        "operator_targets": operators,
+        "area_options": _options(areas),
+        "operator_options": _options(operators),
         "may_assign": may_act and viewer.is_supervisor,
         "may_take_over": (
             may_act
@@ -451,14 +370,26 @@ def desk_chat(request: AuthenticatedRequest, viewer: Viewer, pk: int) -> HttpRes
     return _render_chat(request, viewer, conversation)
 
 
+def _older_url(conversation_id: int, older_than: int | None) -> str:
+    if older_than is None:
+        return ""
+    return f"{reverse('desk_messages', args=[conversation_id])}?before={older_than}"
+
+
 @require_GET
 @desk_view
 def desk_messages(request: AuthenticatedRequest, viewer: Viewer, pk: int) -> HttpResponse:
-    """The lines after those the page shows (a new message, a transfer note)."""
+    """The lines after those the page shows (a new message, a transfer note), or the page
+    of lines before the oldest it shows (`before`, as the operator scrolls back)."""
     conversation = access_conversation(request.user, pk)
+    before = _int(request.GET.get("before"))
+    if before is not None:
+        thread = newest_lines(conversation, before=before)
+        context = {"lines": thread.lines, "older_url": _older_url(pk, thread.older_than)}
+        return render(request, "desk/_lines.html", context)
     after_message = _int(request.GET.get("after")) or 0
     after_event = _int(request.GET.get("after_event")) or 0
-    lines = _lines(conversation, after_message=after_message, after_event=after_event)
+    lines = lines_after(conversation, after_message, after_event)
     _mark_read(viewer, conversation)
     return _render_lines(request, lines, after_message, after_event)
 
@@ -466,7 +397,7 @@ def desk_messages(request: AuthenticatedRequest, viewer: Viewer, pk: int) -> Htt
 def _render_lines(
     request: HttpRequest, lines: list[Line], after_message: int, after_event: int
 ) -> HttpResponse:
-    last_message, last_event = _last_ids(lines, after_message, after_event)
+    last_message, last_event = last_ids(lines, after_message, after_event)
     response = render(request, "desk/_lines.html", {"lines": lines})
     # The page keeps its place in the thread from these, without parsing the HTML.
     response["X-Desk-Last-Message"] = str(last_message)
@@ -496,7 +427,7 @@ def desk_send(request: AuthenticatedRequest, viewer: Viewer, pk: int) -> HttpRes
         return redirect(_chat_url(conversation.pk))
     after_message = _int(request.POST.get("after")) or 0
     after_event = _int(request.POST.get("after_event")) or 0
-    lines = _lines(conversation, after_message=after_message, after_event=after_event)
+    lines = lines_after(conversation, after_message, after_event)
     return _render_lines(request, lines, after_message, after_event)
 
 

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ispdesk.conftest import logged_in_client
+from ispdesk.conversations.api import DETAIL_EVENTS
 from ispdesk.conversations.models import (
     Conversation,
     ConversationEvent,
@@ -156,6 +157,29 @@ def test_the_detail_takes_the_same_queries_with_many_events(operator_client, ana
         return len(captured)
 
     assert add_events(2) == add_events(40)
+
+
+def test_the_detail_answers_the_newest_events_oldest_first(
+    supervisor_client, ana, marcela, soporte
+):
+    chat = make_conversation(marcela, area=soporte, assignee=ana)
+    start = timezone.now() - timedelta(days=30)
+    ConversationEvent.objects.bulk_create(
+        ConversationEvent(
+            conversation=chat,
+            kind=EventKind.TRANSFERRED,
+            area=soporte,
+            detail=f"pase {i}",
+            created_at=start + timedelta(hours=i),
+        )
+        for i in range(DETAIL_EVENTS + 5)
+    )
+
+    events = supervisor_client.get(url(chat)).json()["events"]
+
+    assert [event["detail"] for event in events] == [
+        f"pase {i}" for i in range(5, DETAIL_EVENTS + 5)
+    ]
 
 
 # Messages

@@ -253,6 +253,24 @@ def test_the_queue_tab_pages_in_waiting_order(operator_client, ana, soporte):
     assert [pk for page in pages for pk in page] == expected
 
 
+def test_chats_queued_without_a_time_come_last_in_the_api_and_the_console(
+    operator_client, ana, soporte
+):
+    now = timezone.now()
+    undated = [make_conversation(customer(n), area=soporte, queued_at=None) for n in range(3)]
+    dated = [
+        make_conversation(customer(10 + n), area=soporte, queued_at=now - timedelta(minutes=n))
+        for n in range(3)
+    ]
+    expected = [chat.pk for chat in reversed(dated)] + [chat.pk for chat in undated]
+
+    assert [pk for page in walk(operator_client, "tab=queue", 2) for pk in page] == expected
+    html = operator_client.get("/desk/list/?tab=queue", HTTP_HX_REQUEST="true").content.decode()
+    assert [int(part.split('"', 1)[0]) for part in html.split('data-conversation="')[1:]] == (
+        expected
+    )
+
+
 def test_a_page_exactly_full_has_no_next_cursor(admin_client, soporte):
     for n in range(3):
         make_conversation(customer(n), area=soporte)
@@ -348,3 +366,24 @@ def test_the_list_takes_the_same_queries_for_5_or_60_rows(
     assert small == large
     with django_assert_max_num_queries(6):
         client.get(f"{LIST}?{query}")
+
+
+@pytest.mark.parametrize(
+    ("who", "query", "everything"),
+    [
+        ("operator_client", "", 120),
+        ("operator_client", "tab=mine", 60),
+        ("operator_client", "tab=queue", 60),
+        ("supervisor_client", "status=active", 120),
+        ("supervisor_client", "tab=queue", 60),
+    ],
+)
+def test_the_list_takes_the_same_queries_for_any_page_size(
+    request, ana, soporte, who, query, everything
+):
+    client = request.getfixturevalue(who)
+    fill(120, 0, soporte, ana)
+    few, rows = count_queries(client, f"{query}&limit=5")
+    many, all_rows = count_queries(client, f"{query}&limit=200")
+    assert (rows, all_rows) == (5, everything)
+    assert few == many

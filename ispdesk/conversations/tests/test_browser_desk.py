@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from ispdesk.conversations.display import THREAD_LINES
 from ispdesk.conversations.models import Conversation, Message, Sender
 from ispdesk.conversations.tests.conftest import (
     desk_operator,
@@ -353,3 +355,50 @@ def test_the_console_shows_one_pane_at_a_time_on_a_phone(
     expect(desk.locator(".desk-side")).to_be_visible()
     expect(desk.locator(".desk-main")).to_be_hidden()
     expect(desk).to_have_url(f"{live_asgi.url}/desk/")
+
+
+def test_ana_scrolls_back_through_a_long_chat(
+    live_asgi: LiveServer,  # noqa: F811
+    browser: Any,
+    offline_ana: Operator,
+    soporte: Area,
+) -> None:
+    """A chat opens on its newest lines; scrolling to the top brings the earlier ones, page by
+    page, without losing her place."""
+    from playwright.sync_api import expect
+
+    chat = make_conversation(
+        make_contact("Marcela Gómez", MARCELA), area=soporte, assignee=offline_ana
+    )
+    start = timezone.now() - timedelta(days=1)
+    Message.objects.bulk_create(
+        Message(
+            conversation=chat,
+            sender=Sender.CUSTOMER,
+            text=f"Mensaje número {n}",
+            created_at=start + timedelta(minutes=n),
+        )
+        for n in range(THREAD_LINES * 2 + 10)
+    )
+    desk = open_console(browser, live_asgi, offline_ana.user)
+    desk.locator(".desk-row", has_text="Marcela").click()
+    thread = desk.locator("#desk-thread")
+    expect(thread).to_contain_text(f"Mensaje número {THREAD_LINES * 2 + 9}")
+    expect(desk.locator("#desk-thread .desk-msg")).to_have_count(THREAD_LINES)
+    newest = desk.locator("#desk-thread .desk-msg").last
+    assert newest.is_visible()  # the thread opens at its end
+
+    thread.evaluate("list => { list.scrollTop = 0; }")
+    expect(desk.locator("#desk-thread .desk-msg")).to_have_count(THREAD_LINES * 2)
+    # Her place is kept: the line that was at the top is still in view, not pushed away.
+    expect(
+        desk.locator(".desk-msg", has_text=f"Mensaje número {THREAD_LINES + 10}")
+    ).to_be_in_viewport()
+
+    desk.locator("[data-desk-older] button").click()
+    expect(desk.locator("#desk-thread .desk-msg")).to_have_count(THREAD_LINES * 2 + 10)
+    expect(desk.locator("#desk-thread .desk-msg").first).to_have_text(
+        re.compile("Mensaje número 0")
+    )
+    expect(desk.locator("[data-desk-older]")).to_have_count(0)
+    assert desk.evaluate("window.notReloaded") is True

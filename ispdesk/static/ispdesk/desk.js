@@ -8,6 +8,8 @@
 //   message:new     → the open chat's new lines only (?after=<last id>), which marks them read;
 //   message:status  → that bubble's ticks, drawn here from the status;
 //   resync          → everything (pushes may have been lost while disconnected).
+// A chat opens on its newest lines; scrolling to its top fetches the page before the oldest
+// shown (?before=<its id>).
 // Message text never passes through JavaScript as HTML: lines arrive rendered and escaped by
 // the server, and what we draw ourselves uses textContent.
 (function () {
@@ -172,6 +174,7 @@
     markSelected(id);
     joinChat(id);
     scrollToEnd();
+    fillThread();
     var textarea = composerText();
     if (textarea && id) {
       textarea.value = drafts[id] || "";
@@ -261,6 +264,51 @@
           fetchNew();
         }
       });
+  }
+
+  // A chat opens on its newest lines; scrolling to the top (or the button there) fetches the
+  // page before them, keeping the reader's place.
+  var loadingOlder = false;
+
+  function loadOlder() {
+    var list = thread();
+    var chat = pane();
+    var marker = list && list.querySelector("[data-desk-older]");
+    if (!marker || loadingOlder) return;
+    loadingOlder = true;
+    request(marker.getAttribute("data-desk-older"))
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        if (thread() !== list || pane() !== chat || !list.contains(marker)) return;
+        var fromEnd = list.scrollHeight - list.scrollTop;
+        var template = document.createElement("template");
+        template.innerHTML = html; // rendered and escaped by the server
+        var items = template.content.querySelectorAll("li[data-message], li[data-event]");
+        for (var i = 0; i < items.length; i++) {
+          var key = items[i].hasAttribute("data-message")
+            ? '[data-message="' + items[i].getAttribute("data-message") + '"]'
+            : '[data-event="' + items[i].getAttribute("data-event") + '"]';
+          if (list.querySelector(key)) items[i].remove();
+        }
+        marker.replaceWith(template.content);
+        list.scrollTop = list.scrollHeight - fromEnd;
+      })
+      .catch(function () {
+        // The button stays: the next scroll or click tries again.
+      })
+      .then(function () {
+        loadingOlder = false;
+        fillThread();
+      });
+  }
+
+  // A thread too short to scroll cannot be scrolled to its top: fetch until it fills.
+  function fillThread() {
+    var list = thread();
+    if (list && list.scrollHeight <= list.clientHeight) loadOlder();
   }
 
   // A change of status, area or assignee changes the header and the actions: refetch the
@@ -551,6 +599,10 @@
       showMute();
       return;
     }
+    if (target.closest("[data-desk-older] button")) {
+      loadOlder();
+      return;
+    }
     var more = target.closest("[data-desk-more]");
     if (more) {
       domEvent.preventDefault();
@@ -565,6 +617,16 @@
       window.history.pushState({ desk: "list" }, "", root().getAttribute("data-desk-url"));
     }
   });
+
+  // Scroll events do not bubble: listen in the capture phase.
+  document.addEventListener(
+    "scroll",
+    function (domEvent) {
+      var list = domEvent.target;
+      if (list && list.id === "desk-thread" && list.scrollTop < 200) loadOlder();
+    },
+    true
+  );
 
   window.addEventListener("popstate", function (domEvent) {
     if (domEvent.state && domEvent.state.desk === "list") showList();
