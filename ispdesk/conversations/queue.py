@@ -19,6 +19,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ispdesk.conversations.filters import queue_order
 from ispdesk.conversations.history import announce, log_event, say_template
 from ispdesk.conversations.models import Conversation, ConversationStatus, EventKind
 from ispdesk.conversations.routing import ChatCandidate, RouteDecision, assign_in_order
@@ -166,7 +167,7 @@ def _assign_waiting(area_id: AreaKey, now: datetime) -> int:
     waiting = list(
         Conversation.objects.select_for_update()
         .filter(in_queue(area_id), status=ConversationStatus.PENDING, assignee__isnull=True)
-        .order_by("queued_at", "pk")
+        .order_by(*queue_order())
         .values_list("pk", flat=True)[:room]
     )
     by_id = {operator.pk: operator for operator in operators}
@@ -185,7 +186,7 @@ def _assign_waiting(area_id: AreaKey, now: datetime) -> int:
 def _tell_positions(area_id: AreaKey, ids: list[int], now: datetime) -> None:
     waiting = list(
         Conversation.objects.filter(in_queue(area_id), status=ConversationStatus.PENDING)
-        .order_by("queued_at", "pk")
+        .order_by(*queue_order())
         .values_list("pk", flat=True)
     )
     area = Area.objects.filter(pk=area_id).first() if area_id is not None else None
