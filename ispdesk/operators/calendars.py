@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -35,12 +35,33 @@ def business_calendar(around: datetime) -> BusinessCalendar:
     return BusinessCalendar(tz=tz, holidays=national_holidays(years), exceptions=exceptions)
 
 
-def windows_by_operator(operator_ids: Iterable[int], kind: str) -> dict[int, list[Window]]:
-    """Each operator's windows of one kind, in one query."""
+def windows_by_operator(
+    operator_ids: Iterable[int] | None, kind: str, *, weekdays: Iterable[int] | None = None
+) -> dict[int, list[Window]]:
+    """Each operator's windows of one kind (of every operator when `operator_ids` is None;
+    only those of `weekdays` when given), in one query, in a stable order."""
     found: dict[int, list[Window]] = defaultdict(list)
-    for row in Schedule.objects.filter(operator_id__in=list(operator_ids), kind=kind):
-        found[row.operator_id].append(row.as_window())
+    rows = Schedule.objects.filter(kind=kind)
+    if operator_ids is not None:
+        rows = rows.filter(operator_id__in=list(operator_ids))
+    if weekdays is not None:
+        rows = rows.filter(weekday__in=list(weekdays))
+    # One Window per distinct span: the operators of a shift share theirs.
+    spans: dict[tuple[int, time, time], Window] = {}
+    for operator_id, weekday, start, end in rows.values_list("operator", "weekday", "start", "end"):
+        key = (weekday, start, end)
+        window = spans.get(key)
+        if window is None:
+            window = spans[key] = Window(weekday, start, end)
+        found[operator_id].append(window)
     return found
+
+
+def weekdays_covering(calendar: BusinessCalendar, at: datetime) -> set[int]:
+    """The weekdays whose windows can cover `at`: a window lasts a day at most, so only
+    those starting yesterday or today (business time zone) can still be open."""
+    today = at.astimezone(calendar.tz).date()
+    return {today.weekday(), (today - timedelta(days=1)).weekday()}
 
 
 def is_day_off(calendar: BusinessCalendar, at: datetime) -> bool:

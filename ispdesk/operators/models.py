@@ -78,6 +78,11 @@ class Operator(models.Model):
         return self.user.get_full_name() or self.user.username
 
 
+def person_name(first_name: str, last_name: str, username: str) -> str:
+    """`Operator.name` from the user's fields, for operators read as values, not models."""
+    return f"{first_name} {last_name}".strip() or username
+
+
 class ScheduleKind(models.TextChoices):
     WORK = "work", _("Work")
     ASSIGNMENT = "assignment", _("Assignment")

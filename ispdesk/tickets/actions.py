@@ -1,8 +1,8 @@
 """Every change to a ticket: create, assign, unassign, status, comment, close, reopen.
 
 Each action locks what it changes, writes a history event and an audit event, and sends
-real-time events after commit. Lock order is always operators (by id) before tickets, so
-concurrent actions never deadlock.
+real-time events after commit. Lock order is always operators (by id) before tickets (by id),
+so concurrent actions never deadlock.
 """
 
 from __future__ import annotations
@@ -14,15 +14,21 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ispdesk.operators.models import Area, Operator
-from ispdesk.realtime.events import send_event_on_commit
+from ispdesk.realtime.events import bundled_events, send_event_on_commit
 from ispdesk.system.audit import record_audit
-from ispdesk.tickets.assignment import Decision, Rule, decide, find_shift_tag
+from ispdesk.system.models import AuditEvent
+from ispdesk.tickets.assignment import Decision, Rule, find_shift_tag
 from ispdesk.tickets.models import EventKind, Priority, Source, Status, Ticket, TicketEvent
-from ispdesk.tickets.team import team_facts
+from ispdesk.tickets.team import read_team
+
+# Tickets per transaction when the queue is assigned: the team stays locked for one batch at
+# a time, not for the whole queue (other decisions and chat routing wait for that lock).
+ASSIGN_BATCH = 100
 
 
 class TicketActionError(ValueError):
@@ -245,8 +251,7 @@ def _auto_assign(
             return locked, None
         if locked.splynx_held and not release_hold:
             return locked, None
-        candidates, rules = team_facts(now)
-        decision = decide(f"{locked.subject}\n{locked.body}", candidates, rules)
+        decision = read_team(now).decide(f"{locked.subject}\n{locked.body}")
         if decision.operator_id is not None:
             operator = Operator.objects.get(pk=decision.operator_id)
             released = _release_hold(locked)
@@ -464,17 +469,116 @@ def do_reopen_ticket(actor: Any, ticket: Ticket, note: str = "") -> Ticket:
 
 def do_assign_unassigned(actor: Any, now: datetime | None = None) -> list[tuple[int, Decision]]:
     """Offer every open unassigned ticket to the engine, oldest first (tickets held in Splynx
-    are not in that queue: see `TicketQuerySet.unassigned`)."""
-    results = []
-    pending = Ticket.objects.unassigned().order_by("created_at", "pk").values_list("pk", flat=True)
-    for ticket_id in list(pending):
-        _locked, decision = _auto_assign(actor, ticket_id, now or timezone.now())
-        if decision is None:
-            # Assigned by another worker, or closed, since we listed it: not ours to report,
-            # and no reason to stop (a closed ticket says nothing about who is available).
-            continue
-        results.append((ticket_id, decision))
-        if decision.operator_id is None:
+    are not in that queue: see `TicketQuerySet.unassigned`).
+
+    In batches of `ASSIGN_BATCH`, each in one transaction that locks the team and its
+    tickets, reads the team's facts once and keeps them current as it gives tickets, and
+    writes in bulk: the decisions, history, audit and real-time events are those of one
+    `do_auto_assign` per ticket in turn (with the facts of the batch's start; the events go
+    out bundled per group)."""
+    pending = list(
+        Ticket.objects.unassigned().order_by("created_at", "pk").values_list("pk", flat=True)
+    )
+    results: list[tuple[int, Decision]] = []
+    for start in range(0, len(pending), ASSIGN_BATCH):
+        # A batch's real-time events leave as one message per group once it commits.
+        with bundled_events():
+            decided = _assign_batch(actor, pending[start : start + ASSIGN_BATCH], now)
+        results += decided
+        if decided and decided[-1][1].operator_id is None:
             # Nobody can take work now; the rest would get the same answer.
             break
     return results
+
+
+def _assign_batch(
+    actor: Any, ticket_ids: list[int], now: datetime | None
+) -> list[tuple[int, Decision]]:
+    """Decide for the tickets in order, stopping at the first that nobody can take."""
+    results: list[tuple[int, Decision]] = []
+    given: list[tuple[Ticket, Decision, datetime]] = []
+    with transaction.atomic():
+        lock_team()
+        rows = Ticket.objects.select_for_update().filter(pk__in=ticket_ids).order_by("pk")
+        locked = {ticket.pk: ticket for ticket in rows}
+        team = read_team(now or timezone.now())
+        for ticket_id in ticket_ids:
+            ticket = locked.get(ticket_id)
+            if (
+                ticket is None
+                or not ticket.is_open
+                or ticket.assignee_id is not None
+                or ticket.splynx_held
+            ):
+                # Assigned by another worker, closed, held in Splynx or deleted since we listed
+                # it: not ours to report, and no reason to stop (it says nothing about who is
+                # available).
+                continue
+            decision = team.decide(f"{ticket.subject}\n{ticket.body}")
+            results.append((ticket_id, decision))
+            if decision.operator_id is None:
+                break
+            at = now or timezone.now()
+            team.given(decision.operator_id, at)
+            given.append((ticket, decision, at))
+        _give_from_queue(actor, given)
+    return results
+
+
+def _give_from_queue(actor: Any, given: list[tuple[Ticket, Decision, datetime]]) -> None:
+    """`give_ticket` for locked tickets from the queue (nobody had them, none is held), each
+    to its decision's operator at its moment, in a few statements for all: the same rows,
+    history, audit and real-time events as one `give_ticket` each."""
+    if not given:
+        return
+    operators = Operator.objects.in_bulk({decision.operator_id for _t, decision, _at in given})
+    user = _user(actor)
+    updated_at = timezone.now()  # what `save()` would stamp (an update does not)
+    history, audit = [], []
+    for ticket, decision, at in given:
+        operator = operators[decision.operator_id]
+        from_status = ticket.status
+        ticket.assignee = operator
+        ticket.assigned_at = at
+        if ticket.status == Status.NEW:
+            ticket.status = Status.ASSIGNED
+        ticket.updated_at = updated_at
+        operator.last_assigned_at = at  # the latest wins: `given` is in decision order
+        history.append(
+            TicketEvent(
+                ticket=ticket,
+                kind=EventKind.ASSIGNED,
+                actor=user,
+                created_at=at,
+                operator=operator,
+                from_status=from_status,
+                to_status=ticket.status,
+                text=decision.reason,
+            )
+        )
+        audit.append(
+            AuditEvent(
+                actor=user,
+                actor_label=user.get_username() if user is not None else "system",
+                action=f"ticket.{EventKind.ASSIGNED}",
+                object_type=ticket._meta.label_lower,
+                object_id=str(ticket.pk),
+                object_repr=str(ticket)[:200],
+                before={"assignee": None},
+                after={"assignee": operator.pk, "reason": decision.reason},
+            )
+        )
+        send_event_on_commit(
+            ticket_groups(ticket),
+            {"type": "ticket:assigned", "ticket": ticket.pk, "operator": operator.pk},
+        )
+    tickets = [ticket for ticket, _d, _at in given]
+    # Only what differs from ticket to ticket goes through bulk_update (costly per field).
+    Ticket.objects.bulk_update(tickets, ["assignee", "assigned_at"])
+    Ticket.objects.filter(pk__in=[ticket.pk for ticket in tickets]).update(
+        status=Case(When(status=Status.NEW, then=Value(Status.ASSIGNED)), default=F("status")),
+        updated_at=updated_at,
+    )
+    Operator.objects.bulk_update(operators.values(), ["last_assigned_at"])
+    TicketEvent.objects.bulk_create(history)
+    AuditEvent.objects.bulk_create(audit)

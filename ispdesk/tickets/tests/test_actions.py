@@ -1,5 +1,6 @@
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from ispdesk.system.models import AuditEvent
 from ispdesk.tickets.actions import (
@@ -7,6 +8,7 @@ from ispdesk.tickets.actions import (
     TicketActionError,
     do_assign_ticket,
     do_assign_unassigned,
+    do_auto_assign,
     do_change_status,
     do_close_ticket,
     do_comment_ticket,
@@ -15,6 +17,7 @@ from ispdesk.tickets.actions import (
     do_unassign_ticket,
 )
 from ispdesk.tickets.models import EventKind, Source, Status, Ticket
+from ispdesk.tickets.tests.conftest import make_operator
 
 
 @pytest.fixture(autouse=True)
@@ -131,3 +134,21 @@ def test_events_are_queued_only_on_commit(team, django_capture_on_commit_callbac
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
         do_create_ticket(None, NewTicket(subject="Router"))
     assert len(callbacks) >= 2
+
+
+def test_one_decision_takes_the_same_queries_whatever_the_team_and_history(team):
+    def one_decision() -> int:
+        ticket, _ = do_create_ticket(None, NewTicket(subject="Corte"), auto_assign=False)
+        with CaptureQueriesContext(connection) as queries:
+            assert do_auto_assign(None, ticket).operator_id is not None
+        return len(queries)
+
+    one_decision()  # the settings cache
+    small = one_decision()
+    for n in range(15):
+        extra = make_operator(f"extra{n}", f"Extra {n}")
+        for k in range(3):
+            closed, _ = do_create_ticket(None, NewTicket(subject=f"Viejo {n}-{k}"))
+            do_close_ticket(None, closed)
+        do_assign_ticket(None, do_create_ticket(None, NewTicket(subject=f"Abierto {n}"))[0], extra)
+    assert one_decision() == small
