@@ -9,6 +9,38 @@ from django.db import models
 from ispdesk.system.models import AuditEvent
 
 
+def audit_event(
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    *,
+    before: Any = None,
+    after: Any = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+    ip_address: str | None = None,
+) -> AuditEvent:
+    """One audit event, not saved yet (for `bulk_create`). `actor` is a user, or None for
+    the system itself."""
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id or str(obj.pk)
+        object_repr = object_repr or str(obj)[:200]
+    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    return AuditEvent(
+        actor=user,
+        actor_label=user.get_username() if user is not None else "system",
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr[:200],
+        before=before,
+        after=after,
+        ip_address=ip_address,
+    )
+
+
 def record_audit(
     actor: Any,
     action: str,
@@ -22,19 +54,16 @@ def record_audit(
     ip_address: str | None = None,
 ) -> AuditEvent:
     """Store one audit event. `actor` is a user, or None for the system itself."""
-    if obj is not None:
-        object_type = object_type or obj._meta.label_lower
-        object_id = object_id or str(obj.pk)
-        object_repr = object_repr or str(obj)[:200]
-    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
-        actor=user,
-        actor_label=user.get_username() if user is not None else "system",
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        object_repr=object_repr[:200],
+    event = audit_event(
+        actor,
+        action,
+        obj,
         before=before,
         after=after,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr,
         ip_address=ip_address,
     )
+    event.save(force_insert=True)
+    return event

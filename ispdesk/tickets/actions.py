@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from ispdesk.operators.models import Area, Operator
 from ispdesk.realtime.events import bundled_events, send_event_on_commit
-from ispdesk.system.audit import record_audit
+from ispdesk.system.audit import audit_event, record_audit
 from ispdesk.system.models import AuditEvent
 from ispdesk.tickets.assignment import Decision, Rule, find_shift_tag
 from ispdesk.tickets.models import EventKind, Priority, Source, Status, Ticket, TicketEvent
@@ -557,13 +557,10 @@ def _give_from_queue(actor: Any, given: list[tuple[Ticket, Decision, datetime]])
             )
         )
         audit.append(
-            AuditEvent(
-                actor=user,
-                actor_label=user.get_username() if user is not None else "system",
-                action=f"ticket.{EventKind.ASSIGNED}",
-                object_type=ticket._meta.label_lower,
-                object_id=str(ticket.pk),
-                object_repr=str(ticket)[:200],
+            audit_event(
+                user,
+                f"ticket.{EventKind.ASSIGNED}",
+                ticket,
                 before={"assignee": None},
                 after={"assignee": operator.pk, "reason": decision.reason},
             )
