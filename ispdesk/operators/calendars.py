@@ -13,20 +13,34 @@ from ispdesk.lib.calendar import BusinessCalendar, DayException, Window, nationa
 from ispdesk.operators.models import CalendarException, OnDuty, Schedule
 
 
+def exception_years(around: datetime) -> tuple[date, date]:
+    """The first and last day whose exceptions the calendar near `around` needs: those of
+    last, this and next year."""
+    year = around.astimezone(ZoneInfo(settings.TIME_ZONE)).year
+    return date(year - 1, 1, 1), date(year + 1, 12, 31)
+
+
 def business_calendar(around: datetime) -> BusinessCalendar:
     """The calendar for dates near `around`: holidays of last, this and next year."""
+    rows = CalendarException.objects.filter(day__range=exception_years(around))
+    return calendar_from_exceptions(around, rows.values_list("day", "closed", "start", "end"))
+
+
+def calendar_from_exceptions(
+    around: datetime, rows: Iterable[tuple[date, bool, time | None, time | None]]
+) -> BusinessCalendar:
+    """The calendar near `around` from its exceptions' (day, closed, start, end) rows."""
     tz = ZoneInfo(settings.TIME_ZONE)
     year = around.astimezone(tz).year
     years = (year - 1, year, year + 1)
     exceptions: dict[date, DayException] = {}
     hours: dict[date, list[tuple[time, time]]] = defaultdict(list)
     closed: set[date] = set()
-    rows = CalendarException.objects.filter(day__year__in=years)
-    for row in rows:
-        if row.closed:
-            closed.add(row.day)
-        elif row.start is not None and row.end is not None:
-            hours[row.day].append((row.start, row.end))
+    for day, is_closed, start, end in rows:
+        if is_closed:
+            closed.add(day)
+        elif start is not None and end is not None:
+            hours[day].append((start, end))
     for day in closed:
         exceptions[day] = DayException(day, closed=True)
     for day, spans in hours.items():
@@ -40,15 +54,20 @@ def windows_by_operator(
 ) -> dict[int, list[Window]]:
     """Each operator's windows of one kind (of every operator when `operator_ids` is None;
     only those of `weekdays` when given), in one query, in a stable order."""
-    found: dict[int, list[Window]] = defaultdict(list)
     rows = Schedule.objects.filter(kind=kind)
     if operator_ids is not None:
         rows = rows.filter(operator_id__in=list(operator_ids))
     if weekdays is not None:
         rows = rows.filter(weekday__in=list(weekdays))
-    # One Window per distinct span: the operators of a shift share theirs.
+    return group_windows(rows.values_list("operator", "weekday", "start", "end"))
+
+
+def group_windows(rows: Iterable[tuple[int, int, time, time]]) -> dict[int, list[Window]]:
+    """Each operator's windows from (operator, weekday, start, end) rows, in their order.
+    One Window per distinct span: the operators of a shift share theirs."""
+    found: dict[int, list[Window]] = defaultdict(list)
     spans: dict[tuple[int, time, time], Window] = {}
-    for operator_id, weekday, start, end in rows.values_list("operator", "weekday", "start", "end"):
+    for operator_id, weekday, start, end in rows:
         key = (weekday, start, end)
         window = spans.get(key)
         if window is None:

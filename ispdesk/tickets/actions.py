@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, Field, Value, When
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -67,7 +68,18 @@ def _event(ticket: Ticket, kind: str, actor: Any, now: datetime, **fields: Any) 
 def lock_team() -> None:
     """Serialise decisions that read the team's loads (see the module docstring). Taken
     before `lock_ticket` when someone is given a ticket."""
-    list(Operator.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+    if not connection.features.has_select_for_update:
+        return  # SQLite: a writing transaction already excludes every other writer
+    if connection.get_autocommit():
+        raise TransactionManagementError("lock_team() needs a transaction.")
+    # Hand-written: as a queryset, building this one statement cost more than running it.
+    table = connection.ops.quote_name(Operator._meta.db_table)
+    pk = connection.ops.quote_name(cast(str, cast(Field, Operator._meta.pk).column))
+    lock = connection.ops.for_update_sql()
+    sql = f"SELECT {pk} FROM {table} ORDER BY {pk} {lock}"  # noqa: S608 - names from model meta
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        cursor.fetchall()
 
 
 def lock_ticket(ticket_id: int) -> Ticket:
@@ -251,9 +263,10 @@ def _auto_assign(
             return locked, None
         if locked.splynx_held and not release_hold:
             return locked, None
-        decision = read_team(now).decide(f"{locked.subject}\n{locked.body}")
+        team = read_team(now)
+        decision = team.decide(f"{locked.subject}\n{locked.body}")
         if decision.operator_id is not None:
-            operator = Operator.objects.get(pk=decision.operator_id)
+            operator = team.operator(decision.operator_id)
             released = _release_hold(locked)
             extra = {"released_splynx_hold": True} if released else None
             give_ticket(locked, operator, actor, now, decision.reason, audit_extra=extra)

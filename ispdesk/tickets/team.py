@@ -9,46 +9,213 @@ operator (a ticket closed or unassigned meanwhile counts from the next batch).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
+from functools import cache
+from typing import Any, cast
 
-from django.db.models import Count
+from django.db import connection
+from django.db.models import Field, Model
+from django.db.models.expressions import Col
 
 from ispdesk.lib.calendar import BusinessCalendar, Window, is_available
 from ispdesk.operators.calendars import (
-    business_calendar,
+    calendar_from_exceptions,
+    exception_years,
+    group_windows,
     is_day_off,
-    on_duty_ids,
     weekdays_covering,
-    windows_by_operator,
 )
-from ispdesk.operators.models import Operator, ScheduleKind, ShiftTag, person_name
+from ispdesk.operators.models import (
+    CalendarException,
+    OnDuty,
+    Operator,
+    Schedule,
+    ScheduleKind,
+    ShiftTag,
+    person_name,
+)
 from ispdesk.system.config import get_config
 from ispdesk.tickets.assignment import Candidate, Decision, Rules, decide
-from ispdesk.tickets.models import Ticket
+from ispdesk.tickets.models import Status, Ticket
+
+# The facts are read with hand-written, portable SELECTs (quoted names, parameters, values
+# converted by the backend's own converters), each written once per database vendor:
+# through querysets, building and compiling the statements cost ten times what running them
+# does, on every decision. (Names come from the models' meta, values are parameters: hence
+# the `noqa: S608`.)
 
 
-def open_ticket_counts() -> dict[int, int]:
-    """Open tickets per assignee, counted from the partial index of open tickets by assignee
-    (on PostgreSQL without reading the table once vacuumed): it stays small however many
+def _table(model: type[Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model: type[Model], name: str) -> str:
+    quote = connection.ops.quote_name
+    return f"{quote(model._meta.db_table)}.{quote(cast(str, _fields(model, name)[0].column))}"
+
+
+def _fields(model: type[Model], *names: str) -> list[Field]:
+    return [cast(Field, model._meta.get_field(name)) for name in names]
+
+
+@dataclass(frozen=True)
+class _Select:
+    """A hand-written SELECT, and how to convert its columns' values as a queryset would."""
+
+    sql: str
+    conversions: tuple[tuple[int, Col, tuple[Callable[..., Any], ...]], ...]
+
+    @classmethod
+    def of(cls, sql: str, *fields: Field | None) -> _Select:
+        """The SELECT whose columns hold `fields` (None: taken as the database gives it)."""
+        conversions = []
+        for index, model_field in enumerate(fields):
+            if model_field is None:
+                continue
+            col = model_field.get_col(model_field.model._meta.db_table)
+            ops = connection.ops
+            found = (*ops.get_db_converters(col), *model_field.get_db_converters(connection))
+            if found:
+                conversions.append((index, col, found))
+        return cls(sql, tuple(conversions))
+
+    def rows(self, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            rows = cursor.fetchall()
+        if not self.conversions:
+            return rows
+        converted = []
+        for row in rows:
+            values = list(row)
+            for index, col, converters in self.conversions:
+                for convert in converters:
+                    values[index] = convert(values[index], col, connection)
+            converted.append(tuple(values))
+        return converted
+
+
+# Each `_select_*(vendor)` is written once per vendor (its quoting): `vendor` is the cache key.
+
+
+@cache
+def _select_operators(vendor: str) -> _Select:
+    """(id, user id, paused, assignment paused, last assigned at, first name, last name,
+    username, open tickets) of every active operator whose user is active; parameters:
+    closed, true, true.
+
+    The open tickets are counted from the partial index of open tickets by assignee (on
+    PostgreSQL without reading the table once vacuumed): the count stays small however many
     closed tickets the history holds."""
-    rows = Ticket.objects.open().filter(assignee__isnull=False).order_by()
-    return dict(rows.values("assignee").annotate(n=Count("*")).values_list("assignee", "n"))
+    user = cast(type[Model], Operator._meta.get_field("user").related_model)
+    names = ("id", "user", "is_paused", "assignment_paused", "last_assigned_at")
+    user_names = ("first_name", "last_name", "username")
+    columns = [_column(Operator, name) for name in names]
+    columns += [_column(user, name) for name in user_names]
+    # The index's own condition, as a queryset's `open()` writes it, so the planner uses it.
+    assignee, status = _column(Ticket, "assignee"), _column(Ticket, "status")
+    loads = (
+        f"SELECT {assignee} AS assignee, COUNT(*) AS n FROM {_table(Ticket)}"  # noqa: S608 - names from model meta
+        f" WHERE NOT ({status} = %s) AND {assignee} IS NOT NULL GROUP BY {assignee}"
+    )
+    sql = (
+        f"SELECT {', '.join(columns)}, COALESCE(loads.n, 0) FROM {_table(Operator)}"  # noqa: S608 - names from model meta
+        f" INNER JOIN {_table(user)} ON {_column(user, 'id')} = {_column(Operator, 'user')}"
+        f" LEFT OUTER JOIN ({loads}) loads ON loads.assignee = {_column(Operator, 'id')}"
+        f" WHERE {_column(Operator, 'active')} = %s AND {_column(user, 'is_active')} = %s"
+    )
+    return _Select.of(sql, *_fields(Operator, *names), *_fields(user, *user_names), None)
+
+
+@cache
+def _select_on_duty(vendor: str) -> _Select:
+    """Who is on duty on a day (the parameter)."""
+    operator, on_day = _column(OnDuty, "operator"), _column(OnDuty, "day")
+    sql = f"SELECT {operator} FROM {_table(OnDuty)} WHERE {on_day} = %s"  # noqa: S608 - names from model meta
+    return _Select.of(sql, None)
+
+
+@cache
+def _select_windows(vendor: str, days: int) -> _Select:
+    """(operator, weekday, start, end) of every window of a kind on some weekdays, in
+    `windows_by_operator`'s order; parameters: the kind and the `days` weekdays."""
+    operator, weekday, start = (
+        _column(Schedule, name) for name in ("operator", "weekday", "start")
+    )
+    sql = (
+        f"SELECT {operator}, {weekday}, {start}, {_column(Schedule, 'end')}"  # noqa: S608 - names from model meta
+        f" FROM {_table(Schedule)} WHERE {_column(Schedule, 'kind')} = %s"
+        f" AND {weekday} IN ({', '.join(['%s'] * days)})"
+        f" ORDER BY {operator}, {weekday}, {start}"
+    )
+    return _Select.of(sql, *_fields(Schedule, "operator", "weekday", "start", "end"))
+
+
+@cache
+def _select_exceptions(vendor: str) -> _Select:
+    """(day, closed, start, end) of the calendar's exceptions between two days."""
+    names = ("day", "closed", "start", "end")
+    day = _column(CalendarException, "day")
+    sql = (
+        f"SELECT {', '.join(_column(CalendarException, name) for name in names)}"  # noqa: S608 - names from model meta
+        f" FROM {_table(CalendarException)} WHERE {day} >= %s AND {day} <= %s"
+    )
+    return _Select.of(sql, *_fields(CalendarException, *names))
+
+
+@cache
+def _select_shift_tags(vendor: str) -> _Select:
+    """(tag, member or None) of every active shift tag; parameter: true."""
+    members = ShiftTag.operators.through
+    tag_id, member = _column(members, "shifttag"), _column(members, "operator")
+    sql = (
+        f"SELECT {_column(ShiftTag, 'tag')}, {member} FROM {_table(ShiftTag)}"  # noqa: S608 - names from model meta
+        f" LEFT OUTER JOIN {_table(members)} ON {tag_id} = {_column(ShiftTag, 'id')}"
+        f" WHERE {_column(ShiftTag, 'active')} = %s"
+    )
+    return _Select.of(sql, None, None)
+
+
+def _operators() -> list[tuple[Any, ...]]:
+    return _select_operators(connection.vendor).rows([Status.CLOSED, True, True])
+
+
+def _on_duty(day: date) -> frozenset[int]:
+    """`on_duty_ids(day)`."""
+    rows = _select_on_duty(connection.vendor).rows([connection.ops.adapt_datefield_value(day)])
+    return frozenset(operator_id for (operator_id,) in rows)
+
+
+def _assignment_windows(weekdays: Iterable[int]) -> dict[int, list[Window]]:
+    """`windows_by_operator(None, ASSIGNMENT, weekdays=...)`: everyone's windows (the
+    inactive few are not looked up: a list of ids would cost more to send than their rows)."""
+    days = sorted(weekdays)
+    select = _select_windows(connection.vendor, len(days))
+    return group_windows(select.rows([ScheduleKind.ASSIGNMENT, *days]))
+
+
+def _business_calendar(now: datetime) -> BusinessCalendar:
+    """`business_calendar(now)`."""
+    first, last = (connection.ops.adapt_datefield_value(d) for d in exception_years(now))
+    return calendar_from_exceptions(now, _select_exceptions(connection.vendor).rows([first, last]))
 
 
 def _on_schedule(
     windows: dict[int, list[Window]], ids: Iterable[int], calendar: BusinessCalendar, now: datetime
 ) -> dict[int, bool]:
     """Whether each operator's assignment window covers now. Operators of one shift share
-    their windows, so each distinct set is worked out once (`windows_by_operator` gives
-    them in a stable order)."""
-    known: dict[tuple[Window, ...], bool] = {}
+    their windows (`group_windows` gives one object per span, in a stable order), so each
+    distinct set is worked out once, found by the windows' identities (cheaper to hash than
+    their fields; equal windows that are distinct objects are just worked out twice)."""
+    known: dict[tuple[int, ...], bool] = {}
     found = {}
     for operator_id in ids:
-        key = tuple(windows.get(operator_id, ()))
+        mine = windows.get(operator_id, ())
+        key = tuple(map(id, mine))
         if key not in known:
-            known[key] = is_available(key, calendar, now)
+            known[key] = is_available(mine, calendar, now)
         found[operator_id] = known[key]
     return found
 
@@ -57,7 +224,7 @@ def _shift_tags() -> dict[str, frozenset[int]]:
     """Every active tag with its members (a tag without members too: it still claims the
     text it is found in), in one query."""
     members: dict[str, set[int]] = {}
-    for tag, operator_id in ShiftTag.objects.filter(active=True).values_list("tag", "operators"):
+    for tag, operator_id in _select_shift_tags(connection.vendor).rows([True]):
         found = members.setdefault(tag, set())
         if operator_id is not None:
             found.add(operator_id)
@@ -70,6 +237,7 @@ class Team:
 
     candidates: dict[int, Candidate]
     rules: Rules
+    user_ids: dict[int, int]  # each candidate's user
 
     def decide(self, text: str) -> Decision:
         return decide(text, list(self.candidates.values()), self.rules)
@@ -82,57 +250,44 @@ class Team:
             candidate, open_tickets=candidate.open_tickets + 1, last_assigned_at=at
         )
 
+    def operator(self, operator_id: int) -> Operator:
+        """A team member as a model without reading it again: its id and user id only, any
+        other field is read from the database if asked for (as with `.only()`)."""
+        return Operator.from_db(
+            connection.alias, ["id", "user_id"], [operator_id, self.user_ids[operator_id]]
+        )
+
 
 def read_team(now: datetime) -> Team:
-    """The team's facts at `now`, in five queries (six on a day off)."""
-    operators = list(
-        Operator.objects.filter(active=True, user__is_active=True)
-        .order_by()
-        .values_list(
-            "pk",
-            "user__first_name",
-            "user__last_name",
-            "user__username",
-            "is_paused",
-            "assignment_paused",
-            "last_assigned_at",
-        )
-    )
-    ids = [row[0] for row in operators]
-    loads = open_ticket_counts()
-    calendar = business_calendar(now)
-    # Everyone's windows (the inactive few are not looked up): a list of ids would cost more
-    # to send than their rows.
-    windows = windows_by_operator(
-        None, ScheduleKind.ASSIGNMENT, weekdays=weekdays_covering(calendar, now)
-    )
-    on_schedule = _on_schedule(windows, ids, calendar, now)
+    """The team's facts at `now`, in four queries (five on a day off)."""
+    operators = _operators()
+    calendar = _business_calendar(now)
+    windows = _assignment_windows(weekdays_covering(calendar, now))
+    on_schedule = _on_schedule(windows, (row[0] for row in operators), calendar, now)
     candidates = {
         pk: Candidate(
             operator_id=pk,
-            name=person_name(first_name, last_name, username),
+            name=person_name(first, last, username),
             active=True,
             paused=paused,
             assignment_paused=assignment_paused,
             on_schedule=on_schedule[pk],
-            open_tickets=loads.get(pk, 0),
-            last_assigned_at=last_assigned_at,
+            open_tickets=load,
+            last_assigned_at=last_at,
         )
-        for pk, first_name, last_name, username, paused, assignment_paused, last_assigned_at in (
-            operators
-        )
+        for pk, _u, paused, assignment_paused, last_at, first, last, username, load in operators
     }
     day_off = is_day_off(calendar, now)
     rules = Rules(
         is_day_off=day_off,
         # Who is on duty only counts on a day off.
-        on_duty=on_duty_ids(now.astimezone(calendar.tz).date()) if day_off else frozenset(),
+        on_duty=_on_duty(now.astimezone(calendar.tz).date()) if day_off else frozenset(),
         shift_tags=_shift_tags(),
         use_on_duty=get_config("assignment_use_on_duty"),
         use_shift_tags=get_config("assignment_use_shift_tags"),
         round_robin_fallback=get_config("assignment_round_robin_fallback"),
     )
-    return Team(candidates, rules)
+    return Team(candidates, rules, {row[0]: row[1] for row in operators})
 
 
 def team_facts(now: datetime) -> tuple[list[Candidate], Rules]:

@@ -152,3 +152,22 @@ def test_one_decision_takes_the_same_queries_whatever_the_team_and_history(team)
             do_close_ticket(None, closed)
         do_assign_ticket(None, do_create_ticket(None, NewTicket(subject=f"Abierto {n}"))[0], extra)
     assert one_decision() == small
+
+
+def test_a_decision_reads_the_operators_once_and_not_the_chosen_one_again(team):
+    ticket, _ = do_create_ticket(None, NewTicket(subject="Corte"), auto_assign=False)
+    with CaptureQueriesContext(connection) as queries:
+        decision = do_auto_assign(None, ticket)
+    reads = [
+        q["sql"]
+        for q in queries
+        if q["sql"].lstrip().upper().startswith("SELECT")
+        and "operators_operator" in q["sql"]
+        and "FOR UPDATE" not in q["sql"].upper()  # the team lock
+    ]
+    assert len(reads) == 1
+    ticket.refresh_from_db()
+    assert ticket.assignee_id == decision.operator_id
+    assigned = ticket.events.get(kind=EventKind.ASSIGNED)
+    assert assigned.operator_id == decision.operator_id
+    assert assigned.operator.name in decision.reason

@@ -173,18 +173,33 @@ def test_a_given_ticket_adds_to_the_load_and_moves_the_tie_break(crew):
     assert team.candidates[lucia].last_assigned_at == WEDNESDAY_NOON
 
 
-def test_it_reads_the_team_in_five_queries_whatever_its_size(crew, django_assert_num_queries):
+def test_it_reads_the_team_in_four_queries_whatever_its_size(crew, django_assert_num_queries):
     read_team(WEDNESDAY_NOON)  # the settings cache
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         small = read_team(WEDNESDAY_NOON)
     for n in range(12):
         operator = make_operator(f"extra{n}", f"Extra {n}")
         ticket_for(operator, 100 + n)
         ticket_for(operator, 200 + n, Status.CLOSED)
         ShiftTag.objects.get(tag="[TT]").operators.add(operator)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         big = read_team(WEDNESDAY_NOON)
     assert len(big.candidates) == len(small.candidates) + 12
     # A day off reads who is on duty too.
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         read_team(SUNDAY_MORNING)
+
+
+def test_a_team_member_is_given_as_a_model_without_reading_it_again(
+    crew, django_assert_num_queries
+):
+    lucia = crew["lucia"]
+    lucia.whatsapp = "+5491122334455"
+    lucia.save()
+    team = read_team(WEDNESDAY_NOON)
+    with django_assert_num_queries(0):
+        operator = team.operator(lucia.pk)
+        assert (operator.pk, operator.user_id) == (lucia.pk, lucia.user_id)
+    # Any other field is read when asked for, as with `.only()`.
+    with django_assert_num_queries(1):
+        assert operator.whatsapp == "+5491122334455"
