@@ -12,8 +12,9 @@ batches in `ispdesk serve` and `ispdesk worker`; a webhook in the same process w
 once, other processes' messages are found by polling every `INBOUND_POLL_MS`.
 
 One message whose handler raises is logged and marked handed over (it stays stored and
-visible, as before); a database error rolls the batch back to be tried again, and a message
-that keeps failing alone is given up after `GIVE_UP_AFTER` tries so it cannot block the rest.
+visible, as before). A transient database error (a lock wait, a deadlock, a lost
+connection) rolls the whole batch back to be tried again; any other error, a database's
+refusal of one message's values included, is that message's alone.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 LOCK_NAME = "inbound"
 STAFF_GROUPS = ("role.admin", "role.supervisor")
-# Tries of one message alone (after its batch failed on a database error) before giving up.
-GIVE_UP_AFTER = 3
 MAX_FAILURE_WAIT_SECONDS = 30.0
 
 _wakers: list[Callable[[], None]] = []
@@ -140,9 +139,9 @@ def _run_batch(size: int, *, isolated: bool) -> HandOver:
 def _hand_off_or_fail(message: InboundMessage) -> None:
     try:
         hand_off(message)
-    except (OperationalError, InterfaceError):
-        raise
     except Exception as exc:
+        if is_transient(exc):
+            raise
         raise _HandlerFailed(message.pk) from exc
 
 
@@ -152,20 +151,28 @@ def _hand_off(message: InboundMessage) -> bool:
     try:
         with transaction.atomic():
             hand_off(message)
-    except (OperationalError, InterfaceError):
-        raise  # the database is busy or down: the whole batch is tried again
-    except Exception:
+    except Exception as exc:
+        if is_transient(exc):
+            raise  # the database is busy or down: the whole batch is tried again
         logger.exception("inbound handler failed for message %s; it stays stored", message.pk)
         return False
     return True
 
 
-def give_up(message_id: int) -> bool:
-    """Mark one message handed over without its handlers; True when it was still waiting."""
-    changed = InboundMessage.objects.filter(pk=message_id, handed_over_at__isnull=True).update(
-        handed_over_at=timezone.now()
-    )
-    return bool(changed)
+# MySQL/MariaDB report some bad values as OperationalError: those are the message's own
+# fault (incorrect string value, data too long, out of range, bad date), not the database's.
+_MYSQL_DATA_ERRORS = {1264, 1292, 1366, 1406}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error worth trying the whole batch again for: a lock wait, a deadlock, a
+    lost or refused connection. Any other error belongs to the message that raised it."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    code = exc.args[0] if exc.args else None
+    return not (isinstance(code, int) and code in _MYSQL_DATA_ERRORS)
 
 
 def messages_stored() -> None:
@@ -192,7 +199,9 @@ def wake_hand_over() -> None:
 
 
 class HandOverLoop(WakeableLoop):
-    """Hands waiting messages over until stopped; a failing batch never ends the loop."""
+    """Hands waiting messages over until stopped. A batch that fails on the database (busy,
+    down, a deadlock) is rolled back whole and tried again after a back-off; a message whose
+    own handling fails is logged and stays stored, so it never holds up the others."""
 
     name = "hand-over"
     max_failure_wait = MAX_FAILURE_WAIT_SECONDS
@@ -200,10 +209,6 @@ class HandOverLoop(WakeableLoop):
     def __init__(self, poll_seconds: float | None = None, batch_size: int | None = None) -> None:
         super().__init__(poll_seconds or settings.INBOUND_POLL_MS / 1000)
         self.batch_size = batch_size or settings.INBOUND_BATCH_SIZE
-        # After a database error: how many messages to take one at a time (the failed
-        # batch's size, to find the one the database refuses), and how often each failed.
-        self.careful = 0
-        self.tries: dict[int, int] = {}
 
     def started(self) -> None:
         logger.info("hand-over loop started (poll every %ss)", self.poll_seconds)
@@ -215,38 +220,7 @@ class HandOverLoop(WakeableLoop):
 
     def run_once(self) -> float:
         """One batch; returns how long to sleep before the next (0: more is waiting)."""
-        if self.careful:
-            return self._careful_pass()
-        try:
-            result = hand_over_waiting(batch_size=self.batch_size)
-        except (OperationalError, InterfaceError):
-            # Busy or down, or one message the database refuses: find out one at a time.
-            self.careful = self.batch_size
-            raise
+        if not InboundMessage.objects.filter(handed_over_at__isnull=True).exists():
+            return self.poll_seconds  # idle: no lock taken, no write
+        result = hand_over_waiting(batch_size=self.batch_size)
         return 0 if result.full else self.poll_seconds
-
-    def _careful_pass(self) -> float:
-        first = (
-            InboundMessage.objects.filter(handed_over_at__isnull=True)
-            .order_by("id")
-            .values_list("pk", flat=True)
-            .first()
-        )
-        if first is None:
-            self.careful = 0
-            return self.poll_seconds
-        try:
-            hand_over_waiting(batch_size=1)
-        except (OperationalError, InterfaceError):
-            self.tries[first] = self.tries.get(first, 0) + 1
-            if self.tries[first] < GIVE_UP_AFTER:
-                raise
-            if give_up(first):  # raises again when the database itself is down
-                logger.error(
-                    "message %s: the desk could not take it after %s tries; it stays stored",
-                    first,
-                    GIVE_UP_AFTER,
-                )
-        self.tries.pop(first, None)
-        self.careful -= 1
-        return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.db import OperationalError
@@ -46,7 +46,7 @@ def seen() -> Iterator[list[int]]:
     unregister_inbound_handler(record)
 
 
-def _failing_handler(fail_on: set[str], error: type[Exception]):  # type: ignore[no-untyped-def]
+def _failing_handler(fail_on: set[str], error: Callable[[str], Exception]):  # type: ignore[no-untyped-def]
     def handler(message: InboundMessage) -> None:
         if message.provider_id in fail_on:
             raise error(f"refused {message.provider_id}")
@@ -141,16 +141,19 @@ def test_a_database_error_keeps_the_whole_batch_waiting(background):
 
 
 @pytest.mark.django_db
-def test_the_loop_gives_up_on_a_message_the_database_keeps_refusing(background, caplog):
+def test_a_busy_database_never_costs_a_message_however_often_it_fails(background):
     connection = simulator_connection()
-    broken = _failing_handler({"wamid.poison"}, OperationalError)
-    register_inbound_handler(broken)
+    failures = iter(range(5))
+
+    def busy(message: InboundMessage) -> None:
+        if message.provider_id == "wamid.a" and next(failures, None) is not None:
+            raise OperationalError("database is locked")
+
+    register_inbound_handler(busy)
     loop = HandOverLoop(poll_seconds=0.05)
     outcomes = []
     try:
-        receive_events(
-            connection, [message_event(p) for p in ("wamid.a", "wamid.poison", "wamid.c")]
-        )
+        receive_events(connection, [message_event(p) for p in ("wamid.a", "wamid.b")])
         for _ in range(10):
             try:
                 outcomes.append(loop.run_once())
@@ -159,23 +162,49 @@ def test_the_loop_gives_up_on_a_message_the_database_keeps_refusing(background, 
             if not waiting_count():
                 break
     finally:
+        unregister_inbound_handler(busy)
+
+    # Five lock timeouts: the batch is rolled back and tried again each time, whole.
+    assert outcomes == ["error"] * 5 + [0.05]
+    handled = set(Message.objects.values_list("inbound__provider_id", flat=True))
+    assert handled == {"wamid.a", "wamid.b"}
+
+
+@pytest.mark.django_db
+def test_a_value_the_database_refuses_costs_only_that_message(background, caplog):
+    connection = simulator_connection()
+    # How MySQL/MariaDB report a bad value (incorrect string value): an OperationalError.
+    broken = _failing_handler({"wamid.bad"}, lambda text: OperationalError(1366, text))
+    register_inbound_handler(broken)
+    try:
+        receive_events(connection, [message_event(p) for p in ("wamid.a", "wamid.bad")])
+        result = HandOverLoop(poll_seconds=0.05).run_once()
+    finally:
         unregister_inbound_handler(broken)
 
-    # The batch fails, then one at a time: "a" goes through, "poison" fails, fails again and
-    # is given up on its third try, "c" goes through; the loop is back to whole batches.
-    assert outcomes[:1] == ["error"]
-    assert outcomes.count("error") == pending.GIVE_UP_AFTER
-    assert outcomes[:5] == ["error", 0, "error", "error", 0]
+    assert result == 0.05
     assert waiting_count() == 0
-    assert set(Message.objects.values_list("inbound__provider_id", flat=True)) == {
-        "wamid.a",
-        "wamid.c",
-    }
-    loop.run_once()
-    assert not loop.careful
-    assert "could not take it after 3 tries" in caplog.text
-    poison = InboundMessage.objects.get(provider_id="wamid.poison")
-    assert poison.handed_over_at is not None
+    assert set(Message.objects.values_list("inbound__provider_id", flat=True)) == {"wamid.a"}
+    assert "inbound handler failed for message" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (OperationalError("database is locked"), True),
+        (OperationalError(1213, "Deadlock found when trying to get lock"), True),
+        (OperationalError(1205, "Lock wait timeout exceeded"), True),
+        (OperationalError("server closed the connection unexpectedly"), True),
+        (OperationalError(1366, "Incorrect string value"), False),
+        (OperationalError(1406, "Data too long for column"), False),
+        (ValueError("a bug"), False),
+    ],
+)
+def test_which_errors_retry_the_whole_batch(error, transient):
+    from django.db import InterfaceError
+
+    assert pending.is_transient(error) is transient
+    assert pending.is_transient(InterfaceError("connection already closed"))
 
 
 @pytest.mark.django_db(transaction=True)
