@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -164,8 +165,12 @@ def _assign_waiting(area_id: AreaKey, now: datetime) -> int:
     room = sum(c.capacity - c.open_chats for c in candidates if c.eligible)
     if room <= 0:
         return 0
+    # Chats another transaction holds (a hand-over batch answering their customers) are
+    # passed over, not waited for: the batch locks chats in its messages' order and this in
+    # the queue's, which could deadlock; they are drained when that work commits.
+    skip_locked = db_connection.features.has_select_for_update_skip_locked
     waiting = list(
-        Conversation.objects.select_for_update()
+        Conversation.objects.select_for_update(skip_locked=skip_locked)
         .filter(in_queue(area_id), status=ConversationStatus.PENDING, assignee__isnull=True)
         .order_by(*queue_order())
         .values_list("pk", flat=True)[:room]
