@@ -3,7 +3,8 @@
 It runs passes until stopped. Each pass says how long to sleep before the next; `wake()`
 cuts the sleep short (work queued in this process). A pass that raises is logged and the
 loop backs off exponentially; it never ends the loop. Database connections are refreshed
-before each pass and closed when the loop ends (the thread would otherwise keep its own).
+around each pass (a pooled one goes back to the pool while the loop sleeps) and closed when
+the loop ends (the thread would otherwise keep its own).
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ class WakeableLoop:
         """Called in the loop's thread after the last pass."""
 
     def run(self) -> None:
-        self.started()
         failures = 0
         try:
+            self.started()
             while not self.stop_event.is_set():
                 self.wake_event.clear()  # a wake-up during the pass means "look again"
                 try:
@@ -59,9 +60,11 @@ class WakeableLoop:
                 except Exception:
                     failures += 1
                     logger.exception("%s pass failed (%s in a row)", self.name, failures)
-                    close_old_connections()
                     backoff = self.poll_seconds * 2 ** min(failures, MAX_DOUBLINGS)
                     delay = min(backoff, self.max_failure_wait)
+                # As at the end of a request: a pooled connection goes back to the pool
+                # instead of being kept by a sleeping loop.
+                close_old_connections()
                 if delay > 0:
                     self.wake_event.wait(delay)
         finally:

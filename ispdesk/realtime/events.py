@@ -104,7 +104,11 @@ def _group_send_all(layer: BaseChannelLayer, sends: list[tuple[str, dict[str, An
         async_to_sync(_send_all)(layer, sends)  # called from async code: its own thread
         return
     future = asyncio.run_coroutine_threadsafe(_send_all(layer, sends), _publisher.loop())
-    future.result(timeout=SEND_TIMEOUT_SECONDS)
+    try:
+        future.result(timeout=SEND_TIMEOUT_SECONDS)
+    except TimeoutError:
+        future.cancel()  # a hung layer must not collect sends behind this one
+        raise
 
 
 def _forward(event: dict[str, Any]) -> dict[str, Any]:
