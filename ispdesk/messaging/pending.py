@@ -7,7 +7,9 @@ queue: `messaging.inbound`) and marks them handed over, so a message is handed o
 once: the batch's work and its mark commit together or not at all.
 
 Batches run one after another across threads and processes (a row lock on `HandOverLock`),
-so a chat's messages are always handled in the order they were stored. `HandOverLoop` runs
+so a chat's messages are handled in the order they were stored. (Two deliveries of one chat
+stored at the same instant by two threads commit in either order; a batch between the two
+commits sees only the later one: that order is the order they became visible.) `HandOverLoop` runs
 batches in `ispdesk serve` and `ispdesk worker`; a webhook in the same process wakes it at
 once, other processes' messages are found by polling every `INBOUND_POLL_MS`.
 

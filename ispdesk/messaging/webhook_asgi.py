@@ -5,7 +5,9 @@ middleware (sessions, CSRF, auth, messages, axes…) and waits its turn for the 
 Django runs synchronous views in. This ASGI wrapper answers those POSTs itself: it reads the
 body (up to WEBHOOK_MAX_BYTES), runs the same `webhooks.answer_post` in a worker thread of
 its own (so deliveries are stored side by side, each with its own database connection,
-returned when it is done) and writes the JSON answer. Everything else, the verification
+returned when it is done) and writes the JSON answer. It checks the Host header against
+ALLOWED_HOSTS and adds the security headers, as Django would; SECURE_SSL_REDIRECT does not
+apply (gateways do not follow redirects of a POST). Everything else, the verification
 handshake (GET) included, goes to Django unchanged.
 """
 
@@ -19,8 +21,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 from django.http import QueryDict
+from django.http.request import split_domain_port, validate_host
 from django.utils.datastructures import CaseInsensitiveMapping
 
+from ispdesk.api_errors import default_message, error_body
 from ispdesk.messaging.webhooks import WebhookAnswer, answer_post
 
 # The same paths `messaging.hooks_urls` accepts: the secret, then an optional event name
@@ -79,17 +83,24 @@ def _declared_length(headers: CaseInsensitiveMapping[str]) -> int:
 
 async def _respond(send: Any, answer: WebhookAnswer) -> None:
     body = json.dumps(answer.body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": answer.status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    # What Django's SecurityMiddleware would add to this answer.
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        headers.append((b"x-content-type-options", b"nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        headers.append((b"referrer-policy", str(settings.SECURE_REFERRER_POLICY).encode()))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _host_allowed(headers: CaseInsensitiveMapping[str]) -> bool:
+    """The Host header passes ALLOWED_HOSTS, as Django checks it for every request."""
+    host = headers.get("host", "")
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
 class WebhookFastPath:
@@ -105,6 +116,11 @@ class WebhookFastPath:
             await self.app(scope, receive, send)
             return
         headers = _headers(scope)
+        if not _host_allowed(headers):
+            # Django answers such a request 400 (DisallowedHost) before any view runs.
+            refused = error_body("bad_request", default_message(400))
+            await _respond(send, WebhookAnswer(400, refused))
+            return
         limit = settings.WEBHOOK_MAX_BYTES
         try:
             body = None if _declared_length(headers) > limit else await _read_body(receive, limit)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -55,27 +55,34 @@ class _Connections:
         self.lock = threading.Lock()
         self.rows: list[GatewayConnection] = []
         self.loaded_at = -CONNECTIONS_CACHE_SECONDS
+        # Bumped by `clear`: a load that began before a clear must not store its rows.
+        self.generation = 0
 
     def get(self, *, fresh: bool) -> list[GatewayConnection]:
         with self.lock:
             if not fresh and time.monotonic() - self.loaded_at < CONNECTIONS_CACHE_SECONDS:
                 return self.rows
+            generation = self.generation
         rows = list(usable_connections())
         with self.lock:
-            self.rows, self.loaded_at = rows, time.monotonic()
+            if generation == self.generation:
+                self.rows, self.loaded_at = rows, time.monotonic()
         return rows
 
     def clear(self) -> None:
         with self.lock:
             self.rows, self.loaded_at = [], -CONNECTIONS_CACHE_SECONDS
+            self.generation += 1
 
 
 _connections = _Connections()
 
 
 def forget_connections(**_kwargs: Any) -> None:
-    """Drop this process's remembered connections (a connection was saved or deleted)."""
+    """Drop this process's remembered connections (a connection was saved or deleted): now,
+    and again once the change commits, so a load racing the transaction is not kept."""
     _connections.clear()
+    transaction.on_commit(_connections.clear)
 
 
 def _matching(rows: list[GatewayConnection], given: bytes) -> GatewayConnection | None:

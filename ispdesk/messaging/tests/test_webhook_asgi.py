@@ -123,3 +123,19 @@ async def test_the_verification_handshake_and_other_methods_still_go_through_dja
     assert (handshake.status_code, handshake.text) == (200, "1158")
     assert put.status_code == 405
     assert put.headers["Allow"] == "GET, POST"
+
+
+async def test_a_host_django_would_refuse_is_refused_and_answers_carry_its_headers(client):
+    connection = await sync_to_async(evolution_connection)()
+    payload = _body(evolution_upsert("ID-H", "5493515551234@s.whatsapp.net", "hola"))
+
+    forged = await client.post(
+        hook_url(connection), content=payload, headers={**JSON, "Host": "evil.example"}
+    )
+    fine = await client.post(hook_url(connection), content=payload, headers=JSON)
+
+    assert (forged.status_code, forged.json()["code"]) == (400, "bad_request")
+    assert fine.status_code == 200
+    assert fine.headers["x-content-type-options"] == "nosniff"
+    assert fine.headers["referrer-policy"] == "same-origin"
+    assert await _stored() == ["ID-H"]
