@@ -192,10 +192,33 @@ def soak_memory(figures: Mapping[str, Any] | None) -> Verdict:
     return Verdict("6", PG, title, "; ".join(parts), _status(ok))
 
 
+def _checks_by_number(datascale: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """What `bench/datascale.py` writes: `pass` {"7_list_p95": true, …} and `targets`
+    {"7_list_p95_ms": 22.2, …}, grouped per target number into one item each."""
+    checks, figures = datascale.get("pass"), datascale.get("targets")
+    if not isinstance(checks, Mapping) or not isinstance(figures, Mapping):
+        return {}
+    items: dict[str, Mapping[str, Any]] = {}
+    for number in sorted({str(key).split("_", 1)[0] for key in checks}):
+        mine = {key: value for key, value in checks.items() if key.startswith(f"{number}_")}
+        shown = [
+            f"{key.split('_', 1)[1].replace('_', ' ')} {value:g}"
+            for key, value in figures.items()
+            if key.startswith(f"{number}_") and isinstance(value, int | float)
+        ]
+        failed = [key.split("_", 1)[1].replace("_", " ") for key, ok in mine.items() if not ok]
+        figure = ", ".join(shown) + (f" (failing: {', '.join(failed)})" if failed else "")
+        items[number] = {"passed": all(bool(ok) for ok in mine.values()), "figure": figure}
+    return items
+
+
 def _datascale_items(datascale: Any) -> dict[str, Mapping[str, Any]]:
     items: dict[str, Mapping[str, Any]] = {}
     if not isinstance(datascale, Mapping):
         return items
+    grouped = _checks_by_number(datascale)
+    if grouped:
+        return grouped
     targets = datascale.get("targets", datascale)
     if isinstance(targets, list):
         for item in targets:

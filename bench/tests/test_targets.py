@@ -1,5 +1,5 @@
 from bench.report import render
-from bench.targets import evaluate
+from bench.targets import FAILED, PASSED, evaluate
 
 
 def desk(**figures):
@@ -131,3 +131,33 @@ def test_the_report_prints_every_target():
     )
     assert text.count("target ") == 11
     assert "| 5 | pg |" in markdown and "Test CPU" in markdown
+
+
+def test_the_data_scale_file_is_read_as_bench_datascale_writes_it():
+    written = {
+        "targets": {
+            "7_list_p95_ms": 22.16,
+            "7_list_queries": {"admin api": {"small/50": 3}},
+            "7_chat_open_ms": 26.17,
+            "8_decision_ms": 9.96,
+            "8_decision_queries": 11,
+            "8_assign_1000_s": 0.782,
+        },
+        "pass": {
+            "7_list_p95": True,
+            "7_list_queries_constant": True,
+            "7_chat_open": True,
+            "8_decision": False,
+            "8_decision_queries_bounded": True,
+            "8_assign_1000": True,
+        },
+    }
+
+    verdicts = {v.number: v for v in evaluate({"shapes": {}, "datascale": written})}
+
+    assert verdicts["7"].status == PASSED
+    assert verdicts["7"].figure == "list p95 ms 22.16, chat open ms 26.17"
+    assert verdicts["8"].status == FAILED
+    assert verdicts["8"].figure == (
+        "decision ms 9.96, decision queries 11, assign 1000 s 0.782 (failing: decision)"
+    )
