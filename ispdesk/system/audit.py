@@ -42,28 +42,10 @@ def audit_event(
 
 
 def record_audit(
-    actor: Any,
-    action: str,
-    obj: models.Model | None = None,
-    *,
-    before: Any = None,
-    after: Any = None,
-    object_type: str = "",
-    object_id: str = "",
-    object_repr: str = "",
-    ip_address: str | None = None,
+    actor: Any, action: str, obj: models.Model | None = None, **fields: Any
 ) -> AuditEvent:
-    """Store one audit event. `actor` is a user, or None for the system itself."""
-    event = audit_event(
-        actor,
-        action,
-        obj,
-        before=before,
-        after=after,
-        object_type=object_type,
-        object_id=object_id,
-        object_repr=object_repr,
-        ip_address=ip_address,
-    )
+    """Store one audit event (the fields of `audit_event`). `actor` is a user, or None for
+    the system itself."""
+    event = audit_event(actor, action, obj, **fields)
     event.save(force_insert=True)
     return event
