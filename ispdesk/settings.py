@@ -305,9 +305,10 @@ INBOUND_POLL_MS = env.int("INBOUND_POLL_MS", 200, minimum=20, maximum=5000)
 # a batch may take before it commits what it did: on SQLite webhooks wait for a batch's write
 # lock, so its batches are kept short.
 INBOUND_BATCH_SIZE = env.int("INBOUND_BATCH_SIZE", 50, minimum=1, maximum=1000)
-INBOUND_BATCH_MS = env.int(
-    "INBOUND_BATCH_MS", 40 if DATABASE_URL.startswith("sqlite") else 250, minimum=1, maximum=60_000
-)
+# (Tests, which count what one batch did, get batches that never end on time unless a test
+# sets a limit: the time limit has its own test.)
+_BATCH_MS_DEFAULT = 60_000 if TESTING else 40 if DATABASE_URL.startswith("sqlite") else 250
+INBOUND_BATCH_MS = env.int("INBOUND_BATCH_MS", _BATCH_MS_DEFAULT, minimum=1, maximum=60_000)
 # `ispdesk worker` lowers its CPU priority by this much (Unix nice): when the machine is
 # saturated (an outage storm), the web processes answer webhooks first and the background
 # work catches up afterwards. 0 keeps the priority it was started with.

@@ -237,3 +237,13 @@ def test_a_mariadb_url_is_read_as_the_mysql_backend(load_settings):
     settings = load_settings(SECRET_KEY=GOOD_KEY, DATABASE_URL="mariadb://root@db.internal/help")
     database = settings.DATABASES["default"]
     assert (database["ENGINE"], database["NAME"]) == ("django.db.backends.mysql", "help")
+
+
+def test_hand_over_batches_are_short_on_sqlite_where_webhooks_wait_for_them(load_settings):
+    sqlite = load_settings(SECRET_KEY=GOOD_KEY)
+    postgres = load_settings(SECRET_KEY=GOOD_KEY, DATABASE_URL="postgres://desk:pw@db/ispdesk")
+    chosen = load_settings(SECRET_KEY=GOOD_KEY, INBOUND_BATCH_MS="120")
+
+    assert (sqlite.INBOUND_BATCH_MS, postgres.INBOUND_BATCH_MS) == (40, 250)
+    assert chosen.INBOUND_BATCH_MS == 120
+    assert sqlite.INBOUND_HANDLING == "background"
