@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -23,63 +22,32 @@ from ispdesk.integrations.whatsapp.base import GatewayError
 from ispdesk.messaging import outbox, sender
 from ispdesk.messaging.models import (
     GatewayConnection,
-    InboundMessage,
     OutboundMessage,
     OutboundStatus,
     Purpose,
 )
 from ispdesk.messaging.outbox import queue_message
 from ispdesk.messaging.sender import SenderLoop, due_messages, next_due_at, send_due_messages
-from ispdesk.messaging.sending import WINDOW_CLOSED, Delivery, deliver
-from ispdesk.messaging.tests.scripted_gateway import Script, ScriptedGateway, scripted_kind
+from ispdesk.messaging.sending import Delivery, deliver
+from ispdesk.messaging.tests.scripted_gateway import ScriptedGateway
+from ispdesk.messaging.tests.sender_support import (
+    CUSTOMER,
+    make_connection,
+    queue,
+    reloaded,
+    transient,
+)
 from ispdesk.system.config import clear_config_cache
 from ispdesk.system.models import SystemConfig
-from ispdesk.testing.fakes.graph import FakeGraph, serving_fake_graph
 from ispdesk.testing.sockets import wait_until
 
-CUSTOMER = "+5491123456789"
 TIMEOUT = 30
 SECOND = timedelta(seconds=1)
-
-
-@pytest.fixture
-def script(monkeypatch: pytest.MonkeyPatch) -> Iterator[Script]:
-    """The scripted gateway (kind `scripted`) and its script, for this test."""
-    yield from scripted_kind(monkeypatch)
-
-
-@pytest.fixture
-def graph() -> Iterator[FakeGraph]:
-    """A local Graph API (WhatsApp Cloud API)."""
-    with serving_fake_graph() as fake:
-        yield fake
-
-
-def transient(text: str = "Evolution API failed (502): bad gateway") -> GatewayError:
-    return GatewayError(text, permanent=False, code="server_error", status=502)
-
-
-def make_connection(script: Script, **fields: Any) -> GatewayConnection:
-    fields.setdefault("name", f"Soporte {uuid.uuid4().hex[:6]}")
-    return GatewayConnection.objects.create(kind="scripted", config=script.config(), **fields)
-
-
-def queue(
-    connection: GatewayConnection, count: int = 1, to: str = CUSTOMER, **fields: Any
-) -> list[OutboundMessage]:
-    return [
-        queue_message(to, f"mensaje {index}", connection=connection, **fields)
-        for index in range(count)
-    ]
 
 
 def set_config(key: str, value: Any) -> None:
     SystemConfig.objects.update_or_create(key=key, defaults={"value": value})
     clear_config_cache()
-
-
-def reloaded(message: OutboundMessage) -> OutboundMessage:
-    return OutboundMessage.objects.get(pk=message.pk)
 
 
 def statuses() -> set[str]:
@@ -537,86 +505,6 @@ def test_the_loop_does_not_spin_on_a_queued_message_left_with_a_live_claim(db, s
 
     assert due_messages(now, 10) == []
     assert next_due_at() == now + 30 * SECOND
-
-
-# --- the 24-hour window (Cloud API) -----------------------------------------------------------
-
-
-def cloud_connection(graph: FakeGraph) -> GatewayConnection:
-    return GatewayConnection.objects.create(
-        kind="meta_cloud", name="Cloud API", config=graph.config(), rate_per_second=0
-    )
-
-
-def wrote(connection: GatewayConnection, phone: str, at: Any, chat_id: str = "") -> None:
-    InboundMessage.objects.create(
-        connection=connection,
-        provider_id=f"wamid.{uuid.uuid4().hex}",
-        chat_id=chat_id or phone.lstrip("+"),
-        phone=phone,
-        text="hola",
-        sent_at=at,
-    )
-
-
-def test_it_sends_free_text_inside_the_24_hour_window(db, graph):
-    connection = cloud_connection(graph)
-    [message] = queue(connection)
-    now = timezone.now()
-    wrote(connection, CUSTOMER, now - timedelta(hours=23, minutes=59))
-
-    delivery = deliver(message.pk, "worker", now=now)
-
-    message = reloaded(message)
-    assert delivery.outcome == "sent"
-    assert [(sent["to"], sent["text"]["body"]) for sent in graph.accepted] == [
-        ("5491123456789", "mensaje 0")
-    ]
-    assert message.provider_id == graph.accepted[0]["id"]
-
-
-def test_it_fails_free_text_outside_the_window_without_calling_meta(db, graph, script):
-    connection = cloud_connection(graph)
-    other = make_connection(script)
-    [message] = queue(connection)
-    now = timezone.now()
-    wrote(connection, CUSTOMER, now - timedelta(hours=25))
-    wrote(connection, "+5491199999999", now - timedelta(minutes=5))  # someone else
-    wrote(other, CUSTOMER, now - timedelta(minutes=5))  # on another number
-
-    delivery = deliver(message.pk, "worker", now=now)
-
-    message = reloaded(message)
-    assert delivery.outcome == "failed"
-    assert (message.status, message.error) == ("failed", WINDOW_CLOSED)
-    assert graph.requests == []
-
-
-def test_the_window_applies_to_operator_alerts_too(db, graph):
-    connection = cloud_connection(graph)
-    [message] = queue(connection, to="+5491155554444", purpose=Purpose.OPERATOR_ALERT)
-
-    deliver(message.pk, "worker")
-
-    assert (reloaded(message).status, reloaded(message).error) == ("failed", WINDOW_CLOSED)
-    assert graph.requests == []
-
-
-def test_it_finds_the_window_by_chat_id_when_the_phone_is_unknown(db, graph):
-    connection = cloud_connection(graph)
-    [message] = queue(connection, to="5491123456789")
-    now = timezone.now()
-    wrote(connection, "", now - timedelta(hours=1), chat_id="5491123456789")
-
-    assert deliver(message.pk, "worker", now=now).outcome == "sent"
-    assert len(graph.accepted) == 1
-
-
-def test_gateways_without_a_window_send_to_anyone(db, script):
-    connection = make_connection(script)
-    [message] = queue(connection, to="+5491155554444")
-
-    assert deliver(message.pk, "worker").outcome == "sent"
 
 
 # --- receipts that beat the sent update -------------------------------------------------------
