@@ -39,6 +39,7 @@ from ispdesk.realtime.events import bundled_events, send_event_on_commit
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = "inbound"
+# Who hears about every WhatsApp message, in and out (the messages log).
 STAFF_GROUPS = ("role.admin", "role.supervisor")
 MAX_FAILURE_WAIT_SECONDS = 30.0
 

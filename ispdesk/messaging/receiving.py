@@ -38,7 +38,7 @@ from ispdesk.messaging.models import (
     Purpose,
 )
 from ispdesk.messaging.outbox import publish_status
-from ispdesk.messaging.pending import messages_stored
+from ispdesk.messaging.pending import STAFF_GROUPS, messages_stored
 from ispdesk.realtime.events import send_event_on_commit
 
 logger = logging.getLogger("ispdesk.webhooks")
@@ -54,7 +54,6 @@ _LATEST_AHEAD = timedelta(days=1)
 MAX_TEXT_LENGTH = 100_000
 # Ids per `IN (...)` query: SQLite caps the variables of one statement.
 LOOKUP_CHUNK = 500
-STAFF_GROUPS = ("role.admin", "role.supervisor")
 SESSION_GROUPS = ("role.admin",)
 
 

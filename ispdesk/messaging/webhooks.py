@@ -18,8 +18,6 @@ from __future__ import annotations
 import copy
 import hmac
 import logging
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from ispdesk.api_errors import error_response
 from ispdesk.integrations.whatsapp import registry
 from ispdesk.integrations.whatsapp.base import Gateway, WebhookRejected, WebhookRequest
+from ispdesk.lib.timed import TimedCache
 from ispdesk.messaging.models import GatewayConnection
 from ispdesk.messaging.outbox import usable_connections
 from ispdesk.messaging.receiving import receive_events
@@ -50,32 +49,7 @@ MAX_SECRET_LENGTH = 64
 CONNECTIONS_CACHE_SECONDS = 5.0
 
 
-class _Connections:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.rows: list[GatewayConnection] = []
-        self.loaded_at = -CONNECTIONS_CACHE_SECONDS
-        # Bumped by `clear`: a load that began before a clear must not store its rows.
-        self.generation = 0
-
-    def get(self, *, fresh: bool) -> list[GatewayConnection]:
-        with self.lock:
-            if not fresh and time.monotonic() - self.loaded_at < CONNECTIONS_CACHE_SECONDS:
-                return self.rows
-            generation = self.generation
-        rows = list(usable_connections())
-        with self.lock:
-            if generation == self.generation:
-                self.rows, self.loaded_at = rows, time.monotonic()
-        return rows
-
-    def clear(self) -> None:
-        with self.lock:
-            self.rows, self.loaded_at = [], -CONNECTIONS_CACHE_SECONDS
-            self.generation += 1
-
-
-_connections = _Connections()
+_connections = TimedCache(lambda: list(usable_connections()), CONNECTIONS_CACHE_SECONDS)
 
 
 def forget_connections(**_kwargs: Any) -> None:
@@ -101,7 +75,7 @@ def find_connection(secret: str) -> GatewayConnection | None:
     if not secret or len(secret) > MAX_SECRET_LENGTH:
         return None
     given = secret.encode("utf-8", errors="replace")
-    found = _matching(_connections.get(fresh=False), given)
+    found = _matching(_connections.get(), given)
     if found is None:
         found = _matching(_connections.get(fresh=True), given)
     return copy.copy(found) if found is not None else None

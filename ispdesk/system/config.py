@@ -6,14 +6,14 @@ admin's change takes effect everywhere without a restart.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+
+from ispdesk.lib.timed import TimedCache
 
 ConfigType = Literal["str", "int", "bool", "list"]
 CACHE_SECONDS = 5.0
@@ -130,31 +130,13 @@ def config_key(key: str) -> ConfigKey:
         raise ConfigValueError(key, _("unknown setting")) from None
 
 
-class _Cache:
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.values: dict[str, Any] | None = None
-        self.loaded_at = 0.0
+def _stored_values() -> dict[str, Any]:
+    from ispdesk.system.models import SystemConfig
 
-    def clear(self) -> None:
-        with self.lock:
-            self.values = None
-
-    def stored(self) -> dict[str, Any]:
-        with self.lock:
-            fresh = self.values is not None and time.monotonic() - self.loaded_at < CACHE_SECONDS
-            if fresh and self.values is not None:
-                return self.values
-        from ispdesk.system.models import SystemConfig
-
-        values = dict(SystemConfig.objects.values_list("key", "value"))
-        with self.lock:
-            self.values = values
-            self.loaded_at = time.monotonic()
-        return values
+    return dict(SystemConfig.objects.values_list("key", "value"))
 
 
-_cache = _Cache()
+_cache = TimedCache(_stored_values, CACHE_SECONDS)
 
 
 def clear_config_cache() -> None:
@@ -164,7 +146,7 @@ def clear_config_cache() -> None:
 def get_config(key: str) -> Any:
     """The current value of a setting: the stored one if valid, else the coded default."""
     definition = config_key(key)
-    stored = _cache.stored()
+    stored = _cache.get()
     if key not in stored:
         return definition.default
     try:
