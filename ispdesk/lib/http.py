@@ -12,6 +12,8 @@ import re
 import ssl
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +30,27 @@ _SECRET_QUERY = re.compile(r"(?i)((?:token|key|secret|password|apikey)=)[^&]+")
 def _ssl_context() -> ssl.SSLContext:
     # Built once: loading the CA store costs tens of milliseconds per client otherwise.
     return ssl.create_default_context()
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header's value (seconds or an HTTP date), if it
+    says; never negative."""
+    raw = (value or "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(seconds, 0.0)
 
 
 def redact_url(url: str, secrets: tuple[str, ...] = ()) -> str:

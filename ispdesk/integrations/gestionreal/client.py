@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -32,7 +31,7 @@ from ispdesk.integrations.gestionreal.mapping import (
     plain,
     request_date,
 )
-from ispdesk.lib.http import HttpClient, HttpError, redact_url
+from ispdesk.lib.http import HttpClient, HttpError, redact_url, retry_after_seconds
 
 logger = logging.getLogger("ispdesk.integrations.gestionreal")
 
@@ -314,7 +313,7 @@ class GestionRealClient:
 
     def _wait(self, attempt: int, retry_after: str | None) -> None:
         wait = self.settings.backoff * 2 ** (attempt - 1)
-        asked = _retry_after_seconds(retry_after, self._now())
+        asked = retry_after_seconds(retry_after, self._now())
         if asked is not None:
             wait = asked
         self._sleep(max(0.0, min(wait, self.settings.max_wait)))
@@ -418,19 +417,3 @@ def _phones(value: Any) -> tuple[str, ...]:
 
 def _is_mobile_key(key: str) -> bool:
     return any(word in fold(key) for word in MOBILE_KEYS)
-
-
-def _retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())

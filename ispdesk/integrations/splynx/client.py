@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -40,7 +39,7 @@ from ispdesk.integrations.splynx.records import (
     to_int,
 )
 from ispdesk.integrations.splynx.search import Condition, eq, format_value, search_params
-from ispdesk.lib.http import HttpClient, HttpError
+from ispdesk.lib.http import HttpClient, HttpError, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -101,21 +100,6 @@ class SplynxSettings:
     @property
     def uses_tokens(self) -> bool:
         return self.auth_type == "admin" or (self.auth_type == "api_key" and self.api_key_token)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("retry-after", "").strip()
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 class SplynxClient:
@@ -322,7 +306,7 @@ class SplynxClient:
         return float(min(self.settings.backoff * 2 ** (attempt - 1), self.settings.max_retry_after))
 
     def _delay(self, response: httpx.Response, attempt: int) -> float:
-        asked = _retry_after(response)
+        asked = retry_after_seconds(response.headers.get("retry-after"))
         if asked is None:
             return self._backoff(attempt)
         return min(asked, self.settings.max_retry_after)

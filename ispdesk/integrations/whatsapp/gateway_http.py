@@ -8,14 +8,13 @@ reason, and the failures every gateway shares mapped to GatewayError (no answer 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
 
 from ispdesk.integrations.whatsapp.base import GatewayError, WebhookRejected
-from ispdesk.lib.http import HttpClient, HttpError, redact_url
+from ispdesk.lib.http import HttpClient, HttpError, redact_url, retry_after_seconds
 
 REASON_LIMIT = 200
 # A Retry-After beyond this is treated as this: a gateway must not park a message for days.
@@ -31,23 +30,9 @@ def json_body(response: httpx.Response) -> Any:
 
 
 def retry_after(response: httpx.Response, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date), if any."""
-    raw = response.headers.get("retry-after", "").strip()
-    if not raw:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), if any, capped."""
+    seconds = retry_after_seconds(response.headers.get("retry-after"), now)
+    return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
 def reason(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
