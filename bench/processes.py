@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -148,6 +148,19 @@ def run_command(
     service.stop()
 
 
+def _wait_for(service: Service, condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """`wait_until` while the service runs; a failure carries the end of its log."""
+    try:
+        wait_until(
+            condition,
+            timeout=timeout,
+            message=f"{service.name} {what}",
+            still_starting=service.alive,
+        )
+    except (RuntimeError, TimeoutError) as exc:
+        raise RuntimeError(f"{exc}\n{service.log_tail()}") from None
+
+
 def wait_http(url: str, service: Service, timeout: float = 60.0) -> None:
     def answers() -> bool:
         try:
@@ -155,27 +168,11 @@ def wait_http(url: str, service: Service, timeout: float = 60.0) -> None:
         except httpx.HTTPError:
             return False
 
-    try:
-        wait_until(
-            answers,
-            timeout=timeout,
-            message=f"{service.name} at {url}",
-            still_starting=service.alive,
-        )
-    except (RuntimeError, TimeoutError) as exc:
-        raise RuntimeError(f"{exc}\n{service.log_tail()}") from None
+    _wait_for(service, answers, timeout, f"at {url}")
 
 
 def wait_log(service: Service, text: str, timeout: float = 60.0) -> None:
-    try:
-        wait_until(
-            lambda: text in service.log_tail(100_000),
-            timeout=timeout,
-            message=f"{service.name} printing {text!r}",
-            still_starting=service.alive,
-        )
-    except (RuntimeError, TimeoutError) as exc:
-        raise RuntimeError(f"{exc}\n{service.log_tail()}") from None
+    _wait_for(service, lambda: text in service.log_tail(100_000), timeout, f"printing {text!r}")
 
 
 def wait_file(path: Path, service: Service, timeout: float = 30.0) -> None:
