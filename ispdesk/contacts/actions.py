@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from ispdesk.contacts.importing import ImportRow
 from ispdesk.contacts.models import Contact
 from ispdesk.lib.dni import DniError, normalize_dni
+from ispdesk.lib.memo import forget, in_memo_scope, remember, remembered
 from ispdesk.lib.phones import PhoneError, format_phone, normalize_phone
 from ispdesk.operators.models import Area
 from ispdesk.realtime.events import send_event_on_commit
@@ -409,12 +411,53 @@ def _profile_name(profile_name: str) -> str:
     return name[:MAX_NAME_LENGTH] or UNKNOWN_NAME
 
 
+# Inside a `memo_scope` (a hand-over batch) contacts are looked up once per phone and alias,
+# all of a batch's at once (`prefetch_whatsapp_contacts`), and the batch's own writes noted.
+def _phone_key(phone: str) -> tuple[str, str]:
+    return ("whatsapp_contact.phone", phone)
+
+
+def _lid_key(lid: str) -> tuple[str, str]:
+    return ("whatsapp_contact.lid", lid)
+
+
 def _find_for_whatsapp(phone: str | None, lid: str | None) -> Contact | None:
-    if phone is not None and (found := Contact.objects.filter(phone=phone).first()):
+    if phone is not None and (
+        found := remembered(_phone_key(phone), Contact.objects.filter(phone=phone).first)
+    ):
         return found
     if lid is not None:
-        return Contact.objects.filter(lid=lid).first()
+        return remembered(_lid_key(lid), Contact.objects.filter(lid=lid).first)
     return None
+
+
+def _note_contact(contact: Contact) -> None:
+    if contact.phone:
+        remember(_phone_key(contact.phone), contact)
+    if contact.lid:
+        remember(_lid_key(contact.lid), contact)
+
+
+def prefetch_whatsapp_contacts(senders: Iterable[tuple[str, str]]) -> None:
+    """Inside a memo scope, read the contacts of many (phone, @lid) senders in one query."""
+    if not in_memo_scope():
+        return
+    phones: set[str] = set()
+    lids: set[str] = set()
+    for raw_phone, raw_lid in senders:
+        if phone := _whatsapp_phone(raw_phone):
+            phones.add(phone)
+        if lid := (raw_lid or "").strip():
+            lids.add(lid)
+    if not phones and not lids:
+        return
+    found = list(Contact.objects.filter(Q(phone__in=phones) | Q(lid__in=lids)))
+    by_phone = {contact.phone: contact for contact in found if contact.phone}
+    by_lid = {contact.lid: contact for contact in found if contact.lid}
+    for phone in phones:
+        remember(_phone_key(phone), by_phone.get(phone))
+    for lid in lids:
+        remember(_lid_key(lid), by_lid.get(lid))
 
 
 def _phone_taken(phone: str) -> bool:
@@ -449,6 +492,11 @@ def _record_aliases(
         # A simultaneous message stored the same alias on another contact first; the alias
         # is recorded there, and this message still belongs to this contact.
         contact.refresh_from_db()
+        if phone is not None:
+            forget(_phone_key(phone))
+        if lid is not None:
+            forget(_lid_key(lid))
+    _note_contact(contact)
     return contact
 
 
@@ -479,6 +527,11 @@ def find_or_create_contact_for_whatsapp(
                 record_audit(None, "contact.created", contact, after=contact_snapshot(contact))
                 _send_update(contact.pk)
         except IntegrityError:
+            if phone is not None:
+                forget(_phone_key(phone))
+            if lid is not None:
+                forget(_lid_key(lid))
             continue
+        _note_contact(contact)
         return contact, True
     raise RuntimeError(f"no contact for phone {phone} / lid {lid} after three attempts")

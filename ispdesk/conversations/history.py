@@ -18,11 +18,12 @@ from ispdesk.conversations.models import (
     Message,
     Sender,
 )
+from ispdesk.lib.bulk import insert
 from ispdesk.messaging.message_templates import render_message
 from ispdesk.messaging.models import Purpose
 from ispdesk.messaging.outbox import queue_message
 from ispdesk.operators.models import Area, Operator
-from ispdesk.realtime.events import send_event_on_commit
+from ispdesk.realtime.events import later_pk, send_event_on_commit
 from ispdesk.system.config import get_config
 
 PREVIEW_LENGTH = 200
@@ -49,14 +50,16 @@ def log_event(
     area: Area | None = None,
     detail: str = "",
 ) -> ConversationEvent:
-    return ConversationEvent.objects.create(
-        conversation=conversation,
-        kind=kind,
-        actor=actor_user(actor),
-        operator=operator,
-        area=area,
-        detail=detail[:500],
-        created_at=moment(now),
+    return insert(
+        ConversationEvent(
+            conversation=conversation,
+            kind=kind,
+            actor=actor_user(actor),
+            operator=operator,
+            area=area,
+            detail=detail[:500],
+            created_at=moment(now),
+        )
     )
 
 
@@ -81,7 +84,7 @@ def announce_message(conversation: Conversation, message: Message) -> None:
         {
             "type": "message:new",
             "conversation": conversation.pk,
-            "message": message.pk,
+            "message": later_pk(message),
             "sender": message.sender,
             "version": conversation.version,
         },
@@ -111,13 +114,15 @@ def say(
         purpose=Purpose.CUSTOMER,
         context={"conversation": conversation.pk},
     )
-    message = Message.objects.create(
-        conversation=conversation,
-        sender=sender,
-        text=text,
-        author=actor_user(author),
-        outbound=outbound,
-        created_at=moment(now),
+    message = insert(
+        Message(
+            conversation=conversation,
+            sender=sender,
+            text=text,
+            author=actor_user(author),
+            outbound=outbound,
+            created_at=moment(now),
+        )
     )
     note_line(conversation, message)
     announce_message(conversation, message)

@@ -33,6 +33,7 @@ from ispdesk.conversations.models import (
     Sender,
 )
 from ispdesk.conversations.queue import drain_after_commit
+from ispdesk.lib.bulk import insert
 from ispdesk.lib.memo import remembered
 from ispdesk.messaging.models import InboundMessage
 
@@ -49,7 +50,11 @@ def handle_inbound(message: InboundMessage) -> None:
     )
     conversation, created = live_conversation(contact, message.connection, message.chat_id, now)
     if created:
-        earlier = Conversation.objects.filter(contact=contact).exclude(pk=conversation.pk).count()
+        earlier = (
+            0
+            if contact_created
+            else Conversation.objects.filter(contact=contact).exclude(pk=conversation.pk).count()
+        )
         log_event(
             conversation,
             EventKind.CREATED,
@@ -63,13 +68,15 @@ def handle_inbound(message: InboundMessage) -> None:
         )
         if contact_created:
             log_event(conversation, EventKind.CONTACT_CREATED, now, detail=contact.name)
-    line = Message.objects.create(
-        conversation=conversation,
-        sender=Sender.CUSTOMER,
-        text=message.text,
-        media_url=message.media_url,
-        inbound=message,
-        created_at=now,
+    line = insert(
+        Message(
+            conversation=conversation,
+            sender=Sender.CUSTOMER,
+            text=message.text,
+            media_url=message.media_url,
+            inbound=message,
+            created_at=now,
+        )
     )
     note_line(conversation, line)
     conversation.last_inbound_at = now

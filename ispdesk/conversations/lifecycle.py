@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 
 from ispdesk.contacts.models import Contact
 from ispdesk.conversations.history import (
@@ -29,7 +30,7 @@ from ispdesk.conversations.models import (
 from ispdesk.lib.memo import remembered
 from ispdesk.messaging.models import GatewayConnection
 from ispdesk.operators.hours import area_openings, describe_opening
-from ispdesk.operators.models import Area
+from ispdesk.operators.models import Area, Operator
 
 # A courtesy message for an area that never opens is not repeated for this long.
 NEVER_OPENS_QUIET = timedelta(days=1)
@@ -48,7 +49,7 @@ def live_conversation(
     insert win and the other find (and wait for) that row.
     """
     key = live_key(contact, connection)
-    found = _locked(key)
+    found = _locked_live(key, contact, connection)
     if found is not None:
         return found, False
     try:
@@ -63,17 +64,47 @@ def live_conversation(
                 created_at=now,
             )
     except IntegrityError:
-        found = _locked(key)
+        found = _locked_live(key, contact, connection)
         if found is None:
             raise
         return found, False
     return created, True
 
 
+def _locked_live(key: str, contact: Contact, connection: GatewayConnection) -> Conversation | None:
+    """Lock and read the live conversation alone, and attach what the caller has: the
+    contact and connection it was looked up by, the area and assignee once per batch."""
+    found = Conversation.objects.select_for_update().filter(live_key=key).first()
+    if found is None:
+        return None
+    found.contact = contact
+    found.connection = connection
+    if (area_id := found.area_id) is not None and (
+        area := remembered(("area", area_id), Area.objects.filter(pk=area_id).first)
+    ):
+        found.area = area
+    if (assignee_id := found.assignee_id) is not None and (
+        assignee := remembered(
+            ("operator", assignee_id), Operator.objects.filter(pk=assignee_id).first
+        )
+    ):
+        found.assignee = assignee
+    return found
+
+
 def lock_conversation(**lookup: Any) -> Conversation | None:
-    """Lock one conversation row (only that row: PostgreSQL refuses FOR UPDATE across the
-    nullable joins, and locking the contact or connection would serialise every chat), then
-    read it with what actions need."""
+    """Lock one conversation row and read it with what actions need. Only that row: locking
+    the contact or connection would serialise every chat (and PostgreSQL refuses FOR UPDATE
+    across the nullable joins), so where the database cannot name the table to lock
+    (MariaDB), the lock and the read are two queries."""
+    related = ("contact", "connection", "area", "assignee__user")
+    if db_connection.features.has_select_for_update_of:
+        return (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related(*related)
+            .filter(**lookup)
+            .first()
+        )
     pk = (
         Conversation.objects.select_for_update()
         .filter(**lookup)
@@ -82,13 +113,7 @@ def lock_conversation(**lookup: Any) -> Conversation | None:
     )
     if pk is None:
         return None
-    return Conversation.objects.select_related(
-        "contact", "connection", "area", "assignee__user"
-    ).get(pk=pk)
-
-
-def _locked(key: str) -> Conversation | None:
-    return lock_conversation(live_key=key)
+    return Conversation.objects.select_related(*related).get(pk=pk)
 
 
 def to_queue(

@@ -24,6 +24,7 @@ from ispdesk.conversations.filters import queue_order
 from ispdesk.conversations.history import announce, log_event, say_template
 from ispdesk.conversations.models import Conversation, ConversationStatus, EventKind
 from ispdesk.conversations.routing import ChatCandidate, RouteDecision, assign_in_order
+from ispdesk.lib.bulk import deferred_inserts
 from ispdesk.lib.calendar import is_available
 from ispdesk.operators.calendars import business_calendar, windows_by_operator
 from ispdesk.operators.hours import area_openings
@@ -118,15 +119,14 @@ def assign(
     conversation.queued_at = None
     conversation.flow_state = {}
     conversation.version += 1
-    conversation.save()
     operator.last_chat_assigned_at = now
     operator.save(update_fields=["last_chat_assigned_at"])
     log_event(conversation, kind, now, actor=actor, operator=operator, detail=reason)
-    if conversation.status == ConversationStatus.OPEN and previous is None:
+    if previous is None:
         say_template(
             conversation, "chat_assigned", now, operator=operator.user.first_name or operator.name
         )
-        conversation.save(update_fields=["last_message_at", "last_message_preview"])
+    conversation.save()
     extra = [f"user.{previous.user_id}"] if previous is not None else []
     announce(
         conversation, "conversation:incoming" if previous is None else "conversation:update", *extra
@@ -150,7 +150,7 @@ def drain(
     Chats in `announce_ids` that still wait are told their place. Returns how many were
     assigned."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), deferred_inserts():
         if not area_is_open(area_id, now):
             return 0  # the courtesy message told them when we open
         assigned = _assign_waiting(area_id, now)

@@ -51,6 +51,12 @@ def _handle_inbound(message: Any) -> None:
     handle_inbound(message)
 
 
+def _prepare_batch(messages: list[Any]) -> None:
+    from ispdesk.contacts.actions import prefetch_whatsapp_contacts
+
+    prefetch_whatsapp_contacts((message.phone, message.lid) for message in messages)
+
+
 def _batch() -> Any:
     from ispdesk.conversations.queue import drains_deferred
 
@@ -58,10 +64,15 @@ def _batch() -> Any:
 
 
 def connect() -> None:
-    from ispdesk.messaging.inbound import register_batch_context, register_inbound_handler
+    from ispdesk.messaging.inbound import (
+        register_batch_context,
+        register_batch_preparer,
+        register_inbound_handler,
+    )
 
     register_inbound_handler(_handle_inbound)
     register_batch_context(_batch)
+    register_batch_preparer(_prepare_batch)
     register_subscription("area", _may_join_area)
     register_subscription("conversation", _may_join_conversation)
     register_frame_handler("console:hello", _console_hello)

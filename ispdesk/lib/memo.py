@@ -38,3 +38,20 @@ def remembered(key: Hashable, compute: Callable[[], T]) -> T:
     if key not in values:
         values[key] = compute()
     return values[key]  # type: ignore[no-any-return]
+
+
+def in_memo_scope() -> bool:
+    return getattr(_local, "values", None) is not None
+
+
+def remember(key: Hashable, value: Any) -> None:
+    """Set a key's value in the open scope (a row this batch just wrote); no-op outside."""
+    values: dict[Hashable, Any] | None = getattr(_local, "values", None)
+    if values is not None:
+        values[key] = value
+
+
+def forget(key: Hashable) -> None:
+    values: dict[Hashable, Any] | None = getattr(_local, "values", None)
+    if values is not None:
+        values.pop(key, None)

@@ -3,7 +3,8 @@
 The service desk (conversations) registers a handler; until then messages are stored and
 visible. Handlers run in the hand-over loop's batch transaction (`messaging.pending`), after
 the webhook answered, and must only write rows (and queue outbox messages), never call a
-gateway: a batch may be rolled back and run again (when one of its messages fails).
+gateway: a batch may be rolled back and run again (when one of its messages fails). Rows
+written with `lib.bulk.insert` get their ids only as the batch (or message) ends.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from ispdesk.messaging.models import InboundMessage
 
 InboundHandler = Callable[[InboundMessage], None]
 BatchContext = Callable[[], AbstractContextManager[None]]
+BatchPreparer = Callable[[list[InboundMessage]], None]
 _handlers: list[InboundHandler] = []
 _batch_contexts: list[BatchContext] = []
+_preparers: list[BatchPreparer] = []
 
 
 def register_inbound_handler(handler: InboundHandler) -> None:
@@ -46,3 +49,16 @@ def batch_context() -> ExitStack:
     for factory in list(_batch_contexts):
         stack.enter_context(factory())
     return stack
+
+
+def register_batch_preparer(preparer: BatchPreparer) -> None:
+    """Called with each batch's messages, in its transaction, before they are handed off:
+    the desk reads the batch's contacts in one query instead of one per message."""
+    if preparer not in _preparers:
+        _preparers.append(preparer)
+
+
+def prepare_batch(messages: list[InboundMessage]) -> None:
+    if messages:
+        for preparer in list(_preparers):
+            preparer(messages)

@@ -12,8 +12,9 @@ from django.db import transaction
 from django.db.models import Case, QuerySet, When
 from django.utils import timezone
 
+from ispdesk.lib.bulk import insert
 from ispdesk.messaging.models import GatewayConnection, GatewayKind, OutboundMessage, Purpose
-from ispdesk.realtime.events import send_event_on_commit
+from ispdesk.realtime.events import later_pk, send_event_on_commit
 
 
 class NoConnection(Exception):
@@ -58,15 +59,17 @@ def queue_message(
     if not body and not media_url:
         raise ValueError("a message needs a body or a media URL")
     connection = connection or default_connection()
-    message = OutboundMessage.objects.create(
-        connection=connection,
-        to=to,
-        body=body,
-        media_url=media_url,
-        quoted_id=quoted_id,
-        purpose=purpose,
-        context=context or {},
-        next_attempt_at=timezone.now(),
+    message = insert(
+        OutboundMessage(
+            connection=connection,
+            to=to,
+            body=body,
+            media_url=media_url,
+            quoted_id=quoted_id,
+            purpose=purpose,
+            context=context or {},
+            next_attempt_at=timezone.now(),
+        )
     )
     transaction.on_commit(wake_sender)
     publish_status(message)
@@ -83,7 +86,7 @@ def publish_status(message: OutboundMessage, status: str | None = None) -> None:
         groups.extend(group for group in extra if isinstance(group, str) and group)
     event: dict[str, Any] = {
         "type": "message:status",
-        "message": message.pk,
+        "message": later_pk(message),
         "status": status or message.status,
     }
     conversation = context.get("conversation")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -177,10 +177,29 @@ def _send_bundles(collected: list[tuple[list[str], dict[str, Any]]]) -> None:
         logger.exception("could not publish a bundle of %s events", len(collected))
 
 
+class Later:
+    """An event value known only when the transaction commits: the id of a row written at
+    the end of a `lib.bulk.deferred_inserts` block."""
+
+    def __init__(self, compute: Callable[[], Any]) -> None:
+        self.compute = compute
+
+
+def later_pk(instance: Any) -> Any:
+    """The instance's primary key, or a `Later` one when it is not inserted yet."""
+    return instance.pk if instance.pk is not None else Later(lambda: instance.pk)
+
+
+def _resolved(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: value.compute() if isinstance(value, Later) else value for key, value in event.items()
+    }
+
+
 def send_event_on_commit(groups: Iterable[str], event: dict[str, Any]) -> None:
     """Publish once the current transaction commits (at once when none is open)."""
     frozen_groups = list(groups)
     frozen_event = dict(event)
     if "type" not in frozen_event:
         raise ValueError("an event needs a 'type'")
-    transaction.on_commit(lambda: publish_now(frozen_groups, frozen_event), robust=True)
+    transaction.on_commit(lambda: publish_now(frozen_groups, _resolved(frozen_event)), robust=True)

@@ -1,0 +1,131 @@
+"""A hand-over batch does the desk's work for many messages in a few queries per message:
+contacts read once per batch, each chat locked and read alone, chat lines, outbox rows and
+history written with one INSERT per table, events naming the rows by their ids."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
+
+from ispdesk.contacts.models import Contact
+from ispdesk.conversations.models import Conversation, ConversationEvent, EventKind, Message
+from ispdesk.conversations.tests.conftest import make_contact
+from ispdesk.conversations.tests.test_lifecycle import menu_flow
+from ispdesk.messaging.models import GatewayConnection, OutboundMessage
+from ispdesk.messaging.pending import hand_over_waiting
+from ispdesk.messaging.receiving import receive_events
+from ispdesk.messaging.tests.webhook_support import message_event
+from ispdesk.realtime import events
+
+# Committed batches, as in production: their queues drain once, after the commit.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+_sequence = iter(range(1_000_000))
+
+
+@pytest.fixture(autouse=True)
+def background(settings: Any) -> None:
+    settings.INBOUND_HANDLING = "background"
+
+
+def phone(number: int) -> str:
+    return f"+54935155{number:05d}"
+
+
+def write(connection: GatewayConnection, texts: list[tuple[int, str]]) -> None:
+    """Customers (by number) write, as one webhook delivery each."""
+    for number, text in texts:
+        receive_events(
+            connection,
+            [
+                message_event(
+                    f"wamid.batch.{next(_sequence)}",
+                    chat_id=f"{phone(number)[1:]}@s.whatsapp.net",
+                    phone=phone(number),
+                    name=f"Cliente {number}",
+                    text=text,
+                )
+            ],
+        )
+
+
+def hand_over_counting() -> int:
+    """Hand everything waiting over in one batch; the number of queries it took."""
+    with CaptureQueriesContext(db_connection) as queries:
+        result = hand_over_waiting(batch_size=500)
+    assert not result.full
+    return len(queries)
+
+
+def test_known_customers_cost_a_few_queries_each_whatever_the_batch_size(
+    connection, soporte, ventas
+):
+    menu_flow(soporte, ventas)
+    write(connection, [(n, "hola") for n in range(30)])
+    hand_over_counting()  # contacts and chats now exist, each waiting at the menu
+
+    write(connection, [(n, "1") for n in range(5)])
+    small = hand_over_counting()
+    write(connection, [(n, "1") for n in range(5, 30)])
+    large = hand_over_counting()
+
+    # Each answer: its chat locked and read, saved, its queue position told (the drain);
+    # contacts, chat lines, outbox rows and history events cost the batch a few queries.
+    per_message = (large - small) / 25
+    assert per_message <= 3, f"{per_message:.1f} queries per message"
+    assert Message.objects.filter(text="Te paso con Soporte.").count() == 30
+    assert OutboundMessage.objects.filter(body="Te paso con Soporte.").count() == 30
+
+
+def test_new_customers_each_get_one_contact_and_one_chat_with_its_history(
+    connection, soporte, ventas
+):
+    menu_flow(soporte, ventas)
+    make_contact("Cliente conocido", phone(1))
+    # Two messages of each customer in one batch: the second finds the contact and chat
+    # the first created in that batch.
+    write(connection, [(n, text) for text in ("hola", "1") for n in range(1, 4)])
+
+    hand_over_counting()
+
+    assert Contact.objects.filter(phone__in=[phone(n) for n in range(1, 4)]).count() == 3
+    chats = Conversation.objects.filter(contact__phone__in=[phone(n) for n in range(1, 4)])
+    assert chats.count() == 3
+    for chat in chats:
+        lines = list(chat.messages.order_by("pk").values_list("sender", "text"))
+        assert lines[:4] == [
+            ("customer", "hola"),
+            ("bot", "¡Hola! Elegí una opción:\n1. Soporte técnico\n2. Ventas\n3. Nada más"),
+            ("customer", "1"),
+            ("bot", "Te paso con Soporte."),
+        ]
+        bot_lines = chat.messages.filter(sender="bot")
+        assert all(line.outbound is not None for line in bot_lines)
+        kinds = list(chat.events.order_by("pk").values_list("kind", flat=True))
+        assert kinds[0] == EventKind.CREATED
+        assert EventKind.HANDOFF in kinds
+    known = Conversation.objects.get(contact__phone=phone(1))
+    assert not known.events.filter(kind=EventKind.CONTACT_CREATED).exists()
+    assert ConversationEvent.objects.filter(kind=EventKind.CONTACT_CREATED).count() == 2
+
+
+def test_the_batchs_events_name_the_chat_lines_it_wrote(connection, soporte, ventas, monkeypatch):
+    menu_flow(soporte, ventas)
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(events, "publish_now", lambda groups, event: sent.append(event))
+    write(connection, [(n, "hola") for n in range(3)])
+
+    hand_over_counting()
+
+    named = {
+        event["message"]
+        for event in sent
+        if event["type"] == "message:new" and "conversation" in event
+    }
+    assert named == set(Message.objects.values_list("pk", flat=True))
+    statuses = {event["message"] for event in sent if event["type"] == "message:status"}
+    assert statuses == set(OutboundMessage.objects.values_list("pk", flat=True))
+    assert all(isinstance(value, int) for value in named | statuses)

@@ -1,0 +1,85 @@
+"""Rows written with one INSERT per table at the end of a block instead of one per row.
+
+A hand-over batch writes, for each of up to fifty customer messages, a chat line, the bot's
+line and its outbox row, and history events: a few hundred single-row INSERTs, each a round
+trip and a walk through the ORM. Inside `deferred_inserts()`, `insert(obj)` only collects the
+instance; when the block ends, each table's rows go in with one `bulk_create`, tables whose
+rows point at others' (a chat line at its outbox row) after those. Outside a block `insert`
+saves at once, so callers behave the same with or without one.
+
+An instance collected in a block has no primary key until the block ends: code inside must
+not use it (events name it with `realtime.events.later_pk`, resolved after commit). Rows are
+inserted in the order they were collected, so their ids keep that order within a table.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
+
+_local = threading.local()
+
+
+class _Pending:
+    def __init__(self) -> None:
+        self.rows: dict[type[models.Model], list[models.Model]] = {}
+
+    def add(self, instance: models.Model) -> None:
+        self.rows.setdefault(type(instance), []).append(instance)
+
+    def _waits_for_another(self, model: type[models.Model]) -> bool:
+        """True while a table this one points at still has rows to insert."""
+        return any(
+            field.is_relation
+            and field.related_model is not model
+            and field.related_model in self.rows
+            for field in model._meta.concrete_fields
+        )
+
+    def flush(self) -> None:
+        while self.rows:
+            ready = [model for model in self.rows if not self._waits_for_another(model)]
+            model = ready[0] if ready else next(iter(self.rows))  # a cycle: Django will say
+            _insert_all(model, self.rows.pop(model))
+
+
+def _insert_all(model: type[models.Model], rows: list[models.Model]) -> None:
+    if len(rows) > 1 and connection.features.can_return_rows_from_bulk_insert:
+        # Django fills each row's foreign keys from related rows saved since (a chat line's
+        # outbox row) and sets the new primary keys on the instances.
+        model._default_manager.bulk_create(rows)
+        return
+    for row in rows:
+        row.save(force_insert=True)
+
+
+@contextmanager
+def deferred_inserts() -> Iterator[None]:
+    """Collect `insert`ed rows and write them, a table at a time, when the block ends
+    without an error (inside the caller's transaction). Nested blocks share the outer's."""
+    if getattr(_local, "pending", None) is not None:
+        yield
+        return
+    pending = _local.pending = _Pending()
+    try:
+        yield
+        _local.pending = None  # rows a failing flush leaves are dropped with its transaction
+        pending.flush()
+    finally:
+        _local.pending = None
+
+
+def insert(instance: M) -> M:
+    """Save a new row now, or at the end of the open `deferred_inserts` block."""
+    pending: _Pending | None = getattr(_local, "pending", None)
+    if pending is None:
+        instance.save(force_insert=True)
+    else:
+        pending.add(instance)
+    return instance

@@ -1,0 +1,121 @@
+"""Rows collected in a block and written a table at a time (`lib.bulk`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from ispdesk.conversations.models import Conversation, Message, Sender
+from ispdesk.conversations.tests.conftest import make_conversation
+from ispdesk.lib.bulk import deferred_inserts, insert
+from ispdesk.messaging.models import OutboundMessage
+from ispdesk.realtime import events
+from ispdesk.realtime.events import later_pk, send_event_on_commit
+
+pytestmark = pytest.mark.django_db
+
+
+class Boom(Exception):
+    pass
+
+
+def outbound(conversation: Conversation, body: str) -> OutboundMessage:
+    return OutboundMessage(
+        connection=conversation.connection,
+        to=conversation.chat_id,
+        body=body,
+        next_attempt_at=conversation.created_at,
+    )
+
+
+def line(conversation: Conversation, row: OutboundMessage) -> Message:
+    return Message(
+        conversation=conversation,
+        sender=Sender.BOT,
+        text=row.body,
+        outbound=row,
+        created_at=conversation.created_at,
+    )
+
+
+def inserts(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"].split("(")[0].strip() for q in queries if q["sql"].startswith("INSERT")]
+
+
+def test_outside_a_block_a_row_is_saved_at_once():
+    conversation = make_conversation()
+
+    row = insert(outbound(conversation, "hola"))
+
+    assert row.pk is not None
+    assert OutboundMessage.objects.filter(pk=row.pk, body="hola").exists()
+
+
+def test_a_block_writes_each_table_once_parents_first_in_the_order_collected():
+    conversation = make_conversation()
+    with CaptureQueriesContext(connection) as queries, transaction.atomic(), deferred_inserts():
+        pairs = []
+        for number in range(3):
+            row = outbound(conversation, f"respuesta {number}")
+            # The chat line is collected before the outbox row it points at.
+            pairs.append((insert(line(conversation, row)), insert(row)))
+        assert all(chat.pk is None and row.pk is None for chat, row in pairs)
+        assert not Message.objects.exists()
+
+    tables = inserts(queries)
+    assert tables == [
+        f"INSERT INTO {connection.ops.quote_name(OutboundMessage._meta.db_table)}",
+        f"INSERT INTO {connection.ops.quote_name(Message._meta.db_table)}",
+    ]
+    stored = list(Message.objects.order_by("pk").values_list("text", "outbound__body"))
+    assert stored == [(f"respuesta {n}", f"respuesta {n}") for n in range(3)]
+    assert [chat.pk for chat, _row in pairs] == sorted(chat.pk for chat, _row in pairs)
+    assert all(chat.outbound_id == row.pk for chat, row in pairs)
+
+
+def test_a_block_that_raises_writes_nothing_and_leaves_no_rows_behind():
+    conversation = make_conversation()
+    with (
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(Boom),
+        transaction.atomic(),
+        deferred_inserts(),
+    ):
+        insert(outbound(conversation, "perdido"))
+        raise Boom
+
+    assert inserts(queries) == []
+    assert not OutboundMessage.objects.exists()
+    after = insert(outbound(conversation, "después"))  # no block open: saved at once
+    assert after.pk is not None
+    assert list(OutboundMessage.objects.values_list("body", flat=True)) == ["después"]
+
+
+def test_a_nested_block_leaves_the_writing_to_the_outer_one():
+    conversation = make_conversation()
+    with transaction.atomic(), deferred_inserts():
+        with deferred_inserts():
+            row = insert(outbound(conversation, "adentro"))
+        assert row.pk is None
+    assert row.pk is not None
+
+
+def test_an_event_names_a_deferred_row_by_its_id_once_committed(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+):
+    conversation = make_conversation()
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(events, "publish_now", lambda groups, event: sent.append(event))
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+        deferred_inserts(),
+    ):
+        row = insert(outbound(conversation, "hola"))
+        send_event_on_commit(["role.admin"], {"type": "test:row", "message": later_pk(row)})
+
+    assert row.pk is not None
+    assert sent == [{"type": "test:row", "message": row.pk}]
