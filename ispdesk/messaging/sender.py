@@ -51,17 +51,22 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[-100:]
 
 
-def due_messages(now: datetime, limit: int) -> list[tuple[int, int]]:
-    """(message id, connection id) of up to `limit` due messages, oldest due first.
+def due_rows(now: datetime, limit: int) -> list[OutboundMessage]:
+    """Up to `limit` due messages with their connections, oldest due first.
 
     Messages of a connection whose send slot is taken until later are left for later.
     """
     return list(
         OutboundMessage.objects.filter(due_filter(now))
         .exclude(connection__next_send_at__gt=now)
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", "connection_id")[:limit]
+        .select_related("connection")
+        .order_by("next_attempt_at", "pk")[:limit]
     )
+
+
+def due_messages(now: datetime, limit: int) -> list[tuple[int, int]]:
+    """(message id, connection id) of the due messages `due_rows` lists."""
+    return [(row.pk, row.connection_id) for row in due_rows(now, limit)]
 
 
 def next_due_at() -> datetime | None:
@@ -119,11 +124,12 @@ def send_due_messages(
     result = PassResult()
     policy = RetryPolicy.from_config()
     lease = timedelta(seconds=get_config("outbox_claim_lease_seconds"))
-    candidates = due_messages(now or timezone.now(), batch_size)
+    candidates = due_rows(now or timezone.now(), batch_size)
     result.listed = len(candidates)
     result.full = len(candidates) >= batch_size
     busy: dict[int, datetime] = {}
-    for pk, connection_id in candidates:
+    for row in candidates:
+        pk, connection_id = row.pk, row.connection_id
         if stop is not None and stop.is_set():
             break
         until = busy.get(connection_id)
@@ -132,7 +138,7 @@ def send_due_messages(
             result.outcomes["waiting"] += 1
             continue
         try:
-            delivery = deliver(pk, worker, now=now, policy=policy, lease=lease)
+            delivery = deliver(pk, worker, now=now, policy=policy, lease=lease, listed=row)
         except Exception:
             result.errors += 1
             logger.exception("message %s: the sender failed to handle it", pk)

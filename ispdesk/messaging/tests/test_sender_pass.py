@@ -1,0 +1,81 @@
+"""A sender pass reads its due messages once and sends each with a claim and a record, each
+statement committing on its own (no transaction per message)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from ispdesk.messaging.models import OutboundMessage, OutboundStatus, Purpose
+from ispdesk.messaging.sender import due_rows, send_due_messages
+from ispdesk.messaging.sending import deliver
+from ispdesk.messaging.tests.sender_support import make_connection, queue, reloaded
+
+# Committed work, as the sender loop runs it: outside any transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_pass_costs_a_claim_a_record_and_a_receipt_check_per_message(script):
+    connection = make_connection(script)
+    messages = queue(connection, 6)
+
+    with CaptureQueriesContext(db_connection) as queries:
+        result = send_due_messages("worker-1")
+
+    assert result.outcomes["sent"] == 6
+    assert [reloaded(m).status for m in messages] == [OutboundStatus.SENT] * 6
+    assert [send.text for send in script.sends] == [f"mensaje {n}" for n in range(6)]
+    # (The business settings are read once per process, whenever that happens.)
+    sql = [query["sql"] for query in queries if "system_systemconfig" not in query["sql"]]
+    statements = [text.split()[0].upper() for text in sql]
+    assert "BEGIN" not in statements and "SAVEPOINT" not in statements
+    # The listing, then per message: the claim, the record, the early-receipt check.
+    assert len(sql) == 1 + 6 * 3, statements
+
+
+def test_a_row_changed_since_the_pass_read_it_is_left_to_the_next_pass(script):
+    connection = make_connection(script)
+    [message] = queue(connection)
+    [listed] = due_rows(timezone.now(), 10)
+    # Another worker claimed it meanwhile, failed, and queued it again.
+    OutboundMessage.objects.filter(pk=message.pk).update(attempts=1)
+
+    delivery = deliver(message.pk, "worker-1", listed=listed)
+
+    assert delivery.outcome == "taken"
+    assert script.sends == []
+    assert reloaded(message).status == OutboundStatus.QUEUED
+    assert send_due_messages("worker-1").outcomes["sent"] == 1
+    assert reloaded(message).attempts == 2
+
+
+def test_an_echo_stored_before_the_record_is_merged_outside_a_transaction(script):
+    connection = make_connection(script)
+    [message] = queue(connection)
+    now = timezone.now()
+
+    def echo_first(sent: Any) -> None:
+        # The gateway's fromMe webhook arrives before its answer: an echo with a receipt.
+        OutboundMessage.objects.create(
+            connection=connection,
+            to=message.to,
+            body=message.body,
+            purpose=Purpose.ECHO,
+            status=OutboundStatus.DELIVERED,
+            provider_id=sent.provider_id,
+            next_attempt_at=now,
+            sent_at=now,
+            delivered_at=now,
+        )
+
+    script.on_send = echo_first
+
+    assert send_due_messages("worker-1").outcomes["sent"] == 1
+    [row] = OutboundMessage.objects.all()
+    assert row.pk == message.pk
+    assert (row.status, row.provider_id) == ("delivered", script.sends[0].provider_id)
+    assert row.claimed_by == ""
