@@ -10,10 +10,14 @@ import functools
 import logging
 import re
 import ssl
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote
 
@@ -114,14 +118,15 @@ class HttpClient:
         started = time.monotonic()
         shown = redact_url(url, self.secrets)
         try:
-            with httpx.Client(
-                timeout=timeout or self.timeout,
-                transport=self.transport,
-                follow_redirects=False,
-                verify=_ssl_context(),
-            ) as client:
+            with _client(self.transport) as client:
                 response = client.request(
-                    method, url, json=json, params=params, headers=merged, content=content
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    headers=merged,
+                    content=content,
+                    timeout=timeout or self.timeout,
                 )
         except httpx.TimeoutException as exc:
             elapsed = (time.monotonic() - started) * 1000
@@ -141,6 +146,33 @@ class HttpClient:
         elapsed = (time.monotonic() - started) * 1000
         logger.info("%s %s -> %s in %.0f ms", method, shown, response.status_code, elapsed)
         return response
+
+
+_pooled = threading.local()
+
+
+def _new_client(transport: httpx.BaseTransport | None) -> httpx.Client:
+    # Cookies are refused: a client shared by every call must not carry one vendor's (or
+    # one account's) session into the next call, as a client per call never did.
+    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    return httpx.Client(
+        transport=transport, follow_redirects=False, verify=_ssl_context(), cookies=no_cookies
+    )
+
+
+@contextmanager
+def _client(transport: httpx.BaseTransport | None) -> Iterator[httpx.Client]:
+    """A client whose connections outlive the request: one per thread, so a gateway,
+    Splynx or Gestión Real is not dialled (and its TLS handshake redone) for every call.
+    A custom transport (tests) gets a client of its own for the one request."""
+    if transport is not None:
+        with _new_client(transport) as own:
+            yield own
+        return
+    shared: httpx.Client | None = getattr(_pooled, "client", None)
+    if shared is None or shared.is_closed:
+        shared = _pooled.client = _new_client(None)
+    yield shared
 
 
 def _maybe_received(method: str, exc: Exception) -> bool:

@@ -82,3 +82,58 @@ def test_only_a_request_that_left_in_full_is_marked_as_maybe_received():
     assert _maybe_received("POST", httpx.ReadTimeout("slow"))
     assert not _maybe_received("POST", httpx.ConnectTimeout("no route"))
     assert not _maybe_received("GET", httpx.ReadTimeout("slow"))
+
+
+class _KeepAlive(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive; answers with the client's port and the cookies it sent,
+    and sets a session cookie."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        port = self.client_address[1]
+        cookie = self.headers.get("Cookie", "")
+        body = f'{{"port": {port}, "cookie": "{cookie}"}}'.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Set-Cookie", "session=abc123; Path=/")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def keep_alive_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_calls_from_one_thread_reuse_the_connection_and_never_carry_cookies(keep_alive_server):
+    answers = [HttpClient(base_url=keep_alive_server).request("GET", "/").json() for _ in range(3)]
+
+    # One TCP connection (the same client port) for the three calls, as many clients share it.
+    assert len({answer["port"] for answer in answers}) == 1
+    # The server's cookie is never sent back: calls stay independent of each other.
+    assert [answer["cookie"] for answer in answers] == ["", "", ""]
+
+
+def test_each_thread_has_its_own_connections(keep_alive_server):
+    ports: list[int] = []
+
+    def call() -> None:
+        ports.append(HttpClient(base_url=keep_alive_server).request("GET", "/").json()["port"])
+
+    call()
+    other = threading.Thread(target=call)
+    other.start()
+    other.join()
+
+    assert len(set(ports)) == 2
