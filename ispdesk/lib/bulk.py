@@ -15,11 +15,13 @@ inserted in the order they were collected, so their ids keep that order within a
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
-from django.db import connection, models
+from django.db import connection, connections, models, router
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 
 M = TypeVar("M", bound=models.Model)
 
@@ -83,3 +85,25 @@ def insert(instance: M) -> M:
     else:
         pending.add(instance)
     return instance
+
+
+def insert_new(rows: Sequence[models.Model]) -> int:
+    """Insert rows of one model, skipping those a unique constraint already holds, in one
+    statement per batch; returns how many were inserted (the database's own count, exact
+    when a concurrent insert of the same row wins). The rows get no primary keys."""
+    if not rows:
+        return 0
+    model = type(rows[0])
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    db = router.db_for_write(model)
+    ops = connections[db].ops
+    batch = max(ops.bulk_batch_size(fields, rows), 1)
+    inserted = 0
+    with connections[db].cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
+            query.insert_values(fields, list(rows[start : start + batch]))
+            for sql, params in query.get_compiler(using=db).as_sql():
+                cursor.execute(sql, params)
+                inserted += max(cursor.rowcount, 0)
+    return inserted

@@ -1,11 +1,11 @@
 """Storing what a gateway's webhook delivered: messages, echoes, receipts, session state.
 
-`receive_events` stores one webhook's events in one transaction and sends real-time events
-on commit; customer messages go to the service desk after that, off the request path
-(`messaging.pending`). Gateways deliver the same event several times (retries, known
-upstream bugs) and in any order, so every step is idempotent: messages are unique per
-(connection, provider id), receipts only move a message forward, and a concurrent duplicate
-is caught, not raised.
+`receive_events` stores one webhook's events in one transaction (customer messages alone:
+one INSERT that skips ids already stored) and sends real-time events on commit; customer
+messages go to the service desk after that, off the request path (`messaging.pending`).
+Gateways deliver the same event several times (retries, known upstream bugs) and in any
+order, so every step is idempotent: messages are unique per (connection, provider id),
+receipts only move a message forward, and a concurrent duplicate is caught, not raised.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,6 +28,7 @@ from ispdesk.integrations.whatsapp.base import (
     StatusReceipt,
 )
 from ispdesk.integrations.whatsapp.base import InboundMessage as InboundEventMessage
+from ispdesk.lib.bulk import insert_new
 from ispdesk.lib.phones import PhoneError, normalize_phone
 from ispdesk.messaging.models import (
     STATUS_ORDER,
@@ -162,7 +165,7 @@ def receive_events(
     now = now or timezone.now()
     events = list(events)
     received = Received()
-    with transaction.atomic():
+    with _one_statement_or_atomic(events):
         messages = [event for event in events if isinstance(event, InboundEventMessage)]
         if messages:
             _store_messages(connection, messages, now, received)
@@ -175,6 +178,17 @@ def receive_events(
     if received.messages:
         messages_stored()
     return received
+
+
+def _one_statement_or_atomic(events: list[InboundEvent]) -> AbstractContextManager[Any]:
+    """Customer messages without an `@lid` alias are stored by one INSERT, atomic by itself
+    (the usual delivery: no BEGIN/COMMIT round trips); anything else in one transaction."""
+    if transaction.get_connection().in_atomic_block or not all(
+        isinstance(event, InboundEventMessage) and not event.from_me and not event.lid
+        for event in events
+    ):
+        return transaction.atomic()
+    return nullcontext()
 
 
 # Messages and echoes -------------------------------------------------------------------------
@@ -247,21 +261,18 @@ def _store_messages(
     prepared = _prepare(connection, events, received)
     incoming = [item for item in prepared if not item.event.from_me]
     echoes = [item for item in prepared if item.event.from_me]
-    stored = _existing_ids(InboundMessage, connection, [item.provider_id for item in incoming])
     fresh: dict[str, _Prepared] = {}
     for item in incoming:
-        if item.provider_id in stored or item.provider_id in fresh:
+        if item.provider_id in fresh:
             received.duplicates += 1
             continue
         fresh[item.provider_id] = item
     if fresh:
-        # One INSERT per delivery. A concurrent delivery of the same id loses to the unique
-        # index and stores nothing (both answers may count it: only the count can differ).
-        InboundMessage.objects.bulk_create(
-            [_inbound_row(connection, item, now) for item in fresh.values()],
-            ignore_conflicts=True,
-        )
-        received.messages += len(fresh)
+        # One INSERT per delivery: an id already stored (a retry, or a concurrent delivery
+        # that won) is skipped by the unique index, and the database counts what it stored.
+        stored = insert_new([_inbound_row(connection, item, now) for item in fresh.values()])
+        received.messages += stored
+        received.duplicates += len(fresh) - stored
     ours = _existing_ids(OutboundMessage, connection, [item.provider_id for item in echoes])
     for item in echoes:
         if item.provider_id in ours:

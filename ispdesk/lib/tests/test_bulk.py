@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from ispdesk.conversations.models import Conversation, Message, Sender
 from ispdesk.conversations.tests.conftest import make_conversation
-from ispdesk.lib.bulk import deferred_inserts, insert
-from ispdesk.messaging.models import OutboundMessage
+from ispdesk.lib.bulk import deferred_inserts, insert, insert_new
+from ispdesk.messaging.models import GatewayConnection, InboundMessage, OutboundMessage
+from ispdesk.messaging.tests.webhook_support import simulator_connection
 from ispdesk.realtime import events
 from ispdesk.realtime.events import later_pk, send_event_on_commit
 
@@ -119,3 +121,31 @@ def test_an_event_names_a_deferred_row_by_its_id_once_committed(
 
     assert row.pk is not None
     assert sent == [{"type": "test:row", "message": row.pk}]
+
+
+def inbound(connection: GatewayConnection, provider_id: str) -> InboundMessage:
+    return InboundMessage(
+        connection=connection,
+        provider_id=provider_id,
+        chat_id="5491123456789",
+        text="hola",
+        sent_at=timezone.now(),
+    )
+
+
+def test_insert_new_skips_rows_a_unique_constraint_holds_and_counts_the_rest():
+    number = simulator_connection()
+    InboundMessage.objects.create(
+        connection=number, provider_id="wamid.2", chat_id="x", text="antes", sent_at=timezone.now()
+    )
+    # More rows than SQLite takes in one statement: several batches, one count.
+    rows = [inbound(number, f"wamid.{n}") for n in range(1, 1201)]
+
+    with CaptureQueriesContext(connection) as queries:
+        stored = insert_new(rows)
+
+    assert stored == 1199
+    assert InboundMessage.objects.count() == 1200
+    assert InboundMessage.objects.get(provider_id="wamid.2").text == "antes"
+    assert all(query["sql"].startswith("INSERT") for query in queries)
+    assert insert_new([inbound(number, "wamid.5"), inbound(number, "wamid.new")]) == 1

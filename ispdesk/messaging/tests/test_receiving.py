@@ -172,6 +172,26 @@ def test_it_stores_a_message_repeated_within_one_delivery_once(connection, hande
     assert InboundMessage.objects.count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_customers_message_is_stored_by_one_statement(settings):
+    from django.db import connection as db_connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.INBOUND_HANDLING = "background"  # the hand-over comes later, in its own batch
+    number = simulator_connection()
+    receive_events(number, [message_event("wamid.1")])
+
+    with CaptureQueriesContext(db_connection) as queries:
+        received = receive_events(number, [message_event("wamid.1"), message_event("wamid.2")])
+
+    assert [query["sql"].split()[0] for query in queries] == ["INSERT"]
+    assert (received.messages, received.duplicates) == (1, 1)
+    assert sorted(InboundMessage.objects.values_list("provider_id", flat=True)) == [
+        "wamid.1",
+        "wamid.2",
+    ]
+
+
 def test_the_same_provider_id_on_two_connections_is_two_messages(connection):
     other = simulator_connection(name="Otro número")
 
