@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from ispdesk.contacts.importing import ImportRow
 from ispdesk.contacts.models import Contact
+from ispdesk.lib.bulk import guarded
 from ispdesk.lib.dni import DniError, normalize_dni
 from ispdesk.lib.memo import forget, in_memo_scope, remember, remembered
 from ispdesk.lib.phones import PhoneError, format_phone, normalize_phone
@@ -484,7 +485,7 @@ def _record_aliases(
     if not changed:
         return contact
     try:
-        with transaction.atomic():
+        with guarded():
             contact.save(update_fields=[*changed, "updated_at"])
             record_audit(None, "contact.aliases_updated", contact, after=contact_snapshot(contact))
             _send_update(contact.pk)
@@ -522,7 +523,7 @@ def find_or_create_contact_for_whatsapp(
             return _record_aliases(found, phone, lid, jid, name), False
         contact = Contact(name=name, phone=phone, lid=lid, wa_jid=jid)
         try:
-            with transaction.atomic():
+            with guarded():
                 contact.save()
                 record_audit(None, "contact.created", contact, after=contact_snapshot(contact))
                 _send_update(contact.pk)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db import connection as db_connection
 
 from ispdesk.contacts.models import Contact
@@ -27,6 +27,7 @@ from ispdesk.conversations.models import (
     EventKind,
     Sender,
 )
+from ispdesk.lib.bulk import guarded
 from ispdesk.lib.memo import remembered
 from ispdesk.messaging.models import GatewayConnection
 from ispdesk.operators.hours import area_openings, describe_opening
@@ -53,7 +54,7 @@ def live_conversation(
     if found is not None:
         return found, False
     try:
-        with transaction.atomic():
+        with guarded():
             created = Conversation.objects.create(
                 contact=contact,
                 connection=connection,

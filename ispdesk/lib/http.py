@@ -149,6 +149,10 @@ class HttpClient:
 
 
 _pooled = threading.local()
+# An idle connection is reused for this long only: well under the idle timeouts servers
+# commonly close connections at (5 s for Node and uvicorn, 60 s and more elsewhere), so a
+# request never races the server closing the connection under it (an unknown outcome).
+KEEPALIVE_SECONDS = 2.0
 
 
 def _new_client(transport: httpx.BaseTransport | None) -> httpx.Client:
@@ -156,7 +160,11 @@ def _new_client(transport: httpx.BaseTransport | None) -> httpx.Client:
     # one account's) session into the next call, as a client per call never did.
     no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     return httpx.Client(
-        transport=transport, follow_redirects=False, verify=_ssl_context(), cookies=no_cookies
+        transport=transport,
+        follow_redirects=False,
+        verify=_ssl_context(),
+        cookies=no_cookies,
+        limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
     )
 
 

@@ -55,3 +55,11 @@ def forget(key: Hashable) -> None:
     values: dict[Hashable, Any] | None = getattr(_local, "values", None)
     if values is not None:
         values.pop(key, None)
+
+
+def forget_all() -> None:
+    """Drop every value of the open scope: what a rolled-back savepoint wrote (a contact
+    created, an alias recorded) must not be remembered."""
+    values: dict[Hashable, Any] | None = getattr(_local, "values", None)
+    if values is not None:
+        values.clear()

@@ -35,9 +35,9 @@ from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from ispdesk.lib.bulk import deferred_inserts
+from ispdesk.lib.bulk import deferred_inserts, redone_one_by_one_on_error
 from ispdesk.lib.loops import WakeableLoop
-from ispdesk.lib.memo import memo_scope
+from ispdesk.lib.memo import forget_all, memo_scope
 from ispdesk.messaging.inbound import batch_context, hand_off, prepare_batch
 from ispdesk.messaging.models import HandOverLock, InboundMessage
 from ispdesk.realtime.events import bundled_events, send_event_on_commit
@@ -151,7 +151,7 @@ def _hand_off_all(batch: list[InboundMessage], result: HandOver) -> list[Inbound
     transient one makes the batch run again, isolated."""
     handed = []
     try:
-        with deferred_inserts():
+        with deferred_inserts(), redone_one_by_one_on_error():
             for message in _within_budget(batch, result):
                 hand_off(message)
                 handed.append(message)
@@ -179,6 +179,9 @@ def _hand_off(message: InboundMessage) -> bool:
     except Exception as exc:
         if is_transient(exc):
             raise  # the database is busy or down: the whole batch is tried again
+        # Rows remembered for the batch (a contact this message created) were rolled back
+        # with its savepoint: the next messages read them again.
+        forget_all()
         logger.exception("inbound handler failed for message %s; it stays stored", message.pk)
         return False
     return True

@@ -184,7 +184,9 @@ def _one_statement_or_atomic(events: list[InboundEvent]) -> AbstractContextManag
     """Customer messages without an `@lid` alias are stored by one INSERT, atomic by itself
     (the usual delivery: no BEGIN/COMMIT round trips); anything else in one transaction."""
     if transaction.get_connection().in_atomic_block or not all(
-        isinstance(event, InboundEventMessage) and not event.from_me and not event.lid
+        isinstance(event, InboundEventMessage)
+        and not event.from_me
+        and not normalise_lid(clean_text(event.lid, 64), event.chat_id)
         for event in events
     ):
         return transaction.atomic()

@@ -450,7 +450,14 @@ def deliver(
     if not claim_message(pk, worker, claimed_at, lease, attempts=attempts):
         return Delivery("taken")
     if listed is not None:
+        # The row as listed (nothing of it changes once queued but what the claim set), its
+        # connection read again: an administrator may have disabled it or changed its
+        # settings while the pass was sending.
+        connection_now = GatewayConnection.objects.filter(pk=listed.connection_id).first()
+        if connection_now is None:
+            return Delivery("lost")  # deleted, with its messages
         message = listed
+        message.connection = connection_now
         message.status = SENDING
         message.claimed_by = worker[:100]
         message.claim_expires_at = claimed_at + lease

@@ -129,3 +129,72 @@ def test_the_batchs_events_name_the_chat_lines_it_wrote(connection, soporte, ven
     statuses = {event["message"] for event in sent if event["type"] == "message:status"}
     assert statuses == set(OutboundMessage.objects.values_list("pk", flat=True))
     assert all(isinstance(value, int) for value in named | statuses)
+
+
+def test_new_customers_cost_no_savepoints_and_a_clash_is_caught_by_the_redo(
+    connection, soporte, ventas, monkeypatch, caplog
+):
+    from ispdesk.contacts import actions
+
+    menu_flow(soporte, ventas)
+    write(connection, [(n, "hola") for n in range(1, 4)])
+    with CaptureQueriesContext(db_connection) as queries:
+        hand_over_counting()
+    assert not [q for q in queries if "SAVEPOINT" in q["sql"].upper()]
+
+    # Another transaction creates customer 9's contact between our lookup and our insert.
+    make_contact("Cargado por un operador", phone(9))
+    real_find = actions._find_for_whatsapp
+    missed: list[str | None] = []
+
+    def late_find(phone_number: str | None, lid: str | None) -> Contact | None:
+        if phone_number == phone(9) and not missed:
+            missed.append(phone_number)
+            return None
+        return real_find(phone_number, lid)
+
+    monkeypatch.setattr(actions, "_find_for_whatsapp", late_find)
+    write(connection, [(9, "hola"), (4, "hola")])
+
+    hand_over_counting()
+
+    assert missed == [phone(9)]
+    assert Contact.objects.filter(phone=phone(9)).count() == 1
+    chat = Conversation.objects.get(contact__phone=phone(9))
+    assert chat.contact.name == "Cargado por un operador"
+    assert chat.messages.filter(sender="customer", text="hola").exists()
+    assert Conversation.objects.filter(contact__phone=phone(4)).exists()
+    assert "inbound handler failed" not in caplog.text
+
+
+def test_a_message_that_fails_after_creating_its_contact_leaves_no_trace_for_the_next(
+    connection, soporte, ventas, monkeypatch, caplog
+):
+    from ispdesk.conversations import inbound as desk_inbound
+
+    menu_flow(soporte, ventas)
+    real_handle = desk_inbound.handle_inbound
+    real_live_conversation = desk_inbound.live_conversation
+    failing: list[str] = []
+
+    def handle(message):  # type: ignore[no-untyped-def]
+        failing[:] = [message.text]
+        real_handle(message)
+
+    def live_conversation(*args):  # type: ignore[no-untyped-def]
+        if failing == ["hola"]:  # after the contact was found or created
+            raise ValueError("a handler bug on this one message")
+        return real_live_conversation(*args)
+
+    monkeypatch.setattr(desk_inbound, "handle_inbound", handle)
+    monkeypatch.setattr(desk_inbound, "live_conversation", live_conversation)
+    # One new customer, two messages, one batch: the first fails, every time, after its
+    # contact was created in its savepoint, and is rolled back with it.
+    write(connection, [(7, "hola"), (7, "1")])
+
+    hand_over_counting()
+
+    assert "inbound handler failed" in caplog.text
+    [contact] = Contact.objects.filter(phone=phone(7))
+    chat = Conversation.objects.get(contact=contact)
+    assert list(chat.messages.filter(sender="customer").values_list("text", flat=True)) == ["1"]

@@ -10,7 +10,7 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ispdesk.messaging.models import OutboundMessage, OutboundStatus, Purpose
+from ispdesk.messaging.models import GatewayConnection, OutboundMessage, OutboundStatus, Purpose
 from ispdesk.messaging.sender import due_rows, send_due_messages
 from ispdesk.messaging.sending import deliver
 from ispdesk.messaging.tests.sender_support import make_connection, queue, reloaded
@@ -19,7 +19,9 @@ from ispdesk.messaging.tests.sender_support import make_connection, queue, reloa
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_pass_costs_a_claim_a_record_and_a_receipt_check_per_message(script):
+def test_a_pass_costs_a_claim_a_connection_read_a_record_and_a_receipt_check_per_message(
+    script,
+):
     connection = make_connection(script)
     messages = queue(connection, 6)
 
@@ -33,8 +35,9 @@ def test_a_pass_costs_a_claim_a_record_and_a_receipt_check_per_message(script):
     sql = [query["sql"] for query in queries if "system_systemconfig" not in query["sql"]]
     statements = [text.split()[0].upper() for text in sql]
     assert "BEGIN" not in statements and "SAVEPOINT" not in statements
-    # The listing, then per message: the claim, the record, the early-receipt check.
-    assert len(sql) == 1 + 6 * 3, statements
+    # The listing, then per message: the claim, its connection (read again: it may have
+    # been switched off meanwhile), the record, the early-receipt check.
+    assert len(sql) == 1 + 6 * 4, statements
 
 
 def test_a_row_changed_since_the_pass_read_it_is_left_to_the_next_pass(script):
@@ -79,3 +82,20 @@ def test_an_echo_stored_before_the_record_is_merged_outside_a_transaction(script
     assert row.pk == message.pk
     assert (row.status, row.provider_id) == ("delivered", script.sends[0].provider_id)
     assert row.claimed_by == ""
+
+
+def test_a_connection_switched_off_mid_pass_sends_no_more(script):
+    connection = make_connection(script)
+    messages = queue(connection, 3)
+
+    def switch_off(sent: Any) -> None:
+        # An administrator disables the number while the pass is sending.
+        GatewayConnection.objects.filter(pk=connection.pk).update(enabled=False)
+
+    script.on_send = switch_off
+
+    result = send_due_messages("worker-1")
+
+    assert len(script.sends) == 1
+    assert dict(result.outcomes) == {"sent": 1, "failed": 2}
+    assert [reloaded(m).status for m in messages] == ["sent", "failed", "failed"]
