@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -123,6 +124,11 @@ def publish_now(groups: Iterable[str], event: dict[str, Any]) -> None:
     bundle = getattr(_bundles, "events", None)
     if bundle is not None:
         bundle.append((list(dict.fromkeys(groups)), event))
+        flush_after = getattr(_bundles, "flush_after", None)
+        if flush_after is not None and _clock() - _bundles.opened >= flush_after:
+            _bundles.events = []
+            _bundles.opened = _clock()
+            _send_bundles(bundle)
         return
     layer = get_channel_layer()
     if layer is None:
@@ -134,23 +140,31 @@ def publish_now(groups: Iterable[str], event: dict[str, Any]) -> None:
 
 
 _bundles = threading.local()
+_clock = time.monotonic
 
 
 @contextmanager
-def bundled_events() -> Iterator[None]:
+def bundled_events(*, flush_after: float | None = None) -> Iterator[None]:
     """Collect the events published inside the block and send them when it ends: one layer
     message per group carrying that group's events in order (`event.bundle`), instead of
     one per event and group. For batches that publish many events (the inbound hand-over).
-    Events are sent even when the block raises (those whose transaction committed)."""
+    Events are sent even when the block raises (those whose transaction committed).
+
+    With `flush_after` (seconds), what was collected also goes out as soon as an event is
+    published that long after the bundle opened: for a long block (the sender's pass, one
+    HTTP call per message) whose events should not wait for its end."""
     if getattr(_bundles, "events", None) is not None:
         yield  # an outer block sends them
         return
     _bundles.events = []
+    _bundles.opened = _clock()
+    _bundles.flush_after = flush_after
     try:
         yield
     finally:
         collected: list[tuple[list[str], dict[str, Any]]] = _bundles.events
         _bundles.events = None
+        _bundles.flush_after = None
         _send_bundles(collected)
 
 

@@ -99,3 +99,23 @@ def test_a_connection_switched_off_mid_pass_sends_no_more(script):
     assert len(script.sends) == 1
     assert dict(result.outcomes) == {"sent": 1, "failed": 2}
     assert [reloaded(m).status for m in messages] == ["sent", "failed", "failed"]
+
+
+def test_a_loop_pass_sends_its_status_events_in_bundles(script, monkeypatch):
+    from ispdesk.messaging.sender import SenderLoop
+    from ispdesk.realtime import events
+
+    connection = make_connection(script)
+    messages = queue(connection, 3)
+    bundles: list[list[tuple[str, int]]] = []
+
+    def record(collected: list[tuple[list[str], dict[str, Any]]]) -> None:
+        if collected:
+            bundles.append([(event["status"], event["message"]) for _g, event in collected])
+
+    monkeypatch.setattr(events, "_send_bundles", record)
+    monkeypatch.setattr(events, "_clock", lambda: 0.0)  # the pass never outlives its window
+
+    SenderLoop(worker="worker-1").run_once()
+
+    assert bundles == [[("sent", message.pk) for message in messages]]
