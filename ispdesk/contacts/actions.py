@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from ispdesk.contacts.importing import ImportRow
 from ispdesk.contacts.models import Contact
-from ispdesk.lib.bulk import guarded
+from ispdesk.lib.atomic import guarded
 from ispdesk.lib.dni import DniError, normalize_dni
 from ispdesk.lib.memo import forget, in_memo_scope, remember, remembered
 from ispdesk.lib.phones import PhoneError, format_phone, normalize_phone
@@ -439,6 +439,14 @@ def _note_contact(contact: Contact) -> None:
         remember(_lid_key(contact.lid), contact)
 
 
+def _forget_contact(phone: str | None, lid: str | None) -> None:
+    """A write of ours clashed with another's: look these up again."""
+    if phone is not None:
+        forget(_phone_key(phone))
+    if lid is not None:
+        forget(_lid_key(lid))
+
+
 def prefetch_whatsapp_contacts(senders: Iterable[tuple[str, str]]) -> None:
     """Inside a memo scope, read the contacts of many (phone, @lid) senders in one query."""
     if not in_memo_scope():
@@ -493,10 +501,7 @@ def _record_aliases(
         # A simultaneous message stored the same alias on another contact first; the alias
         # is recorded there, and this message still belongs to this contact.
         contact.refresh_from_db()
-        if phone is not None:
-            forget(_phone_key(phone))
-        if lid is not None:
-            forget(_lid_key(lid))
+        _forget_contact(phone, lid)
     _note_contact(contact)
     return contact
 
@@ -528,10 +533,7 @@ def find_or_create_contact_for_whatsapp(
                 record_audit(None, "contact.created", contact, after=contact_snapshot(contact))
                 _send_update(contact.pk)
         except IntegrityError:
-            if phone is not None:
-                forget(_phone_key(phone))
-            if lid is not None:
-                forget(_lid_key(lid))
+            _forget_contact(phone, lid)
             continue
         _note_contact(contact)
         return contact, True

@@ -27,7 +27,7 @@ from ispdesk.conversations.models import (
     EventKind,
     Sender,
 )
-from ispdesk.lib.bulk import guarded
+from ispdesk.lib.atomic import guarded
 from ispdesk.lib.memo import remembered
 from ispdesk.messaging.models import GatewayConnection
 from ispdesk.operators.hours import area_openings, describe_opening

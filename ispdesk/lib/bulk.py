@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
-from django.db import connection, connections, models, router, transaction
+from django.db import connection, connections, models, router
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 
@@ -52,7 +52,7 @@ class _Pending:
 
 
 def _insert_all(model: type[models.Model], rows: list[models.Model]) -> None:
-    if len(rows) > 1 and connection.features.can_return_rows_from_bulk_insert:
+    if connection.features.can_return_rows_from_bulk_insert:
         # Django fills each row's foreign keys from related rows saved since (a chat line's
         # outbox row) and sets the new primary keys on the instances.
         model._default_manager.bulk_create(rows)
@@ -107,23 +107,3 @@ def insert_new(rows: Sequence[models.Model]) -> int:
                 cursor.execute(sql, params)
                 inserted += max(cursor.rowcount, 0)
     return inserted
-
-
-@contextmanager
-def redone_one_by_one_on_error() -> Iterator[None]:
-    """Mark a block that, should anything in it raise, is rolled back whole and redone one
-    item at a time, each in a savepoint (the inbound hand-over's batches). Inside it,
-    `guarded()` takes no savepoint of its own: a clash it would catch fails the block
-    instead, and the redo catches it. Two round trips saved per guarded write."""
-    previous = getattr(_local, "redone", False)
-    _local.redone = True
-    try:
-        yield
-    finally:
-        _local.redone = previous
-
-
-def guarded() -> transaction.Atomic:
-    """`transaction.atomic()` for a write whose unique clash the caller catches and
-    handles; without a savepoint inside `redone_one_by_one_on_error`."""
-    return transaction.atomic(savepoint=not getattr(_local, "redone", False))

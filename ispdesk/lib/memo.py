@@ -21,7 +21,7 @@ _local = threading.local()
 @contextmanager
 def memo_scope() -> Iterator[None]:
     """Remember `remembered` values until the block ends (nested blocks share the outer's)."""
-    if getattr(_local, "values", None) is not None:
+    if _values() is not None:
         yield
         return
     _local.values = {}
@@ -31,8 +31,12 @@ def memo_scope() -> Iterator[None]:
         _local.values = None
 
 
+def _values() -> dict[Hashable, Any] | None:
+    return getattr(_local, "values", None)  # type: ignore[no-any-return]
+
+
 def remembered(key: Hashable, compute: Callable[[], T]) -> T:
-    values: dict[Hashable, Any] | None = getattr(_local, "values", None)
+    values = _values()
     if values is None:
         return compute()
     if key not in values:
@@ -41,25 +45,22 @@ def remembered(key: Hashable, compute: Callable[[], T]) -> T:
 
 
 def in_memo_scope() -> bool:
-    return getattr(_local, "values", None) is not None
+    return _values() is not None
 
 
 def remember(key: Hashable, value: Any) -> None:
     """Set a key's value in the open scope (a row this batch just wrote); no-op outside."""
-    values: dict[Hashable, Any] | None = getattr(_local, "values", None)
-    if values is not None:
+    if (values := _values()) is not None:
         values[key] = value
 
 
 def forget(key: Hashable) -> None:
-    values: dict[Hashable, Any] | None = getattr(_local, "values", None)
-    if values is not None:
+    if (values := _values()) is not None:
         values.pop(key, None)
 
 
 def forget_all() -> None:
     """Drop every value of the open scope: what a rolled-back savepoint wrote (a contact
     created, an alias recorded) must not be remembered."""
-    values: dict[Hashable, Any] | None = getattr(_local, "values", None)
-    if values is not None:
+    if (values := _values()) is not None:
         values.clear()

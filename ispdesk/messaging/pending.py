@@ -35,7 +35,8 @@ from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from ispdesk.lib.bulk import deferred_inserts, redone_one_by_one_on_error
+from ispdesk.lib.atomic import redone_one_by_one_on_error
+from ispdesk.lib.bulk import deferred_inserts
 from ispdesk.lib.loops import WakeableLoop
 from ispdesk.lib.memo import forget_all, memo_scope
 from ispdesk.messaging.inbound import batch_context, hand_off, prepare_batch
@@ -119,6 +120,17 @@ def _run_batch(size: int, *, isolated: bool) -> HandOver:
             InboundMessage.objects.filter(pk__in=[message.pk for message in batch]).update(
                 handed_over_at=timezone.now()
             )
+        for message in batch:
+            send_event_on_commit(
+                STAFF_GROUPS,
+                {
+                    "type": "message:new",
+                    "direction": "in",
+                    "connection": message.connection_id,
+                    "message": message.pk,
+                    "phone": message.phone,
+                },
+            )
     result.handed = len(batch)
     result.full = result.full or len(batch) >= size
     return result
@@ -134,16 +146,6 @@ def _within_budget(batch: list[InboundMessage], result: HandOver) -> Iterator[In
             result.full = True
             return
         yield message
-        send_event_on_commit(
-            STAFF_GROUPS,
-            {
-                "type": "message:new",
-                "direction": "in",
-                "connection": message.connection_id,
-                "message": message.pk,
-                "phone": message.phone,
-            },
-        )
 
 
 def _hand_off_all(batch: list[InboundMessage], result: HandOver) -> list[InboundMessage]:

@@ -13,10 +13,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -28,6 +26,7 @@ from ispdesk.integrations.whatsapp.base import (
     StatusReceipt,
 )
 from ispdesk.integrations.whatsapp.base import InboundMessage as InboundEventMessage
+from ispdesk.lib.atomic import atomic_unless_one_statement
 from ispdesk.lib.bulk import insert_new
 from ispdesk.lib.phones import PhoneError, normalize_phone
 from ispdesk.messaging.models import (
@@ -165,7 +164,7 @@ def receive_events(
     now = now or timezone.now()
     events = list(events)
     received = Received()
-    with _one_statement_or_atomic(events):
+    with atomic_unless_one_statement(_one_insert(events)):
         messages = [event for event in events if isinstance(event, InboundEventMessage)]
         if messages:
             _store_messages(connection, messages, now, received)
@@ -180,17 +179,15 @@ def receive_events(
     return received
 
 
-def _one_statement_or_atomic(events: list[InboundEvent]) -> AbstractContextManager[Any]:
-    """Customer messages without an `@lid` alias are stored by one INSERT, atomic by itself
-    (the usual delivery: no BEGIN/COMMIT round trips); anything else in one transaction."""
-    if transaction.get_connection().in_atomic_block or not all(
+def _one_insert(events: list[InboundEvent]) -> bool:
+    """Customer messages without an `@lid` alias are stored by one INSERT (the usual
+    delivery); anything else takes several statements."""
+    return all(
         isinstance(event, InboundEventMessage)
         and not event.from_me
         and not normalise_lid(clean_text(event.lid, 64), event.chat_id)
         for event in events
-    ):
-        return transaction.atomic()
-    return nullcontext()
+    )
 
 
 # Messages and echoes -------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -38,6 +37,7 @@ from pydantic import ValidationError
 
 from ispdesk.integrations.whatsapp import registry
 from ispdesk.integrations.whatsapp.base import Gateway, GatewayError, SendResult
+from ispdesk.lib.atomic import atomic_unless_one_statement
 from ispdesk.lib.phones import PhoneError, normalize_phone
 from ispdesk.messaging.models import (
     STATUS_ORDER,
@@ -291,7 +291,7 @@ def record_sent(message: OutboundMessage, provider_id: str, now: datetime) -> st
     stored_id = provider_id or None  # "": accepted without an id; NULLs never collide
     known = False  # whether the status after the update is known without reading it
     try:
-        with _one_statement_or_atomic():
+        with atomic_unless_one_statement():
             # The usual case, still ours as we claimed it: a plain update, known to be `sent`.
             known = bool(
                 OutboundMessage.objects.filter(
@@ -332,12 +332,6 @@ def record_sent(message: OutboundMessage, provider_id: str, now: datetime) -> st
     status = status or SENT
     publish_status(message, status)
     return status
-
-
-def _one_statement_or_atomic() -> AbstractContextManager[Any]:
-    """Outside a transaction each statement commits on its own, and one that fails leaves
-    nothing to roll back: no BEGIN/COMMIT round trips needed (the sender's case)."""
-    return transaction.atomic() if db_connection.in_atomic_block else nullcontext()
 
 
 def _early_receipts_waiting(message: OutboundMessage, provider_id: str) -> bool:

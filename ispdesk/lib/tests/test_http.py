@@ -1,5 +1,6 @@
 import logging
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -21,9 +22,13 @@ def test_a_short_secret_is_hidden_without_garbling_other_words():
 
 class _Echo(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = b'{"ok": true}'
+        self._answer(b'{"ok": true}')
+
+    def _answer(self, body: bytes, *headers: tuple[str, str]) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -32,14 +37,19 @@ class _Echo(BaseHTTPRequestHandler):
         return
 
 
-@pytest.fixture
-def echo_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def echo_server() -> Iterator[str]:
+    yield from _serving(_Echo)
 
 
 def test_it_logs_method_url_status_and_never_the_secret(echo_server, caplog):
@@ -84,7 +94,7 @@ def test_only_a_request_that_left_in_full_is_marked_as_maybe_received():
     assert not _maybe_received("GET", httpx.ReadTimeout("slow"))
 
 
-class _KeepAlive(BaseHTTPRequestHandler):
+class _KeepAlive(_Echo):
     """HTTP/1.1 with keep-alive; answers with the client's port and the cookies it sent,
     and sets a session cookie."""
 
@@ -94,26 +104,12 @@ class _KeepAlive(BaseHTTPRequestHandler):
         port = self.client_address[1]
         cookie = self.headers.get("Cookie", "")
         body = f'{{"port": {port}, "cookie": "{cookie}"}}'.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Set-Cookie", "session=abc123; Path=/")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        return
+        self._answer(body, ("Set-Cookie", "session=abc123; Path=/"))
 
 
 @pytest.fixture
-def keep_alive_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+def keep_alive_server() -> Iterator[str]:
+    yield from _serving(_KeepAlive)
 
 
 def test_calls_from_one_thread_reuse_the_connection_and_never_carry_cookies(keep_alive_server):

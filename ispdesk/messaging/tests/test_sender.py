@@ -531,7 +531,11 @@ def test_it_keeps_a_receipt_that_arrived_before_the_sent_update(db, script):
     assert (message.claimed_by, message.claim_expires_at) == ("", None)
 
 
-def test_it_merges_an_echo_of_its_own_send_stored_before_the_update(db, script):
+# Inside a transaction (the record takes a savepoint) and outside one, as the sender loop
+# runs (each statement on its own).
+@pytest.mark.parametrize("database", ["db", "transactional_db"])
+def test_it_merges_an_echo_of_its_own_send_stored_before_the_update(database, request, script):
+    request.getfixturevalue(database)
     connection = make_connection(script)
     [message] = queue(connection)
     now = timezone.now()

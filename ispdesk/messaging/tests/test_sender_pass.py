@@ -10,7 +10,7 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ispdesk.messaging.models import GatewayConnection, OutboundMessage, OutboundStatus, Purpose
+from ispdesk.messaging.models import GatewayConnection, OutboundMessage, OutboundStatus
 from ispdesk.messaging.sender import due_rows, send_due_messages
 from ispdesk.messaging.sending import deliver
 from ispdesk.messaging.tests.sender_support import make_connection, queue, reloaded
@@ -54,34 +54,6 @@ def test_a_row_changed_since_the_pass_read_it_is_left_to_the_next_pass(script):
     assert reloaded(message).status == OutboundStatus.QUEUED
     assert send_due_messages("worker-1").outcomes["sent"] == 1
     assert reloaded(message).attempts == 2
-
-
-def test_an_echo_stored_before_the_record_is_merged_outside_a_transaction(script):
-    connection = make_connection(script)
-    [message] = queue(connection)
-    now = timezone.now()
-
-    def echo_first(sent: Any) -> None:
-        # The gateway's fromMe webhook arrives before its answer: an echo with a receipt.
-        OutboundMessage.objects.create(
-            connection=connection,
-            to=message.to,
-            body=message.body,
-            purpose=Purpose.ECHO,
-            status=OutboundStatus.DELIVERED,
-            provider_id=sent.provider_id,
-            next_attempt_at=now,
-            sent_at=now,
-            delivered_at=now,
-        )
-
-    script.on_send = echo_first
-
-    assert send_due_messages("worker-1").outcomes["sent"] == 1
-    [row] = OutboundMessage.objects.all()
-    assert row.pk == message.pk
-    assert (row.status, row.provider_id) == ("delivered", script.sends[0].provider_id)
-    assert row.claimed_by == ""
 
 
 def test_a_connection_switched_off_mid_pass_sends_no_more(script):
