@@ -60,7 +60,10 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with serving(BenchEvolution()) as evolution, serving(BenchGraph()) as graph:
+    with (
+        serving(BenchEvolution(), keep_alive=True) as evolution,
+        serving(BenchGraph(), keep_alive=True) as graph,
+    ):
         config = {
             "evolution": evolution.config(),
             "cloud": graph.config(),

@@ -32,6 +32,8 @@ from ispdesk.messaging.models import OutboundMessage, OutboundStatus, Purpose
 from ispdesk.messaging.outbox import register_waker, unregister_waker
 from ispdesk.messaging.sending import (
     RetryPolicy,
+    SendingPass,
+    apply_waiting_receipts,
     deliver,
     due_filter,
     reset_broken_connection,
@@ -132,6 +134,7 @@ def send_due_messages(
     candidates = due_rows(now or timezone.now(), batch_size)
     result.listed = len(candidates)
     result.full = len(candidates) >= batch_size
+    shared = SendingPass.of(candidates)
     busy: dict[int, datetime] = {}
     for row in candidates:
         pk, connection_id = row.pk, row.connection_id
@@ -143,7 +146,9 @@ def send_due_messages(
             result.outcomes["waiting"] += 1
             continue
         try:
-            delivery = deliver(pk, worker, now=now, policy=policy, lease=lease, listed=row)
+            delivery = deliver(
+                pk, worker, now=now, policy=policy, lease=lease, listed=row, shared=shared
+            )
         except Exception:
             result.errors += 1
             logger.exception("message %s: the sender failed to handle it", pk)
@@ -152,6 +157,13 @@ def send_due_messages(
         result.outcomes[delivery.outcome] += 1
         if delivery.busy_until is not None:
             busy[connection_id] = delivery.busy_until
+    try:
+        apply_waiting_receipts(shared.recorded, now or timezone.now())
+    except Exception:
+        # The messages stay `sent` until their next receipt; the error shows in the log.
+        result.errors += 1
+        logger.exception("the sender could not apply early receipts")
+        reset_broken_connection()
     return result
 
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -30,7 +30,7 @@ from django.db import (
     transaction,
 )
 from django.db import connection as db_connection
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Max, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from pydantic import ValidationError
@@ -203,11 +203,24 @@ def due_filter(now: datetime) -> Q:
 
 
 def claim_message(
-    pk: int, worker: str, now: datetime, lease: timedelta, *, attempts: int | None = None
+    pk: int,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    *,
+    attempts: int | None = None,
+    connection: GatewayConnection | None = None,
 ) -> bool:
     """Take one due message; True only for the single worker whose UPDATE changed the row.
-    With `attempts`, only while the row still has that many (unchanged since it was read)."""
+    With `attempts`, only while the row still has that many (unchanged since it was read);
+    with `connection`, only while that connection is as it was read (not saved since, not
+    switched on or off): the caller may then send through the copy it holds."""
     unchanged = Q() if attempts is None else Q(attempts=attempts)
+    if connection is not None:
+        as_read = GatewayConnection.objects.filter(
+            pk=connection.pk, updated_at=connection.updated_at, enabled=connection.enabled
+        )
+        unchanged &= Q(connection_id__in=as_read.values("pk"))
     changed = OutboundMessage.objects.filter(due_filter(now), unchanged, pk=pk).update(
         status=SENDING,
         claimed_by=worker[:100],
@@ -280,13 +293,17 @@ def record_failure(message: OutboundMessage, worker: str, reason: str, now: date
     return changed == 1
 
 
-def record_sent(message: OutboundMessage, provider_id: str, now: datetime) -> str:
+def record_sent(
+    message: OutboundMessage, provider_id: str, now: datetime, *, receipts_later: bool = False
+) -> str:
     """Store what the gateway answered; return the message's status afterwards.
 
     One UPDATE in the usual case. The status only moves forward: a receipt may have moved
     it further already. If a `fromMe` echo of this very message was stored before us (a
     gateway may report our own send by webhook before it answers the request), the echo
     row is merged into this one: its receipts kept, the row deleted, the id stored here.
+    With `receipts_later` the caller looks for receipts that arrived before the id was
+    stored (`apply_waiting_receipts`, once for many messages).
     """
     stored_id = provider_id or None  # "": accepted without an id; NULLs never collide
     known = False  # whether the status after the update is known without reading it
@@ -319,7 +336,7 @@ def record_sent(message: OutboundMessage, provider_id: str, now: datetime) -> st
     except IntegrityError:
         known = False
         _merge_echo(message, provider_id, now)
-    if stored_id and _early_receipts_waiting(message, stored_id):
+    if stored_id and not receipts_later and _early_receipts_waiting(message, stored_id):
         from ispdesk.messaging.receiving import apply_early_receipts
 
         known = False
@@ -332,6 +349,25 @@ def record_sent(message: OutboundMessage, provider_id: str, now: datetime) -> st
     status = status or SENT
     publish_status(message, status)
     return status
+
+
+def apply_waiting_receipts(sent: Iterable[tuple[int, int, str]], now: datetime) -> int:
+    """`record_sent`'s early-receipt check for messages recorded with `receipts_later`,
+    given as (message id, connection id, the gateway's id), in one query: apply the receipts
+    that arrived before those ids were stored. Returns how many messages had some."""
+    by_id = {(connection_id, provider_id): pk for pk, connection_id, provider_id in sent}
+    by_id = {key: pk for key, pk in by_id.items() if key[1]}
+    if not by_id:
+        return 0
+    from ispdesk.messaging.receiving import apply_early_receipts
+
+    waiting = EarlyReceipt.objects.filter(
+        connection_id__in={cid for cid, _p in by_id}, provider_id__in={pid for _c, pid in by_id}
+    )
+    found = {key for key in waiting.values_list("connection_id", "provider_id") if key in by_id}
+    for key in sorted(found):
+        apply_early_receipts(by_id[key], now)
+    return len(found)
 
 
 def _early_receipts_waiting(message: OutboundMessage, provider_id: str) -> bool:
@@ -417,6 +453,62 @@ class Delivery:
     busy_until: datetime | None = None
 
 
+@dataclass
+class SendingPass:
+    """What a sender pass shares between the messages it lists: when each recipient last
+    wrote (one query for the pass), each connection's adapter (built once), and what it
+    recorded as sent, whose early receipts are looked for once at its end."""
+
+    last_inbound: dict[tuple[int, str], datetime] = field(default_factory=dict)
+    phones: dict[str, str | None] = field(default_factory=dict)
+    gateways: dict[int, Gateway | str] = field(default_factory=dict)
+    recorded: list[tuple[int, int, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, rows: Iterable[OutboundMessage]) -> SendingPass:
+        shared = cls()
+        wanted = Q()
+        for row in rows:
+            phone = shared.phone(row.to)
+            if phone is not None and _has_service_window(row.connection.kind):
+                wanted |= Q(connection_id=row.connection_id, phone=phone)
+        if wanted:
+            latest = (
+                InboundMessage.objects.filter(wanted)
+                .values_list("connection_id", "phone")
+                .annotate(last=Max("sent_at"))
+                .order_by()
+            )
+            shared.last_inbound = {(cid, phone): last for cid, phone, last in latest}
+        return shared
+
+    def phone(self, to: str) -> str | None:
+        if to not in self.phones:
+            self.phones[to] = recipient_phone(to)
+        return self.phones[to]
+
+    def gateway(self, connection: GatewayConnection) -> Gateway | str:
+        if connection.pk not in self.gateways:
+            self.gateways[connection.pk] = _gateway(connection)
+        return self.gateways[connection.pk]
+
+    def window_open(self, connection_id: int, to: str, now: datetime) -> bool:
+        """`service_window_open` for a recipient, from the pass's reading when that shows
+        it open (a reading that shows it closed is checked again: they may have just
+        written)."""
+        phone = self.phone(to)
+        if phone and service_window_open(self.last_inbound.get((connection_id, phone)), now):
+            return True
+        return service_window_open(last_inbound_at(connection_id, to), now)
+
+
+def _has_service_window(kind: str) -> bool:
+    try:
+        return registry.adapter_class(kind).has_service_window
+    except ValueError:
+        return False
+
+
 def deliver(
     pk: int,
     worker: str,
@@ -426,11 +518,14 @@ def deliver(
     lease: timedelta | None = None,
     jitter: Callable[[], float] = random.random,
     listed: OutboundMessage | None = None,
+    shared: SendingPass | None = None,
 ) -> Delivery:
     """Claim message `pk` if it is still due and send it.
 
-    `listed`: the row (with its connection) as the pass read it; the claim then also
-    requires the row unchanged since (its attempts), and the row is not read again.
+    `listed`: the row (with its connection) as a pass read it; the claim then also requires
+    the row and its connection unchanged since (see `claim_message`), and neither is read
+    again. `shared`: what the pass shares between its messages; a message recorded as sent
+    is added to it, for the pass to look for its early receipts (`apply_waiting_receipts`).
     `now` (for tests) fixes the clock of every step; otherwise each step reads it afresh.
     """
 
@@ -441,17 +536,13 @@ def deliver(
     lease = lease or timedelta(seconds=get_config("outbox_claim_lease_seconds"))
     claimed_at = clock()
     attempts = listed.attempts if listed is not None else None
-    if not claim_message(pk, worker, claimed_at, lease, attempts=attempts):
+    as_read = listed.connection if listed is not None else None
+    if not claim_message(pk, worker, claimed_at, lease, attempts=attempts, connection=as_read):
         return Delivery("taken")
     if listed is not None:
-        # The row as listed (nothing of it changes once queued but what the claim set), its
-        # connection read again: an administrator may have disabled it or changed its
-        # settings while the pass was sending.
-        connection_now = GatewayConnection.objects.filter(pk=listed.connection_id).first()
-        if connection_now is None:
-            return Delivery("lost")  # deleted, with its messages
+        # The row and its connection as listed: the claim checked that neither changed
+        # since (nothing of the row changes once queued but what the claim set).
         message = listed
-        message.connection = connection_now
         message.status = SENDING
         message.claimed_by = worker[:100]
         message.claim_expires_at = claimed_at + lease
@@ -475,13 +566,16 @@ def deliver(
         return fail(f"the WhatsApp connection {connection.name!r} is disabled")
     if connection.kind == "simulator" and not simulator_available():
         return fail("the simulator is switched off (Settings: simulator_enabled)")
-    gateway = _gateway(connection)
+    gateway = shared.gateway(connection) if shared is not None else _gateway(connection)
     if isinstance(gateway, str):
         return fail(gateway)
-    if gateway.has_service_window and not service_window_open(
-        last_inbound_at(connection.pk, message.to), clock()
-    ):
-        return fail(WINDOW_CLOSED)
+    if gateway.has_service_window:
+        if shared is not None:
+            window_open = shared.window_open(connection.pk, message.to, clock())
+        else:
+            window_open = service_window_open(last_inbound_at(connection.pk, message.to), clock())
+        if not window_open:
+            return fail(WINDOW_CLOSED)
 
     busy_until = None
     interval = send_interval(
@@ -505,7 +599,11 @@ def deliver(
         error = GatewayError(f"unexpected error: {type(exc).__name__}: {exc}", permanent=False)
         return _after_error(message, worker, error, policy, clock(), jitter(), busy_until)
 
-    status = _record_sent_persistently(message, result.provider_id, clock)
+    status = _record_sent_persistently(
+        message, result.provider_id, clock, receipts_later=shared is not None
+    )
+    if shared is not None:
+        shared.recorded.append((message.pk, connection.pk, result.provider_id))
     _log(message, "sent" if status == SENT else f"sent (already {status})", "")
     return Delivery("sent", busy_until=busy_until)
 
@@ -557,12 +655,16 @@ def _after_error(
 
 
 def _record_sent_persistently(
-    message: OutboundMessage, provider_id: str, clock: Callable[[], datetime]
+    message: OutboundMessage,
+    provider_id: str,
+    clock: Callable[[], datetime],
+    *,
+    receipts_later: bool = False,
 ) -> str:
     """`record_sent`, retried for a few seconds: failing here means sending twice later."""
     for delay in (*RECORD_RETRY_DELAYS, None):
         try:
-            return record_sent(message, provider_id, clock())
+            return record_sent(message, provider_id, clock(), receipts_later=receipts_later)
         except (OperationalError, InterfaceError):
             if delay is None:
                 raise

@@ -172,3 +172,12 @@ def test_the_worker_yields_the_cpu_except_on_sqlite(settings):
     assert [niceness(vendor) for vendor in ("postgresql", "mysql", "sqlite")] == [10, 10, 0]
     settings.WORKER_NICE = 0
     assert niceness("postgresql") == 0
+
+
+def test_servers_keep_idle_connections_open_longer_than_their_clients_do():
+    from ispdesk.system.management.commands._server import uvicorn_options
+
+    # A client reusing a connection the server is closing at that moment gets no answer:
+    # the server must outlast httpx's idle limit (5 s) and nginx's upstream default (60 s).
+    keep_alive = uvicorn_options("127.0.0.1", 8000)["timeout_keep_alive"]
+    assert keep_alive > max(httpx.Limits().keepalive_expiry or 0, 60)

@@ -10,18 +10,24 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ispdesk.messaging.models import GatewayConnection, OutboundMessage, OutboundStatus
+from ispdesk.integrations.whatsapp.base import StatusReceipt
+from ispdesk.messaging.models import (
+    EarlyReceipt,
+    GatewayConnection,
+    OutboundMessage,
+    OutboundStatus,
+)
+from ispdesk.messaging.receiving import receive_events
 from ispdesk.messaging.sender import due_rows, send_due_messages
 from ispdesk.messaging.sending import deliver
+from ispdesk.messaging.tests.scripted_gateway import SCRIPTS, Script
 from ispdesk.messaging.tests.sender_support import make_connection, queue, reloaded
 
 # Committed work, as the sender loop runs it: outside any transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_pass_costs_a_claim_a_connection_read_a_record_and_a_receipt_check_per_message(
-    script,
-):
+def test_a_pass_costs_a_claim_and_a_record_per_message(script):
     connection = make_connection(script)
     messages = queue(connection, 6)
 
@@ -35,9 +41,11 @@ def test_a_pass_costs_a_claim_a_connection_read_a_record_and_a_receipt_check_per
     sql = [query["sql"] for query in queries if "system_systemconfig" not in query["sql"]]
     statements = [text.split()[0].upper() for text in sql]
     assert "BEGIN" not in statements and "SAVEPOINT" not in statements
-    # The listing, then per message: the claim, its connection (read again: it may have
-    # been switched off meanwhile), the record, the early-receipt check.
-    assert len(sql) == 1 + 6 * 4, statements
+    # The listing, then per message the claim (which also checks the connection is as
+    # listed) and the record, then one early-receipt check for the pass.
+    assert len(sql) == 1 + 6 * 2 + 1, statements
+    assert statements == ["SELECT", *["UPDATE"] * 12, "SELECT"]
+    assert "messaging_earlyreceipt" in sql[-1]
 
 
 def test_a_row_changed_since_the_pass_read_it_is_left_to_the_next_pass(script):
@@ -68,9 +76,35 @@ def test_a_connection_switched_off_mid_pass_sends_no_more(script):
 
     result = send_due_messages("worker-1")
 
+    # The claims of the other two see the connection changed: they are left for the next
+    # pass, which reads it again and fails them.
     assert len(script.sends) == 1
-    assert dict(result.outcomes) == {"sent": 1, "failed": 2}
+    assert dict(result.outcomes) == {"sent": 1, "taken": 2}
+    assert [reloaded(m).status for m in messages] == ["sent", "queued", "queued"]
+    assert dict(send_due_messages("worker-1").outcomes) == {"failed": 2}
+    assert len(script.sends) == 1
     assert [reloaded(m).status for m in messages] == ["sent", "failed", "failed"]
+    assert [reloaded(m).attempts for m in messages] == [1, 1, 1]
+
+
+def test_a_connection_saved_mid_pass_is_read_again_before_its_next_message(script, monkeypatch):
+    connection = make_connection(script)
+    messages = queue(connection, 2)
+    other = Script()
+    monkeypatch.setitem(SCRIPTS, other.name, other)
+
+    def point_elsewhere(sent: Any) -> None:
+        # An administrator saves new settings (here: another gateway) mid-pass.
+        saved = GatewayConnection.objects.get(pk=connection.pk)
+        saved.config = other.config()
+        saved.save()
+
+    script.on_send = point_elsewhere
+
+    assert dict(send_due_messages("worker-1").outcomes) == {"sent": 1, "taken": 1}
+    assert dict(send_due_messages("worker-1").outcomes) == {"sent": 1}
+    assert [reloaded(m).status for m in messages] == ["sent", "sent"]
+    assert (script.texts(), other.texts()) == (["mensaje 0"], ["mensaje 1"])
 
 
 def test_a_loop_pass_sends_its_status_events_in_bundles(script, monkeypatch):
@@ -91,3 +125,26 @@ def test_a_loop_pass_sends_its_status_events_in_bundles(script, monkeypatch):
     SenderLoop(worker="worker-1").run_once()
 
     assert bundles == [[("sent", message.pk) for message in messages]]
+
+
+def test_receipts_that_beat_a_pass_s_records_are_applied_when_it_ends(script):
+    connection = make_connection(script)
+    messages = queue(connection, 3)
+
+    def receipt_first(sent: Any) -> None:
+        # The gateway fires the delivery receipt before it answers our request.
+        if sent.text != "mensaje 1":
+            receipt = StatusReceipt(sent.provider_id, "delivered", timezone.now())
+            receive_events(connection, [receipt], now=timezone.now())
+
+    script.on_send = receipt_first
+
+    with CaptureQueriesContext(db_connection) as queries:
+        assert send_due_messages("worker-1").outcomes["sent"] == 3
+
+    assert [reloaded(m).status for m in messages] == ["delivered", "sent", "delivered"]
+    assert not EarlyReceipt.objects.exists()
+    checks = [
+        q for q in queries if q["sql"].startswith("SELECT") and "messaging_earlyreceipt" in q["sql"]
+    ]
+    assert len(checks) == 1 + 2  # the pass's one check, then each message's own under its lock

@@ -7,10 +7,13 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ispdesk.messaging.models import GatewayConnection, InboundMessage, Purpose
-from ispdesk.messaging.sending import WINDOW_CLOSED, deliver
+from ispdesk.messaging.sender import due_rows, send_due_messages
+from ispdesk.messaging.sending import WINDOW_CLOSED, SendingPass, deliver
 from ispdesk.messaging.tests.sender_support import CUSTOMER, make_connection, queue, reloaded
 from ispdesk.testing.fakes.graph import FakeGraph
 
@@ -90,3 +93,37 @@ def test_gateways_without_a_window_send_to_anyone(db, script):
     [message] = queue(connection, to="+5491155554444")
 
     assert deliver(message.pk, "worker").outcome == "sent"
+
+
+def test_a_pass_reads_its_recipients_windows_in_one_query(db, graph):
+    connection = cloud_connection(graph)
+    recent = [f"+549112345000{n}" for n in range(3)]
+    for phone in [*recent, "+5491123450090", "+5491123450091"]:
+        queue(connection, to=phone)
+    now = timezone.now()
+    for phone in recent:
+        wrote(connection, phone, now - timedelta(hours=2))
+    wrote(connection, "+5491123450090", now - timedelta(hours=25))
+
+    with CaptureQueriesContext(db_connection) as queries:
+        result = send_due_messages("worker", now=now)
+
+    assert dict(result.outcomes) == {"sent": 3, "failed": 2}
+    assert sorted(sent["to"] for sent in graph.accepted) == [p.lstrip("+") for p in recent]
+    inbound = [q["sql"] for q in queries if "messaging_inboundmessage" in q["sql"]]
+    # One for the pass; the two it shows closed are looked up again: by phone (the one who
+    # wrote too long ago), by phone then chat id (the one who never wrote).
+    assert len(inbound) == 1 + 1 + 2, "\n".join(inbound)
+
+
+def test_a_customer_who_writes_after_the_pass_read_the_windows_is_answered(db, graph):
+    connection = cloud_connection(graph)
+    [message] = queue(connection)
+    now = timezone.now()
+    wrote(connection, CUSTOMER, now - timedelta(hours=30))
+    [listed] = due_rows(now, 10)
+    shared = SendingPass.of([listed])
+    wrote(connection, CUSTOMER, now - timedelta(seconds=1))
+
+    assert deliver(message.pk, "worker", now=now, listed=listed, shared=shared).outcome == "sent"
+    assert len(graph.accepted) == 1

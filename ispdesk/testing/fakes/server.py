@@ -225,6 +225,11 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("%s: %s", fake.name, fake.redact_log(format % args))
 
 
+class _KeepAliveHandler(_Handler):
+    # HTTP/1.1: a connection serves request after request, as the real gateways' do.
+    protocol_version = "HTTP/1.1"
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeServer
@@ -234,9 +239,12 @@ F = TypeVar("F", bound=FakeServer)
 
 
 @contextmanager
-def serving(fake: F) -> Iterator[F]:
-    """Serve `fake` on a free port until the block ends; hanging requests are released."""
-    server = _Server((fake.host, 0), _Handler)
+def serving(fake: F, *, keep_alive: bool = False) -> Iterator[F]:
+    """Serve `fake` on a free port until the block ends; hanging requests are released.
+
+    Each connection serves one request unless `keep_alive` (the benchmark's gateways): a
+    test's pooled client then never reaches a server stopped since through an old one."""
+    server = _Server((fake.host, 0), _KeepAliveHandler if keep_alive else _Handler)
     server.fake = fake
     fake.port = int(server.server_address[1])
     thread = threading.Thread(

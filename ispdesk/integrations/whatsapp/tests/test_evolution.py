@@ -683,3 +683,23 @@ def test_one_malformed_message_in_a_batch_does_not_lose_the_others():
     ).encode()
     events = gateway.parse_webhook(body)
     assert [event.provider_id for event in events] == ["GOOD1"]
+
+
+@pytest.mark.parametrize("keep_alive", [False, True])
+def test_the_fake_keeps_connections_alive_only_when_asked(keep_alive):
+    from http.client import HTTPConnection
+
+    from ispdesk.testing.fakes.evolution import FakeEvolution
+
+    with serving(FakeEvolution(), keep_alive=keep_alive) as fake:
+        client = HTTPConnection(fake.host, fake.port, timeout=5)
+        sockets = []
+        for _ in range(2):
+            client.request("GET", "/instance/fetchInstances")
+            client.getresponse().read()
+            sockets.append(client.sock)
+        client.close()
+
+    # Kept alive (the benchmark's gateways, like the real ones): both requests on one
+    # connection; otherwise the server closes each (tests never reuse a stopped fake's).
+    assert (sockets[0] is not None and sockets[0] is sockets[1]) == keep_alive

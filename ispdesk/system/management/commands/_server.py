@@ -54,6 +54,9 @@ def stop_loops(loops: list[LoopThread], timeout: float = LOOP_STOP_TIMEOUT) -> N
             logger.warning("%s did not stop within %ss", loop.thread.name, timeout)
 
 
+KEEP_ALIVE_SECONDS = 75
+
+
 def uvicorn_options(host: str, port: int) -> dict[str, Any]:
     return {
         "host": host,
@@ -67,6 +70,11 @@ def uvicorn_options(host: str, port: int) -> dict[str, Any]:
         "log_config": None,
         # Keep websocket frames well under the channel layer's message size.
         "ws_max_size": 1024 * 1024,
+        # An idle keep-alive connection stays open longer than the clients' own idle limit
+        # (httpx 5 s, nginx upstreams 60 s): with uvicorn's default of 5 s, a gateway's next
+        # POST could cross our close on the wire and fail unanswered (seen in the benchmark
+        # as a delivery never acknowledged).
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
     }
 
 
