@@ -209,7 +209,8 @@ if REDIS_URL:
         raise ConfigError("REDIS_URL", "must start with redis://, rediss:// or unix://")
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis's layer, sending a batch's events to many groups at once.
+            "BACKEND": "ispdesk.realtime.layers.PipelinedRedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
                 # channels_redis blocks waiting for a message: an idle console's read timed out

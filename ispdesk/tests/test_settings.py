@@ -203,7 +203,7 @@ def test_without_redis_the_channel_layer_is_in_memory(load_settings):
 def test_redis_url_switches_the_channel_layer_to_redis(load_settings):
     settings = load_settings(SECRET_KEY=GOOD_KEY, REDIS_URL="redis://cache.internal:6379/2")
     layer = settings.CHANNEL_LAYERS["default"]
-    assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert layer["BACKEND"] == "ispdesk.realtime.layers.PipelinedRedisChannelLayer"
     assert [host["address"] for host in layer["CONFIG"]["hosts"]] == [
         "redis://cache.internal:6379/2"
     ]

@@ -71,7 +71,7 @@ async def channel_layer(request, settings) -> AsyncIterator[Any]:  # type: ignor
         url = request.getfixturevalue("redis_url")
         settings.CHANNEL_LAYERS = {
             "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "BACKEND": "ispdesk.realtime.layers.PipelinedRedisChannelLayer",
                 "CONFIG": {
                     "hosts": [{"address": url, "socket_timeout": settings.REDIS_SOCKET_TIMEOUT}],
                     "prefix": "ispdesk-test",
