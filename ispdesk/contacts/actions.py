@@ -16,12 +16,13 @@ from django.utils.translation import gettext as _
 from ispdesk.contacts.importing import ImportRow
 from ispdesk.contacts.models import Contact
 from ispdesk.lib.atomic import guarded
+from ispdesk.lib.bulk import insert
 from ispdesk.lib.dni import DniError, normalize_dni
 from ispdesk.lib.memo import forget, in_memo_scope, remember, remembered
 from ispdesk.lib.phones import PhoneError, format_phone, normalize_phone
 from ispdesk.operators.models import Area
 from ispdesk.realtime.events import send_event_on_commit
-from ispdesk.system.audit import record_audit
+from ispdesk.system.audit import audit_event, record_audit
 
 logger = logging.getLogger(__name__)
 
@@ -530,7 +531,10 @@ def find_or_create_contact_for_whatsapp(
         try:
             with guarded():
                 contact.save()
-                record_audit(None, "contact.created", contact, after=contact_snapshot(contact))
+                # With the batch's other rows when inside a hand-over batch (`lib.bulk`).
+                insert(
+                    audit_event(None, "contact.created", contact, after=contact_snapshot(contact))
+                )
                 _send_update(contact.pk)
         except IntegrityError:
             _forget_contact(phone, lid)
