@@ -7,6 +7,7 @@ caller publishes and drains queues after commit.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.db import IntegrityError
@@ -29,6 +30,7 @@ from ispdesk.conversations.models import (
 )
 from ispdesk.lib.atomic import guarded
 from ispdesk.lib.memo import remembered
+from ispdesk.lib.rawsql import SelectRows, column
 from ispdesk.messaging.models import GatewayConnection
 from ispdesk.operators.hours import area_openings, describe_opening
 from ispdesk.operators.models import Area, Operator
@@ -72,12 +74,20 @@ def live_conversation(
     return created, True
 
 
+@cache
+def _select_live(vendor: str) -> SelectRows:
+    """The conversation by its (unique) live key, locked; hand-written (`lib.rawsql`): once
+    per incoming message, compiling the queryset cost more than running it."""
+    return SelectRows.where(Conversation, f"{column(Conversation, 'live_key')} = %s", lock=True)
+
+
 def _locked_live(key: str, contact: Contact, connection: GatewayConnection) -> Conversation | None:
     """Lock and read the live conversation alone, and attach what the caller has: the
     contact and connection it was looked up by, the area and assignee once per batch."""
-    found = Conversation.objects.select_for_update().filter(live_key=key).first()
-    if found is None:
+    rows = _select_live(db_connection.vendor).instances([key], Conversation)
+    if not rows:
         return None
+    found = rows[0]
     found.contact = contact
     found.connection = connection
     if (area_id := found.area_id) is not None and (

@@ -9,17 +9,17 @@ operator (a ticket closed or unassigned meanwhile counts from the next batch).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cache
 from typing import Any, cast
 
 from django.db import connection
-from django.db.models import Field, Model
-from django.db.models.expressions import Col
+from django.db.models import Model
 
 from ispdesk.lib.calendar import BusinessCalendar, Window, is_available
+from ispdesk.lib.rawsql import Select, column, fields, table
 from ispdesk.operators.calendars import (
     calendar_from_exceptions,
     exception_years,
@@ -40,68 +40,15 @@ from ispdesk.system.config import get_config
 from ispdesk.tickets.assignment import Candidate, Decision, Rules, decide
 from ispdesk.tickets.models import Status, Ticket
 
-# The facts are read with hand-written, portable SELECTs (quoted names, parameters, values
-# converted by the backend's own converters), each written once per database vendor:
-# through querysets, building and compiling the statements cost ten times what running them
-# does, on every decision. (Names come from the models' meta, values are parameters: hence
-# the `noqa: S608`.)
-
-
-def _table(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _column(model: type[Model], name: str) -> str:
-    quote = connection.ops.quote_name
-    return f"{quote(model._meta.db_table)}.{quote(cast(str, _fields(model, name)[0].column))}"
-
-
-def _fields(model: type[Model], *names: str) -> list[Field]:
-    return [cast(Field, model._meta.get_field(name)) for name in names]
-
-
-@dataclass(frozen=True)
-class _Select:
-    """A hand-written SELECT, and how to convert its columns' values as a queryset would."""
-
-    sql: str
-    conversions: tuple[tuple[int, Col, tuple[Callable[..., Any], ...]], ...]
-
-    @classmethod
-    def of(cls, sql: str, *fields: Field | None) -> _Select:
-        """The SELECT whose columns hold `fields` (None: taken as the database gives it)."""
-        conversions = []
-        for index, model_field in enumerate(fields):
-            if model_field is None:
-                continue
-            col = model_field.get_col(model_field.model._meta.db_table)
-            ops = connection.ops
-            found = (*ops.get_db_converters(col), *model_field.get_db_converters(connection))
-            if found:
-                conversions.append((index, col, found))
-        return cls(sql, tuple(conversions))
-
-    def rows(self, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
-        if not self.conversions:
-            return rows
-        converted = []
-        for row in rows:
-            values = list(row)
-            for index, col, converters in self.conversions:
-                for convert in converters:
-                    values[index] = convert(values[index], col, connection)
-            converted.append(tuple(values))
-        return converted
-
+# The facts are read with hand-written SELECTs (`lib.rawsql`): through querysets, building
+# and compiling the statements cost ten times what running them does, on every decision.
+# Names come from the models' meta, values are parameters: hence the `noqa: S608`.
 
 # Each `_select_*(vendor)` is written once per vendor (its quoting): `vendor` is the cache key.
 
 
 @cache
-def _select_operators(vendor: str) -> _Select:
+def _select_operators(vendor: str) -> Select:
     """(id, user id, paused, assignment paused, last assigned at, first name, last name,
     username, open tickets) of every active operator whose user is active; parameters:
     closed, true, true.
@@ -112,70 +59,68 @@ def _select_operators(vendor: str) -> _Select:
     user = cast(type[Model], Operator._meta.get_field("user").related_model)
     names = ("id", "user", "is_paused", "assignment_paused", "last_assigned_at")
     user_names = ("first_name", "last_name", "username")
-    columns = [_column(Operator, name) for name in names]
-    columns += [_column(user, name) for name in user_names]
+    columns = [column(Operator, name) for name in names]
+    columns += [column(user, name) for name in user_names]
     # The index's own condition, as a queryset's `open()` writes it, so the planner uses it.
-    assignee, status = _column(Ticket, "assignee"), _column(Ticket, "status")
+    assignee, status = column(Ticket, "assignee"), column(Ticket, "status")
     loads = (
-        f"SELECT {assignee} AS assignee, COUNT(*) AS n FROM {_table(Ticket)}"  # noqa: S608 - names from model meta
+        f"SELECT {assignee} AS assignee, COUNT(*) AS n FROM {table(Ticket)}"  # noqa: S608 - names from model meta
         f" WHERE NOT ({status} = %s) AND {assignee} IS NOT NULL GROUP BY {assignee}"
     )
     sql = (
-        f"SELECT {', '.join(columns)}, COALESCE(loads.n, 0) FROM {_table(Operator)}"  # noqa: S608 - names from model meta
-        f" INNER JOIN {_table(user)} ON {_column(user, 'id')} = {_column(Operator, 'user')}"
-        f" LEFT OUTER JOIN ({loads}) loads ON loads.assignee = {_column(Operator, 'id')}"
-        f" WHERE {_column(Operator, 'active')} = %s AND {_column(user, 'is_active')} = %s"
+        f"SELECT {', '.join(columns)}, COALESCE(loads.n, 0) FROM {table(Operator)}"  # noqa: S608 - names from model meta
+        f" INNER JOIN {table(user)} ON {column(user, 'id')} = {column(Operator, 'user')}"
+        f" LEFT OUTER JOIN ({loads}) loads ON loads.assignee = {column(Operator, 'id')}"
+        f" WHERE {column(Operator, 'active')} = %s AND {column(user, 'is_active')} = %s"
     )
-    return _Select.of(sql, *_fields(Operator, *names), *_fields(user, *user_names), None)
+    return Select.of(sql, *fields(Operator, *names), *fields(user, *user_names), None)
 
 
 @cache
-def _select_on_duty(vendor: str) -> _Select:
+def _select_on_duty(vendor: str) -> Select:
     """Who is on duty on a day (the parameter)."""
-    operator, on_day = _column(OnDuty, "operator"), _column(OnDuty, "day")
-    sql = f"SELECT {operator} FROM {_table(OnDuty)} WHERE {on_day} = %s"  # noqa: S608 - names from model meta
-    return _Select.of(sql, None)
+    operator, on_day = column(OnDuty, "operator"), column(OnDuty, "day")
+    sql = f"SELECT {operator} FROM {table(OnDuty)} WHERE {on_day} = %s"  # noqa: S608 - names from model meta
+    return Select.of(sql, None)
 
 
 @cache
-def _select_windows(vendor: str, days: int) -> _Select:
+def _select_windows(vendor: str, days: int) -> Select:
     """(operator, weekday, start, end) of every window of a kind on some weekdays, in
     `windows_by_operator`'s order; parameters: the kind and the `days` weekdays."""
-    operator, weekday, start = (
-        _column(Schedule, name) for name in ("operator", "weekday", "start")
-    )
+    operator, weekday, start = (column(Schedule, name) for name in ("operator", "weekday", "start"))
     sql = (
-        f"SELECT {operator}, {weekday}, {start}, {_column(Schedule, 'end')}"  # noqa: S608 - names from model meta
-        f" FROM {_table(Schedule)} WHERE {_column(Schedule, 'kind')} = %s"
+        f"SELECT {operator}, {weekday}, {start}, {column(Schedule, 'end')}"  # noqa: S608 - names from model meta
+        f" FROM {table(Schedule)} WHERE {column(Schedule, 'kind')} = %s"
         f" AND {weekday} IN ({', '.join(['%s'] * days)})"
         f" ORDER BY {operator}, {weekday}, {start}"
     )
-    return _Select.of(sql, *_fields(Schedule, "operator", "weekday", "start", "end"))
+    return Select.of(sql, *fields(Schedule, "operator", "weekday", "start", "end"))
 
 
 @cache
-def _select_exceptions(vendor: str) -> _Select:
+def _select_exceptions(vendor: str) -> Select:
     """(day, closed, start, end) of the calendar's exceptions between two days."""
     names = ("day", "closed", "start", "end")
-    day = _column(CalendarException, "day")
+    day = column(CalendarException, "day")
     sql = (
-        f"SELECT {', '.join(_column(CalendarException, name) for name in names)}"  # noqa: S608 - names from model meta
-        f" FROM {_table(CalendarException)} WHERE {day} >= %s AND {day} <= %s"
+        f"SELECT {', '.join(column(CalendarException, name) for name in names)}"  # noqa: S608 - names from model meta
+        f" FROM {table(CalendarException)} WHERE {day} >= %s AND {day} <= %s"
     )
-    return _Select.of(sql, *_fields(CalendarException, *names))
+    return Select.of(sql, *fields(CalendarException, *names))
 
 
 @cache
-def _select_shift_tags(vendor: str) -> _Select:
+def _select_shift_tags(vendor: str) -> Select:
     """(tag, member or None) of every active shift tag; parameter: true."""
     members = ShiftTag.operators.through
-    tag_id, member = _column(members, "shifttag"), _column(members, "operator")
+    tag_id, member = column(members, "shifttag"), column(members, "operator")
     sql = (
-        f"SELECT {_column(ShiftTag, 'tag')}, {member} FROM {_table(ShiftTag)}"  # noqa: S608 - names from model meta
-        f" LEFT OUTER JOIN {_table(members)} ON {tag_id} = {_column(ShiftTag, 'id')}"
-        f" WHERE {_column(ShiftTag, 'active')} = %s"
+        f"SELECT {column(ShiftTag, 'tag')}, {member} FROM {table(ShiftTag)}"  # noqa: S608 - names from model meta
+        f" LEFT OUTER JOIN {table(members)} ON {tag_id} = {column(ShiftTag, 'id')}"
+        f" WHERE {column(ShiftTag, 'active')} = %s"
     )
-    return _Select.of(sql, None, None)
+    return Select.of(sql, None, None)
 
 
 def _operators() -> list[tuple[Any, ...]]:

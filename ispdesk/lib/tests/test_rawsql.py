@@ -1,0 +1,59 @@
+"""Hand-written SELECTs give what the ORM gives: the same values, converted the same way."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import Model
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from ispdesk.lib.rawsql import SelectRows, column
+from ispdesk.messaging.models import GatewayConnection, OutboundMessage
+
+
+def attributes(instance: Model, model: type[Model]) -> dict[str, object]:
+    return {f.attname: getattr(instance, f.attname) for f in model._meta.concrete_fields}
+
+
+def test_rows_read_by_hand_equal_the_orms_field_by_field(db):
+    gateway = GatewayConnection.objects.create(
+        kind="simulator", name="Sim", config={"nested": {"a": [1, 2]}, "n": 3}, rate_per_second=1.5
+    )
+    message = OutboundMessage.objects.create(
+        connection=gateway,
+        to="+5491123456789",
+        body="¡Hola, señor!",
+        context={"conversation": 7, "groups": ["area.1"]},
+        next_attempt_at=timezone.now() + timedelta(minutes=3),
+    )
+    by_hand = SelectRows.where(OutboundMessage, f"{column(OutboundMessage, 'to')} = %s")
+
+    [found] = by_hand.instances(["+5491123456789"], OutboundMessage)
+    [connection_found] = SelectRows.where(
+        GatewayConnection, f"{column(GatewayConnection, 'id')} = %s"
+    ).instances([gateway.pk], GatewayConnection)
+
+    assert attributes(found, OutboundMessage) == attributes(
+        OutboundMessage.objects.get(pk=message.pk), OutboundMessage
+    )
+    assert attributes(connection_found, GatewayConnection) == attributes(
+        GatewayConnection.objects.get(pk=gateway.pk), GatewayConnection
+    )
+    assert found._state.adding is False and found._state.db == "default"
+    assert by_hand.instances(["+5491100000000"], OutboundMessage) == []
+
+
+def test_a_locking_read_says_for_update_where_the_database_can(db):
+    gateway = GatewayConnection.objects.create(kind="simulator", name="Sim")
+    locking = SelectRows.where(
+        GatewayConnection, f"{column(GatewayConnection, 'id')} = %s", lock=True
+    )
+
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        [found] = locking.instances([gateway.pk], GatewayConnection)
+
+    assert found.pk == gateway.pk
+    locked = "FOR UPDATE" in queries[-1]["sql"]
+    assert locked == connection.features.has_select_for_update
