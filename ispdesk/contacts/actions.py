@@ -531,11 +531,12 @@ def find_or_create_contact_for_whatsapp(
         try:
             with guarded():
                 contact.save()
-                # With the batch's other rows when inside a hand-over batch (`lib.bulk`).
+                # With the batch's other rows when inside a hand-over batch (`lib.bulk`). No
+                # `contact:update`: the new customer reaches every screen with their chat's
+                # `conversation:incoming` (it was one event per staff member and new customer).
                 insert(
                     audit_event(None, "contact.created", contact, after=contact_snapshot(contact))
                 )
-                _send_update(contact.pk)
         except IntegrityError:
             _forget_contact(phone, lid)
             continue

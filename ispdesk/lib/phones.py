@@ -8,12 +8,15 @@ fixed-line shape (`11 1234-5678`) is read as the mobile `+54 9 11 1234-5678`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from django.utils.translation import gettext as _
 from phonenumbers import NumberParseException, PhoneNumberType
 
 DEFAULT_REGION = "AR"
+# How many usable numbers `normalize_phone` remembers (a busy day's customers).
+KNOWN_NUMBERS = 20_000
 _JID_SUFFIX = re.compile(r"[:@].*$")
 _ALLOWED = re.compile(r"^[\d\s()+\-./]+$")
 
@@ -58,6 +61,23 @@ def normalize_phone(raw: str, *, region: str = DEFAULT_REGION, mobile: bool = Fa
     the country code, and WhatsApp ids (`5491112345678@s.whatsapp.net`). With `mobile=True`
     an Argentine number in fixed-line shape is read as the mobile it must be.
     """
+    found = _known_e164(raw, region, mobile)
+    # An unusable number is worked out again, for its reason in the language now active.
+    return found if found is not None else _normalize(raw, region, mobile)
+
+
+@lru_cache(maxsize=KNOWN_NUMBERS)
+def _known_e164(raw: str, region: str, mobile: bool) -> str | None:
+    """`_normalize`'s answer for a usable number, remembered: every message a customer
+    sends names their number a few times, and parsing it is a good part of handing it
+    over."""
+    try:
+        return _normalize(raw, region, mobile)
+    except PhoneError:
+        return None
+
+
+def _normalize(raw: str, region: str, mobile: bool) -> str:
     text = _JID_SUFFIX.sub("", (raw or "").strip())
     if not text:
         raise PhoneError(raw, _("empty"))

@@ -129,6 +129,11 @@ def test_the_batchs_events_name_the_chat_lines_it_wrote(connection, soporte, ven
     statuses = {event["message"] for event in sent if event["type"] == "message:status"}
     assert statuses == set(OutboundMessage.objects.values_list("pk", flat=True))
     assert all(isinstance(value, int) for value in named | statuses)
+    # Three new customers: each reaches the screens with their chat, not with a contact
+    # event to every staff member besides.
+    incoming = [event["conversation"] for event in sent if event["type"] == "conversation:incoming"]
+    assert sorted(incoming) == sorted(Conversation.objects.values_list("pk", flat=True))
+    assert not [event for event in sent if event["type"] == "contact:update"]
 
 
 def test_new_customers_cost_no_savepoints_and_a_clash_is_caught_by_the_redo(

@@ -78,3 +78,35 @@ def test_it_never_fails_with_anything_but_a_phone_error(text):
     else:
         assert result.startswith("+")
         assert normalize_phone(result) == result
+
+
+def test_a_remembered_number_gives_the_same_answer_and_a_bad_one_its_reason_in_each_language():
+    from ispdesk.lib.phones import _known_e164
+
+    _known_e164.cache_clear()
+    answers = [normalize_phone("11 1234-5678", mobile=True) for _ in range(3)]
+    assert answers == ["+5491112345678"] * 3
+    assert _known_e164.cache_info().hits == 2
+    # The mobile reading and the plain one are remembered apart.
+    assert normalize_phone("011 4321-1234") == "+541143211234"
+    reasons = []
+    for language in ("en", "es-ar"):
+        with translation.override(language), pytest.raises(PhoneError) as caught:
+            normalize_phone("0800 222 1234", mobile=True)
+        reasons.append(caught.value.reason)
+    assert reasons[0] != reasons[1] and "not a mobile" in reasons[0]
+
+
+@given(st.text(max_size=30))
+def test_remembering_never_changes_an_answer(text):
+    from ispdesk.lib.phones import _normalize
+
+    def answer(call):  # type: ignore[no-untyped-def]
+        try:
+            return call()
+        except PhoneError as exc:
+            return ("error", exc.reason)
+
+    first = answer(lambda: normalize_phone(text, mobile=True))
+    assert first == answer(lambda: _normalize(text, "AR", True))
+    assert answer(lambda: normalize_phone(text, mobile=True)) == first
