@@ -12,8 +12,12 @@ from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()
 
+from ispdesk.lib.calendar import preload_holidays  # noqa: E402
 from ispdesk.messaging.webhook_asgi import WebhookFastPath  # noqa: E402
 from ispdesk.realtime.routing import websocket_urlpatterns  # noqa: E402
+
+# Each web worker, as it starts: a console's first hello reads the business calendar.
+preload_holidays()
 
 application = ProtocolTypeRouter(
     {

@@ -227,6 +227,14 @@ def national_holidays(years: Iterable[int], country: str = "AR") -> frozenset[da
     return frozenset().union(*(_holidays_of(year, country) for year in set(years)))
 
 
+def preload_holidays(today: date | None = None, country: str = "AR") -> None:
+    """Work out last, this and next year's holidays now: the first calendar read of a
+    process otherwise imports the `holidays` tables (~0.5 s) while a customer or a console
+    waits. Called as a server process starts."""
+    year = (today or date.today()).year
+    national_holidays((year - 1, year, year + 1), country)
+
+
 @functools.lru_cache(maxsize=64)
 def _holidays_of(year: int, country: str) -> frozenset[date]:
     # A year's holidays never change, and computing them costs ~4 ms: every routing

@@ -168,3 +168,18 @@ def test_the_window_end_is_after_now_and_the_minute_before_it_is_open(windows, m
         return
     assert end > moment
     assert is_available(windows, CAL, end - timedelta(minutes=1))
+
+
+def test_preloading_works_out_the_holidays_around_today_once():
+    from datetime import date
+
+    from ispdesk.lib.calendar import _holidays_of, national_holidays, preload_holidays
+
+    _holidays_of.cache_clear()
+    preload_holidays(date(2026, 11, 25))
+    assert _holidays_of.cache_info().currsize == 3
+
+    holidays_2027 = national_holidays([2027])
+
+    assert _holidays_of.cache_info().hits == 1
+    assert date(2027, 7, 9) in holidays_2027  # Independence Day

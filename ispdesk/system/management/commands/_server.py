@@ -35,9 +35,11 @@ def start_loops() -> list[LoopThread]:
     """Start the background loops (customer messages to the desk, outbox sender, periodic
     jobs) in daemon threads; return them for `stop_loops`."""
     from ispdesk.jobs.runner import SchedulerLoop
+    from ispdesk.lib.calendar import preload_holidays
     from ispdesk.messaging.pending import HandOverLoop
     from ispdesk.messaging.sender import SenderLoop
 
+    preload_holidays()
     loops = [LoopThread(HandOverLoop()), LoopThread(SenderLoop()), LoopThread(SchedulerLoop())]
     for loop in loops:
         loop.thread.start()
