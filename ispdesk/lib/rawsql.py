@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from django.db import connection
@@ -29,6 +30,24 @@ def table(model: type[Model]) -> str:
 def column(model: type[Model], name: str) -> str:
     quote = connection.ops.quote_name
     return f"{quote(model._meta.db_table)}.{quote(cast(str, fields(model, name)[0].column))}"
+
+
+def name(model: type[Model], field_name: str) -> str:
+    """The quoted column alone, as an UPDATE's SET clause wants it."""
+    return connection.ops.quote_name(cast(str, fields(model, field_name)[0].column))
+
+
+def execute(sql: str, params: Sequence[Any]) -> int:
+    """Run a hand-written statement; return the rows it changed (matched, on MariaDB)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
+
+
+def moment(value: datetime | None) -> Any:
+    """A date-time as a parameter: stored as the ORM stores it (SQLite and MariaDB keep
+    naive UTC, compared as the ORM wrote them)."""
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def fields(model: type[Model], *names: str) -> list[Field]:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Literal
 
 from django.db import (
@@ -39,6 +40,7 @@ from ispdesk.integrations.whatsapp import registry
 from ispdesk.integrations.whatsapp.base import Gateway, GatewayError, SendResult
 from ispdesk.lib.atomic import atomic_unless_one_statement
 from ispdesk.lib.phones import PhoneError, normalize_phone
+from ispdesk.lib.rawsql import column, execute, moment, name, table
 from ispdesk.messaging.models import (
     STATUS_ORDER,
     EarlyReceipt,
@@ -215,19 +217,44 @@ def claim_message(
     With `attempts`, only while the row still has that many (unchanged since it was read);
     with `connection`, only while that connection is as it was read (not saved since, not
     switched on or off): the caller may then send through the copy it holds."""
-    unchanged = Q() if attempts is None else Q(attempts=attempts)
+    # Hand-written (`lib.rawsql`): built as a queryset, this one UPDATE per message sent
+    # cost more to compile than to run. The same condition as `due_filter`.
+    sql = _claim_sql(db_connection.vendor, attempts is not None, connection is not None)
+    params: list[Any] = [SENDING, worker[:100], moment(now + lease), pk, QUEUED, moment(now)]
+    params += [SENDING, moment(now), Purpose.ECHO]
+    if attempts is not None:
+        params.append(attempts)
     if connection is not None:
-        as_read = GatewayConnection.objects.filter(
-            pk=connection.pk, updated_at=connection.updated_at, enabled=connection.enabled
-        )
-        unchanged &= Q(connection_id__in=as_read.values("pk"))
-    changed = OutboundMessage.objects.filter(due_filter(now), unchanged, pk=pk).update(
-        status=SENDING,
-        claimed_by=worker[:100],
-        claim_expires_at=now + lease,
-        attempts=F("attempts") + 1,
+        params += [connection.pk, moment(connection.updated_at), connection.enabled]
+    return execute(sql, params) == 1
+
+
+@cache
+def _claim_sql(vendor: str, unchanged: bool, as_read: bool) -> str:
+    message, gateway = OutboundMessage, GatewayConnection
+
+    def col(field_name: str) -> str:
+        return column(message, field_name)
+
+    attempts = name(message, "attempts")
+    sql = (
+        f"UPDATE {table(message)} SET {name(message, 'status')} = %s,"  # noqa: S608 - names from model meta
+        f" {name(message, 'claimed_by')} = %s, {name(message, 'claim_expires_at')} = %s,"
+        f" {attempts} = {attempts} + 1"
+        f" WHERE {col('id')} = %s"
+        f" AND (({col('status')} = %s AND {col('next_attempt_at')} <= %s) OR {col('status')} = %s)"
+        f" AND ({col('claim_expires_at')} IS NULL OR {col('claim_expires_at')} < %s)"
+        f" AND NOT ({col('purpose')} = %s)"
     )
-    return changed == 1
+    if unchanged:
+        sql += f" AND {col('attempts')} = %s"
+    if as_read:
+        sql += (
+            f" AND {col('connection')} IN (SELECT {column(gateway, 'id')} FROM {table(gateway)}"  # noqa: S608 - names from model meta
+            f" WHERE {column(gateway, 'id')} = %s AND {column(gateway, 'updated_at')} = %s"
+            f" AND {column(gateway, 'enabled')} = %s)"
+        )
+    return sql
 
 
 def take_send_slot(connection_id: int, interval: timedelta, now: datetime) -> datetime | None:
@@ -310,18 +337,8 @@ def record_sent(
     try:
         with atomic_unless_one_statement():
             # The usual case, still ours as we claimed it: a plain update, known to be `sent`.
-            known = bool(
-                OutboundMessage.objects.filter(
-                    pk=message.pk, status=SENDING, sent_at__isnull=True
-                ).update(
-                    provider_id=stored_id,
-                    status=SENT,
-                    sent_at=now,
-                    error="",
-                    claimed_by="",
-                    claim_expires_at=None,
-                )
-            )
+            params = [stored_id, SENT, moment(now), message.pk, SENDING]
+            known = bool(execute(_record_sent_sql(db_connection.vendor), params))
             if not known:
                 OutboundMessage.objects.filter(pk=message.pk).update(
                     provider_id=stored_id,
@@ -368,6 +385,27 @@ def apply_waiting_receipts(sent: Iterable[tuple[int, int, str]], now: datetime) 
     for key in sorted(found):
         apply_early_receipts(by_id[key], now)
     return len(found)
+
+
+@cache
+def _record_sent_sql(vendor: str) -> str:
+    """`record_sent`'s usual UPDATE, hand-written (see `claim_message`)."""
+    message = OutboundMessage
+    sets = ", ".join(
+        f"{name(message, field_name)} = {value}"
+        for field_name, value in (
+            ("provider_id", "%s"),
+            ("status", "%s"),
+            ("sent_at", "%s"),
+            ("error", "''"),
+            ("claimed_by", "''"),
+            ("claim_expires_at", "NULL"),
+        )
+    )
+    return (
+        f"UPDATE {table(message)} SET {sets} WHERE {column(message, 'id')} = %s"  # noqa: S608 - names from model meta
+        f" AND {column(message, 'status')} = %s AND {column(message, 'sent_at')} IS NULL"
+    )
 
 
 def _early_receipts_waiting(message: OutboundMessage, provider_id: str) -> bool:
