@@ -35,6 +35,7 @@ from ispdesk.conversations.models import (
 from ispdesk.conversations.queue import drain_after_commit
 from ispdesk.lib.bulk import insert
 from ispdesk.lib.memo import remembered
+from ispdesk.lib.rawsql import update_row
 from ispdesk.messaging.models import InboundMessage
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,8 @@ def handle_inbound(message: InboundMessage) -> None:
     if conversation.status == ConversationStatus.CLOSED:
         return  # the bot's `end` closed it and announced it
     conversation.awaiting_human = conversation.status != ConversationStatus.BOT
-    conversation.save()
+    # Every column, as `save()` would, without compiling the UPDATE again per message.
+    update_row(conversation)
     announce(conversation, "conversation:incoming" if created or queued else "conversation:update")
     if queued:
         drain_after_commit([conversation.area_id], announce_ids=[conversation.pk])

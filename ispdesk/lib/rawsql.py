@@ -11,6 +11,7 @@ statements are written.)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,3 +118,23 @@ class SelectRows:
             cast(M, self.model.from_db(connection.alias, list(self.attnames), row))
             for row in self.select.rows(params)
         ]
+
+
+def update_row(instance: Model) -> None:
+    """`instance.save()` of a row known to exist, every column written, as one hand-written
+    UPDATE (a model with no save signals or `save()` of its own: none is sent or called)."""
+    model = type(instance)
+    saved, sql = _update_all(model, connection.vendor)
+    values = [
+        field.get_db_prep_save(field.pre_save(instance, False), connection) for field in saved
+    ]
+    execute(sql, [*values, instance.pk])
+
+
+@functools.cache
+def _update_all(model: type[Model], vendor: str) -> tuple[tuple[Field, ...], str]:
+    saved = tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+    sets = ", ".join(f"{name(model, cast(str, field.name))} = %s" for field in saved)
+    pk = cast(str, cast(Field, model._meta.pk).name)
+    sql = f"UPDATE {table(model)} SET {sets} WHERE {column(model, pk)} = %s"  # noqa: S608 - names from model meta
+    return saved, sql

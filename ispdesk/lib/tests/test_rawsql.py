@@ -9,7 +9,7 @@ from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ispdesk.lib.rawsql import SelectRows, column
+from ispdesk.lib.rawsql import SelectRows, column, update_row
 from ispdesk.messaging.models import GatewayConnection, OutboundMessage
 
 
@@ -57,3 +57,19 @@ def test_a_locking_read_says_for_update_where_the_database_can(db):
     assert found.pk == gateway.pk
     locked = "FOR UPDATE" in queries[-1]["sql"]
     assert locked == connection.features.has_select_for_update
+
+
+def test_an_updated_row_reads_back_as_save_would_have_written_it(db):
+    gateway = GatewayConnection.objects.create(kind="simulator", name="Sim", config={"a": 1})
+    before = gateway.updated_at
+    gateway.config = {"nested": ["ñ", {"b": None}]}
+    gateway.rate_per_second = None
+    gateway.next_send_at = timezone.now() + timedelta(seconds=30)
+    gateway.enabled = False
+
+    update_row(gateway)
+
+    again = GatewayConnection.objects.get(pk=gateway.pk)
+    assert attributes(again, GatewayConnection) == attributes(gateway, GatewayConnection)
+    assert again.config == {"nested": ["ñ", {"b": None}]} and again.enabled is False
+    assert again.updated_at > before  # auto_now, as save() sets it
