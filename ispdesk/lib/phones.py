@@ -61,20 +61,7 @@ def normalize_phone(raw: str, *, region: str = DEFAULT_REGION, mobile: bool = Fa
     the country code, and WhatsApp ids (`5491112345678@s.whatsapp.net`). With `mobile=True`
     an Argentine number in fixed-line shape is read as the mobile it must be.
     """
-    found = _known_e164(raw, region, mobile)
-    # An unusable number is worked out again, for its reason in the language now active.
-    return found if found is not None else _normalize(raw, region, mobile)
-
-
-@lru_cache(maxsize=KNOWN_NUMBERS)
-def _known_e164(raw: str, region: str, mobile: bool) -> str | None:
-    """`_normalize`'s answer for a usable number, remembered: every message a customer
-    sends names their number a few times, and parsing it is a good part of handing it
-    over."""
-    try:
-        return _normalize(raw, region, mobile)
-    except PhoneError:
-        return None
+    return _known_e164(raw, region, mobile)
 
 
 def _normalize(raw: str, region: str, mobile: bool) -> str:
@@ -116,3 +103,9 @@ def format_phone(e164: str) -> str:
 def whatsapp_digits(e164: str) -> str:
     """The digits WhatsApp gateways use as the chat id (no `+`)."""
     return e164.lstrip("+")
+
+
+# Usable numbers remembered once parsed: every message a customer sends names their number a
+# few times, and parsing it was a good part of handing it over. A PhoneError is not kept
+# (`lru_cache` keeps answers only): its reason is worked out again, in the language active.
+_known_e164 = lru_cache(maxsize=KNOWN_NUMBERS)(_normalize)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 from django.db import connection
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
+from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M", bound=Model)
 
@@ -99,6 +100,7 @@ class SelectRows:
     model: type[Model]
     select: Select
     attnames: tuple[str, ...]
+    locks: bool = False
 
     @classmethod
     def where(cls, model: type[Model], condition: str, *, lock: bool = False) -> SelectRows:
@@ -111,9 +113,11 @@ class SelectRows:
         suffix = f" {connection.ops.for_update_sql()}" if locking else ""
         sql = f"SELECT {names} FROM {table(model)} WHERE {condition}{suffix}"  # noqa: S608 - names from model meta
         attnames = tuple(field.attname for field in selected)
-        return cls(model, Select.of(sql, *selected), attnames)
+        return cls(model, Select.of(sql, *selected), attnames, locking)
 
     def instances(self, params: Sequence[Any], model: type[M]) -> list[M]:
+        if self.locks and connection.get_autocommit():
+            raise TransactionManagementError("a locking read needs a transaction")
         return [
             cast(M, self.model.from_db(connection.alias, list(self.attnames), row))
             for row in self.select.rows(params)
@@ -128,7 +132,8 @@ def update_row(instance: Model) -> None:
     values = [
         field.get_db_prep_save(field.pre_save(instance, False), connection) for field in saved
     ]
-    execute(sql, [*values, instance.pk])
+    if execute(sql, [*values, instance.pk]) != 1:
+        raise model.DoesNotExist(f"{model.__name__} {instance.pk} is gone")  # type: ignore[attr-defined]
 
 
 @functools.cache

@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from ispdesk.messaging.outbox import register_waker, unregister_waker
 from ispdesk.messaging.sending import (
     RetryPolicy,
     SendingPass,
+    apply_stranded_receipts,
     apply_waiting_receipts,
     deliver,
     due_filter,
@@ -52,6 +54,8 @@ MAX_FAILURE_WAIT_SECONDS = 60.0
 # time until the pass publishes its next event or ends): a few Redis sends per window
 # instead of three per message sent.
 STATUS_BUNDLE_SECONDS = 0.1
+# How often the loop applies early receipts a stopped pass left behind.
+RECEIPT_SWEEP_SECONDS = 60.0
 
 
 def new_worker_id() -> str:
@@ -160,7 +164,7 @@ def send_due_messages(
     try:
         apply_waiting_receipts(shared.recorded, now or timezone.now())
     except Exception:
-        # The messages stay `sent` until their next receipt; the error shows in the log.
+        # Left for `apply_stranded_receipts`, at most a sweep later.
         result.errors += 1
         logger.exception("the sender could not apply early receipts")
         reset_broken_connection()
@@ -184,6 +188,7 @@ class SenderLoop(WakeableLoop):
         )
         self.worker = worker or new_worker_id()
         self.batch_size = batch_size
+        self.next_sweep = 0.0  # the first pass sweeps (a stop may have stranded receipts)
 
     def started(self) -> None:
         logger.info("sender %s started (poll every %ss)", self.worker, self.poll_seconds)
@@ -194,6 +199,9 @@ class SenderLoop(WakeableLoop):
         logger.info("sender %s stopped", self.worker)
 
     def run_once(self) -> float:
+        if time.monotonic() >= self.next_sweep:
+            self.next_sweep = time.monotonic() + RECEIPT_SWEEP_SECONDS
+            apply_stranded_receipts(timezone.now())
         return self._pass()
 
     def _pass(self) -> float:

@@ -24,6 +24,7 @@ from functools import cache
 from typing import Any, Literal
 
 from django.db import (
+    DatabaseError,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -31,7 +32,7 @@ from django.db import (
     transaction,
 )
 from django.db import connection as db_connection
-from django.db.models import Case, F, Max, Q, Value, When
+from django.db.models import Case, Exists, F, Max, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from pydantic import ValidationError
@@ -371,20 +372,47 @@ def record_sent(
 def apply_waiting_receipts(sent: Iterable[tuple[int, int, str]], now: datetime) -> int:
     """`record_sent`'s early-receipt check for messages recorded with `receipts_later`,
     given as (message id, connection id, the gateway's id), in one query: apply the receipts
-    that arrived before those ids were stored. Returns how many messages had some."""
-    by_id = {(connection_id, provider_id): pk for pk, connection_id, provider_id in sent}
-    by_id = {key: pk for key, pk in by_id.items() if key[1]}
+    that arrived before those ids were stored. Returns how many messages had some. (If this
+    never runs, the pass killed first, `apply_stranded_receipts` finds them later.)"""
+    by_id: dict[tuple[int, str], int] = {}
+    for pk, connection_id, provider_id in sent:
+        if provider_id:
+            # The first message recorded with an id holds it (a later one is flagged).
+            by_id.setdefault((connection_id, provider_id), pk)
     if not by_id:
         return 0
-    from ispdesk.messaging.receiving import apply_early_receipts
-
     waiting = EarlyReceipt.objects.filter(
         connection_id__in={cid for cid, _p in by_id}, provider_id__in={pid for _c, pid in by_id}
     )
     found = {key for key in waiting.values_list("connection_id", "provider_id") if key in by_id}
-    for key in sorted(found):
-        apply_early_receipts(by_id[key], now)
-    return len(found)
+    return _apply_each(sorted(by_id[key] for key in found), now)
+
+
+def apply_stranded_receipts(now: datetime) -> int:
+    """Apply early receipts whose id a message carries by now: a pass stopped between
+    recording its messages and looking for their receipts (killed, an error) leaves them
+    behind, and nothing else would (the next receipt may never come). Returns how many
+    messages had some."""
+    stranded = OutboundMessage.objects.filter(
+        Exists(
+            EarlyReceipt.objects.filter(
+                connection_id=OuterRef("connection_id"), provider_id=OuterRef("provider_id")
+            )
+        )
+    )
+    return _apply_each(list(stranded.order_by("pk").values_list("pk", flat=True)), now)
+
+
+def _apply_each(message_ids: list[int], now: datetime) -> int:
+    from ispdesk.messaging.receiving import apply_early_receipts
+
+    for pk in message_ids:
+        try:
+            apply_early_receipts(pk, now)
+        except Exception:  # one message's failure leaves the others' receipts to apply
+            logger.exception("message %s: could not apply its early receipts", pk)
+            reset_broken_connection()
+    return len(message_ids)
 
 
 @cache
@@ -517,7 +545,12 @@ class SendingPass:
                 .annotate(last=Max("sent_at"))
                 .order_by()
             )
-            shared.last_inbound = {(cid, phone): last for cid, phone, last in latest}
+            try:
+                shared.last_inbound = {(cid, phone): last for cid, phone, last in latest}
+            except DatabaseError:
+                # Each message then looks its recipient up itself, as without a pass.
+                logger.exception("the sender could not read its recipients' windows")
+                reset_broken_connection()
         return shared
 
     def phone(self, to: str) -> str | None:
@@ -543,8 +576,8 @@ class SendingPass:
 def _has_service_window(kind: str) -> bool:
     try:
         return registry.adapter_class(kind).has_service_window
-    except ValueError:
-        return False
+    except (ValueError, ImportError):
+        return False  # the message fails on its own, with `_gateway`'s reason
 
 
 def deliver(

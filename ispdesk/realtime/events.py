@@ -82,9 +82,10 @@ def close_publisher_pools(layer: BaseChannelLayer) -> None:
 
 async def _send_all(layer: BaseChannelLayer, sends: list[tuple[str, dict[str, Any]]]) -> None:
     send_many = getattr(layer, "group_send_many", None)
-    if send_many is not None and len(sends) > 1:
+    if send_many is not None:
+        # `realtime.layers`: a few round trips for them all, and in order with the next call.
         try:
-            await send_many(sends)  # `realtime.layers`: a few round trips for them all
+            await send_many(sends)
         except Exception:
             logger.exception("could not publish to %s groups", len(sends))
         return

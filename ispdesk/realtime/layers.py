@@ -38,38 +38,63 @@ _DELIVER = """
     end
     return over_capacity
 """
-# Messages are ordered in a channel by the time they were added: sends of one call get
-# times this far apart, so a channel pops them in the order sent (Redis scores are doubles:
-# at today's epoch they resolve ~0.25 µs).
+# Messages are ordered in a channel by the time they were added (the sorted set's score):
+# each send gets a time at least this much after the previous one of this layer, so a channel
+# pops them in the order sent, across calls too (Redis scores are doubles: at today's epoch
+# they resolve ~0.25 µs).
 _TICK = 1e-5
 
 
 class PipelinedRedisChannelLayer(RedisChannelLayer):  # type: ignore[misc]
+    _last_at = 0.0
+
     async def group_send_many(self, sends: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """`group_send(group, message)` for each pair, in order, in two pipelines per
-        Redis host instead of four round trips per group."""
-        members = await self._members({group for group, _message in sends})
+        Redis host instead of four round trips per group. A send that cannot go (a bad
+        group name, a message that does not serialise) is logged and skipped, and a host
+        that fails loses only its own; the others still go."""
+        valid = [(group, message) for group, message in sends if self._valid(group)]
+        members = await self._members({group for group, _message in valid})
         pending: dict[int, list[tuple[str, list[str], list[Any]]]] = defaultdict(list)
-        started = time.time()
-        for position, (group, message) in enumerate(sends):
+        for group, message in valid:
             channels = members.get(group)
             if not channels:
                 continue
-            by_host, serialized, capacities = self._map_channel_keys_to_connection(
-                channels, message
-            )
-            at = started + position * _TICK
+            try:
+                by_host, serialized, capacities = self._map_channel_keys_to_connection(
+                    channels, message
+                )
+            except Exception:
+                logger.exception("could not serialise a message for group %s", group)
+                continue
+            at = self._next_at()
             for index, keys in by_host.items():
                 args = [serialized[key] for key in keys] + [capacities[key] for key in keys]
                 pending[index].append((group, keys, [*args, at, self.expiry]))
         for index, deliveries in pending.items():
-            await self._deliver(index, deliveries)
+            try:
+                await self._deliver(index, deliveries)
+            except Exception:
+                logger.exception(
+                    "could not deliver to %s groups on Redis host %s", len(deliveries), index
+                )
+
+    def _valid(self, group: str) -> bool:
+        try:
+            return bool(self.require_valid_group_name(group))
+        except Exception:
+            logger.error("not a valid group name: %r", group[:120])
+            return False
+
+    def _next_at(self) -> float:
+        self._last_at = max(time.time(), self._last_at + _TICK)
+        return self._last_at
 
     async def _members(self, groups: set[str]) -> dict[str, list[str]]:
-        """Each group's channels, members that expired removed first (as `group_send`)."""
+        """Each group's channels, members that expired removed first (as `group_send`); a
+        host that fails counts as having no members (logged)."""
         by_host: dict[int, list[str]] = defaultdict(list)
         for group in sorted(groups):
-            assert self.require_valid_group_name(group), "Group name not valid"
             by_host[self.consistent_hash(group)].append(group)
         expired = int(time.time()) - self.group_expiry
         found: dict[str, list[str]] = {}
@@ -79,7 +104,11 @@ class PipelinedRedisChannelLayer(RedisChannelLayer):  # type: ignore[misc]
                 key = self._group_key(group)
                 pipe.zremrangebyscore(key, min=0, max=expired)
                 pipe.zrange(key, 0, -1)
-            results = await pipe.execute()
+            try:
+                results = await pipe.execute()
+            except Exception:
+                logger.exception("could not read %s groups on Redis host %s", len(names), index)
+                continue
             for group, channels in zip(names, results[1::2], strict=True):
                 found[group] = [channel.decode("utf8") for channel in channels]
         return found

@@ -84,17 +84,19 @@ def test_a_remembered_number_gives_the_same_answer_and_a_bad_one_its_reason_in_e
     from ispdesk.lib.phones import _known_e164
 
     _known_e164.cache_clear()
-    answers = [normalize_phone("11 1234-5678", mobile=True) for _ in range(3)]
-    assert answers == ["+5491112345678"] * 3
+    answers = [normalize_phone("11 4321-1234", mobile=True) for _ in range(3)]
+    assert answers == ["+5491143211234"] * 3
     assert _known_e164.cache_info().hits == 2
-    # The mobile reading and the plain one are remembered apart.
-    assert normalize_phone("011 4321-1234") == "+541143211234"
+    # The same text read as any number and as a mobile: remembered apart.
+    assert normalize_phone("11 4321-1234") == "+541143211234"
+    assert _known_e164.cache_info().currsize == 2
     reasons = []
     for language in ("en", "es-ar"):
         with translation.override(language), pytest.raises(PhoneError) as caught:
             normalize_phone("0800 222 1234", mobile=True)
         reasons.append(caught.value.reason)
     assert reasons[0] != reasons[1] and "not a mobile" in reasons[0]
+    assert _known_e164.cache_info().currsize == 2  # failures are never kept
 
 
 @given(st.text(max_size=30))

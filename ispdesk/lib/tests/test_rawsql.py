@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.db import connection, transaction
 from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
@@ -73,3 +74,48 @@ def test_an_updated_row_reads_back_as_save_would_have_written_it(db):
     assert attributes(again, GatewayConnection) == attributes(gateway, GatewayConnection)
     assert again.config == {"nested": ["ñ", {"b": None}]} and again.enabled is False
     assert again.updated_at > before  # auto_now, as save() sets it
+
+
+def test_updating_a_row_that_is_gone_says_so(db):
+    gateway = GatewayConnection.objects.create(kind="simulator", name="Sim")
+    GatewayConnection.objects.filter(pk=gateway.pk).delete()
+
+    with pytest.raises(GatewayConnection.DoesNotExist):
+        update_row(gateway)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_read_outside_a_transaction_is_refused_where_rows_can_be_locked():
+    from django.db.transaction import TransactionManagementError
+
+    locking = SelectRows.where(
+        GatewayConnection, f"{column(GatewayConnection, 'id')} = %s", lock=True
+    )
+    if not connection.features.has_select_for_update:
+        assert locking.instances([1], GatewayConnection) == []  # SQLite: as the ORM, no lock
+        return
+    with pytest.raises(TransactionManagementError):
+        locking.instances([1], GatewayConnection)
+
+
+def test_a_chat_updated_by_hand_reads_back_as_saved(db):
+    from ispdesk.contacts.models import Contact
+    from ispdesk.conversations.models import Conversation
+
+    gateway = GatewayConnection.objects.create(kind="simulator", name="Sim")
+    contact = Contact.objects.create(name="Marcela", phone="+5491123456789")
+    chat = Conversation.objects.create(
+        contact=contact,
+        connection=gateway,
+        chat_id="5491123456789",
+        created_at=timezone.now(),
+        last_message_at=timezone.now(),
+    )
+    chat.unread_count = 3
+    chat.flow_state = {"node": "menu", "vars": {"dni": "30111222"}}
+    chat.last_inbound_at = timezone.now()
+
+    update_row(chat)
+
+    again = Conversation.objects.get(pk=chat.pk)
+    assert attributes(again, Conversation) == attributes(chat, Conversation)

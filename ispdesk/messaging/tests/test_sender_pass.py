@@ -148,3 +148,66 @@ def test_receipts_that_beat_a_pass_s_records_are_applied_when_it_ends(script):
         q for q in queries if q["sql"].startswith("SELECT") and "messaging_earlyreceipt" in q["sql"]
     ]
     assert len(checks) == 1 + 2  # the pass's one check, then each message's own under its lock
+
+
+def test_receipts_a_stopped_pass_left_behind_are_applied_by_the_next_sweep(script):
+    from ispdesk.messaging.sender import SenderLoop
+
+    connection = make_connection(script)
+    [message] = queue(connection)
+    # The gateway's receipt beat our record, and the pass died before its receipt check.
+    OutboundMessage.objects.filter(pk=message.pk).update(status="sent", provider_id="wamid.X")
+    EarlyReceipt.objects.create(
+        connection=connection, provider_id="wamid.X", status="read", at=timezone.now()
+    )
+    loop = SenderLoop(worker="worker-1")
+
+    loop.run_once()
+
+    assert reloaded(message).status == "read"
+    assert not EarlyReceipt.objects.exists()
+    assert loop.next_sweep > 0  # not again on every pass
+
+
+def test_one_message_s_receipts_failing_to_apply_leave_the_others_to_apply(script, monkeypatch):
+    from ispdesk.messaging import receiving
+    from ispdesk.messaging.sending import apply_waiting_receipts
+
+    connection = make_connection(script)
+    first, second = queue(connection, 2)
+    for message, provider_id in ((first, "id-1"), (second, "id-2")):
+        OutboundMessage.objects.filter(pk=message.pk).update(status="sent", provider_id=provider_id)
+        EarlyReceipt.objects.create(
+            connection=connection, provider_id=provider_id, status="delivered", at=timezone.now()
+        )
+    real = receiving.apply_early_receipts
+
+    def broken_for_the_first(pk: int, now: Any) -> None:
+        if pk == first.pk:
+            raise RuntimeError("boom")
+        real(pk, now)
+
+    monkeypatch.setattr(receiving, "apply_early_receipts", broken_for_the_first)
+    sent = [(first.pk, connection.pk, "id-1"), (second.pk, connection.pk, "id-2")]
+
+    assert apply_waiting_receipts(sent, timezone.now()) == 2
+
+    assert (reloaded(first).status, reloaded(second).status) == ("sent", "delivered")
+
+
+def test_an_id_two_messages_were_given_names_the_first_one_recorded(script):
+    from ispdesk.messaging.sending import apply_waiting_receipts
+
+    connection = make_connection(script)
+    first, second = queue(connection, 2)
+    OutboundMessage.objects.filter(pk=first.pk).update(status="sent", provider_id="dup")
+    OutboundMessage.objects.filter(pk=second.pk).update(status="sent")  # flagged: no id
+    EarlyReceipt.objects.create(
+        connection=connection, provider_id="dup", status="delivered", at=timezone.now()
+    )
+
+    apply_waiting_receipts(
+        [(first.pk, connection.pk, "dup"), (second.pk, connection.pk, "dup")], timezone.now()
+    )
+
+    assert (reloaded(first).status, reloaded(second).status) == ("delivered", "sent")

@@ -94,3 +94,35 @@ async def test_members_whose_membership_expired_get_nothing(layer):
     assert await received(layer, here, 2) == [1, 2]
     async with layer.connection(layer.consistent_hash("area.2")) as connection:
         assert await connection.zrange(layer._group_key("area.2"), 0, -1) == [here.encode()]
+
+
+async def test_a_later_call_s_messages_come_after_an_earlier_call_s(redis_url):
+    roomy = PipelinedRedisChannelLayer(hosts=[redis_url], prefix="ispdesk-test", capacity=100)
+    admin = await roomy.new_channel()
+    await roomy.group_add("role.admin", admin)
+
+    await roomy.group_send_many([("role.admin", {"type": "t", "n": n}) for n in range(40)])
+    await roomy.group_send_many([("role.admin", {"type": "t", "n": 40})])
+
+    assert await received(roomy, admin, 41) == list(range(41))
+    await roomy.flush()
+    await roomy.close_pools()
+
+
+async def test_a_send_that_cannot_go_is_skipped_and_the_others_go(layer, caplog):
+    listener = await layer.new_channel()
+    await layer.group_add("area.1", listener)
+
+    with caplog.at_level(logging.ERROR, logger="ispdesk.realtime.layers"):
+        await layer.group_send_many(
+            [
+                ("area.1", {"type": "t", "n": 1}),
+                ("not a group!", {"type": "t", "n": 2}),
+                ("area.1", {"type": "t", "n": object()}),  # does not serialise
+                ("area.1", {"type": "t", "n": 3}),
+            ]
+        )
+
+    assert await received(layer, listener, 2) == [1, 3]
+    assert "not a valid group name" in caplog.text
+    assert "could not serialise" in caplog.text
