@@ -75,7 +75,7 @@ def live_conversation(
 
 
 @cache
-def _select_live(vendor: str) -> SelectRows:
+def _select_live(vendor: str) -> SelectRows[Conversation]:
     """The conversation by its (unique) live key, locked; hand-written (`lib.rawsql`): once
     per incoming message, compiling the queryset cost more than running it."""
     return SelectRows.where(Conversation, f"{column(Conversation, 'live_key')} = %s", lock=True)
@@ -84,7 +84,7 @@ def _select_live(vendor: str) -> SelectRows:
 def _locked_live(key: str, contact: Contact, connection: GatewayConnection) -> Conversation | None:
     """Lock and read the live conversation alone, and attach what the caller has: the
     contact and connection it was looked up by, the area and assignee once per batch."""
-    rows = _select_live(db_connection.vendor).instances([key], Conversation)
+    rows = _select_live(db_connection.vendor).instances([key])
     if not rows:
         return None
     found = rows[0]

@@ -15,7 +15,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from django.db import connection
 from django.db.models import Field, Model
@@ -94,16 +94,16 @@ class Select:
 
 
 @dataclass(frozen=True)
-class SelectRows:
+class SelectRows(Generic[M]):
     """A SELECT of whole rows of one model, giving model instances (as `Model.from_db`)."""
 
-    model: type[Model]
+    model: type[M]
     select: Select
     attnames: tuple[str, ...]
     locks: bool = False
 
     @classmethod
-    def where(cls, model: type[Model], condition: str, *, lock: bool = False) -> SelectRows:
+    def where(cls, model: type[M], condition: str, *, lock: bool = False) -> SelectRows[M]:
         """Every concrete column of `model`'s rows matching `condition` (SQL with `%s`
         parameters, naming columns with `column()`), locked FOR UPDATE when the database
         can lock rows and `lock` is true."""
@@ -115,11 +115,11 @@ class SelectRows:
         attnames = tuple(field.attname for field in selected)
         return cls(model, Select.of(sql, *selected), attnames, locking)
 
-    def instances(self, params: Sequence[Any], model: type[M]) -> list[M]:
+    def instances(self, params: Sequence[Any]) -> list[M]:
         if self.locks and connection.get_autocommit():
             raise TransactionManagementError("a locking read needs a transaction")
         return [
-            cast(M, self.model.from_db(connection.alias, list(self.attnames), row))
+            self.model.from_db(connection.alias, list(self.attnames), row)
             for row in self.select.rows(params)
         ]
 

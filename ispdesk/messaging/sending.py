@@ -526,7 +526,6 @@ class SendingPass:
     recorded as sent, whose early receipts are looked for once at its end."""
 
     last_inbound: dict[tuple[int, str], datetime] = field(default_factory=dict)
-    phones: dict[str, str | None] = field(default_factory=dict)
     gateways: dict[int, Gateway | str] = field(default_factory=dict)
     recorded: list[tuple[int, int, str]] = field(default_factory=list)
 
@@ -535,7 +534,7 @@ class SendingPass:
         shared = cls()
         wanted = Q()
         for row in rows:
-            phone = shared.phone(row.to)
+            phone = recipient_phone(row.to)
             if phone is not None and _has_service_window(row.connection.kind):
                 wanted |= Q(connection_id=row.connection_id, phone=phone)
         if wanted:
@@ -553,11 +552,6 @@ class SendingPass:
                 reset_broken_connection()
         return shared
 
-    def phone(self, to: str) -> str | None:
-        if to not in self.phones:
-            self.phones[to] = recipient_phone(to)
-        return self.phones[to]
-
     def gateway(self, connection: GatewayConnection) -> Gateway | str:
         if connection.pk not in self.gateways:
             self.gateways[connection.pk] = _gateway(connection)
@@ -567,7 +561,7 @@ class SendingPass:
         """`service_window_open` for a recipient, from the pass's reading when that shows
         it open (a reading that shows it closed is checked again: they may have just
         written)."""
-        phone = self.phone(to)
+        phone = recipient_phone(to)  # parsed once per number (`lib.phones`)
         if phone and service_window_open(self.last_inbound.get((connection_id, phone)), now):
             return True
         return service_window_open(last_inbound_at(connection_id, to), now)
@@ -637,16 +631,13 @@ def deliver(
         return fail(f"the WhatsApp connection {connection.name!r} is disabled")
     if connection.kind == "simulator" and not simulator_available():
         return fail("the simulator is switched off (Settings: simulator_enabled)")
-    gateway = shared.gateway(connection) if shared is not None else _gateway(connection)
+    # Alone, a message is a pass of its own: nothing read ahead, its adapter built for it.
+    sharing = shared or SendingPass()
+    gateway = sharing.gateway(connection)
     if isinstance(gateway, str):
         return fail(gateway)
-    if gateway.has_service_window:
-        if shared is not None:
-            window_open = shared.window_open(connection.pk, message.to, clock())
-        else:
-            window_open = service_window_open(last_inbound_at(connection.pk, message.to), clock())
-        if not window_open:
-            return fail(WINDOW_CLOSED)
+    if gateway.has_service_window and not sharing.window_open(connection.pk, message.to, clock()):
+        return fail(WINDOW_CLOSED)
 
     busy_until = None
     interval = send_interval(

@@ -31,10 +31,10 @@ def test_rows_read_by_hand_equal_the_orms_field_by_field(db):
     )
     by_hand = SelectRows.where(OutboundMessage, f"{column(OutboundMessage, 'to')} = %s")
 
-    [found] = by_hand.instances(["+5491123456789"], OutboundMessage)
+    [found] = by_hand.instances(["+5491123456789"])
     [connection_found] = SelectRows.where(
         GatewayConnection, f"{column(GatewayConnection, 'id')} = %s"
-    ).instances([gateway.pk], GatewayConnection)
+    ).instances([gateway.pk])
 
     assert attributes(found, OutboundMessage) == attributes(
         OutboundMessage.objects.get(pk=message.pk), OutboundMessage
@@ -43,7 +43,7 @@ def test_rows_read_by_hand_equal_the_orms_field_by_field(db):
         GatewayConnection.objects.get(pk=gateway.pk), GatewayConnection
     )
     assert found._state.adding is False and found._state.db == "default"
-    assert by_hand.instances(["+5491100000000"], OutboundMessage) == []
+    assert by_hand.instances(["+5491100000000"]) == []
 
 
 def test_a_locking_read_says_for_update_where_the_database_can(db):
@@ -53,7 +53,7 @@ def test_a_locking_read_says_for_update_where_the_database_can(db):
     )
 
     with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        [found] = locking.instances([gateway.pk], GatewayConnection)
+        [found] = locking.instances([gateway.pk])
 
     assert found.pk == gateway.pk
     locked = "FOR UPDATE" in queries[-1]["sql"]
@@ -92,10 +92,10 @@ def test_a_locking_read_outside_a_transaction_is_refused_where_rows_can_be_locke
         GatewayConnection, f"{column(GatewayConnection, 'id')} = %s", lock=True
     )
     if not connection.features.has_select_for_update:
-        assert locking.instances([1], GatewayConnection) == []  # SQLite: as the ORM, no lock
+        assert locking.instances([1]) == []  # SQLite: as the ORM, no lock
         return
     with pytest.raises(TransactionManagementError):
-        locking.instances([1], GatewayConnection)
+        locking.instances([1])
 
 
 def test_a_chat_updated_by_hand_reads_back_as_saved(db):
