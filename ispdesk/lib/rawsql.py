@@ -124,11 +124,12 @@ class SelectRows(Generic[M]):
         ]
 
 
-def update_row(instance: Model) -> None:
-    """`instance.save()` of a row known to exist, every column written, as one hand-written
-    UPDATE (a model with no save signals or `save()` of its own: none is sent or called)."""
+def update_row(instance: Model, *names: str) -> None:
+    """`instance.save(update_fields=names)` (every column without names) of a row known to
+    exist, as one hand-written UPDATE (a model with no save signals or `save()` of its own:
+    none is sent or called)."""
     model = type(instance)
-    saved, sql = _update_all(model, connection.vendor)
+    saved, sql = _update(model, names, connection.vendor)
     values = [
         field.get_db_prep_save(field.pre_save(instance, False), connection) for field in saved
     ]
@@ -137,9 +138,42 @@ def update_row(instance: Model) -> None:
 
 
 @functools.cache
-def _update_all(model: type[Model], vendor: str) -> tuple[tuple[Field, ...], str]:
-    saved = tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+def _update(
+    model: type[Model], names: tuple[str, ...], vendor: str
+) -> tuple[tuple[Field, ...], str]:
+    concrete = [field for field in model._meta.concrete_fields if not field.primary_key]
+    saved = tuple(field for field in concrete if not names or field.name in names)
     sets = ", ".join(f"{name(model, cast(str, field.name))} = %s" for field in saved)
     pk = cast(str, cast(Field, model._meta.pk).name)
     sql = f"UPDATE {table(model)} SET {sets} WHERE {column(model, pk)} = %s"  # noqa: S608 - names from model meta
     return saved, sql
+
+
+def insert_row(instance: Model) -> None:
+    """`instance.save(force_insert=True)` as one hand-written INSERT (a model with no save
+    signals or `save()` of its own: none is sent or called). The instance gets the primary
+    key the database chose, when it had none."""
+    model = type(instance)
+    saved, sql, returning = _insert(model, connection.vendor)
+    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in saved]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        auto = model._meta.auto_field
+        if auto is not None:
+            new_pk = cursor.fetchone()[0] if returning else cursor.lastrowid
+            setattr(instance, auto.attname, new_pk)
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
+
+@functools.cache
+def _insert(model: type[Model], vendor: str) -> tuple[tuple[Field, ...], str, bool]:
+    auto = model._meta.auto_field
+    saved = tuple(field for field in model._meta.concrete_fields if field is not auto)
+    names = ", ".join(name(model, cast(str, field.name)) for field in saved)
+    marks = ", ".join(["%s"] * len(saved))
+    sql = f"INSERT INTO {table(model)} ({names}) VALUES ({marks})"  # noqa: S608 - names from model meta
+    returning = auto is not None and connection.features.can_return_columns_from_insert
+    if returning:
+        sql += f" RETURNING {name(model, cast(str, cast(Field, auto).name))}"
+    return saved, sql, returning

@@ -185,6 +185,23 @@ class EventKind(models.TextChoices):
     SYNCED = "synced", _("Synced")
 
 
+class OpenTicketCount(models.Model):
+    """How many open tickets an operator has: kept by triggers on the tickets table (see
+    `tickets.loads`), read by every assignment decision. An operator without a row has none.
+    No foreign key: the triggers may count for an operator whose row a deferred constraint
+    will only check at commit, and a deleted operator's row (zero) harms nobody."""
+
+    operator_id = models.BigIntegerField(primary_key=True)
+    open_tickets = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("open tickets of an operator")
+        verbose_name_plural = _("open tickets of the operators")
+
+    def __str__(self) -> str:
+        return f"{self.operator_id}: {self.open_tickets}"
+
+
 class TicketEvent(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=16, choices=EventKind.choices)

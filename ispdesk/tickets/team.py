@@ -38,7 +38,7 @@ from ispdesk.operators.models import (
 )
 from ispdesk.system.config import get_config
 from ispdesk.tickets.assignment import Candidate, Decision, Rules, decide
-from ispdesk.tickets.models import Status, Ticket
+from ispdesk.tickets.models import OpenTicketCount
 
 # The facts are read with hand-written SELECTs (`lib.rawsql`): through querysets, building
 # and compiling the statements cost ten times what running them does, on every decision.
@@ -51,26 +51,18 @@ from ispdesk.tickets.models import Status, Ticket
 def _select_operators(vendor: str) -> Select:
     """(id, user id, paused, assignment paused, last assigned at, first name, last name,
     username, open tickets) of every active operator whose user is active; parameters:
-    closed, true, true.
-
-    The open tickets are counted from the partial index of open tickets by assignee (on
-    PostgreSQL without reading the table once vacuumed): the count stays small however many
-    closed tickets the history holds."""
+    true, true. The open tickets are the count the database keeps (`tickets.loads`)."""
     user = cast(type[Model], Operator._meta.get_field("user").related_model)
     names = ("id", "user", "is_paused", "assignment_paused", "last_assigned_at")
     user_names = ("first_name", "last_name", "username")
     columns = [column(Operator, name) for name in names]
     columns += [column(user, name) for name in user_names]
-    # The index's own condition, as a queryset's `open()` writes it, so the planner uses it.
-    assignee, status = column(Ticket, "assignee"), column(Ticket, "status")
-    loads = (
-        f"SELECT {assignee} AS assignee, COUNT(*) AS n FROM {table(Ticket)}"  # noqa: S608 - names from model meta
-        f" WHERE NOT ({status} = %s) AND {assignee} IS NOT NULL GROUP BY {assignee}"
-    )
+    counted = column(OpenTicketCount, "open_tickets")
     sql = (
-        f"SELECT {', '.join(columns)}, COALESCE(loads.n, 0) FROM {table(Operator)}"  # noqa: S608 - names from model meta
+        f"SELECT {', '.join(columns)}, COALESCE({counted}, 0) FROM {table(Operator)}"  # noqa: S608 - names from model meta
         f" INNER JOIN {table(user)} ON {column(user, 'id')} = {column(Operator, 'user')}"
-        f" LEFT OUTER JOIN ({loads}) loads ON loads.assignee = {column(Operator, 'id')}"
+        f" LEFT OUTER JOIN {table(OpenTicketCount)}"
+        f" ON {column(OpenTicketCount, 'operator_id')} = {column(Operator, 'id')}"
         f" WHERE {column(Operator, 'active')} = %s AND {column(user, 'is_active')} = %s"
     )
     return Select.of(sql, *fields(Operator, *names), *fields(user, *user_names), None)
@@ -124,7 +116,7 @@ def _select_shift_tags(vendor: str) -> Select:
 
 
 def _operators() -> list[tuple[Any, ...]]:
-    return _select_operators(connection.vendor).rows([Status.CLOSED, True, True])
+    return _select_operators(connection.vendor).rows([True, True])
 
 
 def _on_duty(day: date) -> frozenset[int]:

@@ -10,7 +10,7 @@ from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ispdesk.lib.rawsql import SelectRows, column, update_row
+from ispdesk.lib.rawsql import SelectRows, column, insert_row, update_row
 from ispdesk.messaging.models import GatewayConnection, OutboundMessage
 
 
@@ -119,3 +119,37 @@ def test_a_chat_updated_by_hand_reads_back_as_saved(db):
 
     again = Conversation.objects.get(pk=chat.pk)
     assert attributes(again, Conversation) == attributes(chat, Conversation)
+
+
+def test_updating_some_fields_leaves_the_others_as_stored(db):
+    gateway = GatewayConnection.objects.create(kind="simulator", name="Sim", config={"a": 1})
+    GatewayConnection.objects.filter(pk=gateway.pk).update(name="Changed meanwhile")
+    gateway.enabled = False
+    gateway.config = {"b": 2}
+
+    update_row(gateway, "enabled")
+
+    again = GatewayConnection.objects.get(pk=gateway.pk)
+    assert (again.enabled, again.name, again.config) == (False, "Changed meanwhile", {"a": 1})
+
+
+def test_a_row_inserted_by_hand_reads_back_as_created_and_gets_its_id(db):
+    from ispdesk.system.audit import audit_event
+
+    gateway = GatewayConnection.objects.create(kind="simulator", name="Sim")
+    by_orm = audit_event(None, "x.done", gateway, after={"n": [1, "ñ"], "none": None})
+    by_orm.save(force_insert=True)
+    by_hand = audit_event(None, "x.done", gateway, after={"n": [1, "ñ"], "none": None})
+
+    with CaptureQueriesContext(connection) as queries:
+        insert_row(by_hand)
+
+    assert len(queries) == 1 and by_hand.pk is not None and by_hand.pk != by_orm.pk
+    assert not by_hand._state.adding
+    stored = type(by_hand).objects.get(pk=by_hand.pk)
+    assert attributes(stored, type(by_hand)) == attributes(by_hand, type(by_hand))
+    ignored = {"id", "created_at"}
+    assert {k: v for k, v in attributes(stored, type(stored)).items() if k not in ignored} == {
+        k: v for k, v in attributes(by_orm, type(by_orm)).items() if k not in ignored
+    }
+    assert stored.created_at is not None  # auto_now_add, as save() sets it
