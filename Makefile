@@ -49,13 +49,20 @@ compilemessages: install-dev
 # The outage-storm benchmark (issue 7; bench/). Not part of `make test`. Needs PostgreSQL
 # on 127.0.0.1:5432 (user postgres) and Redis on 127.0.0.1:6379 for the pg shape.
 # BENCH_ARGS: e.g. --quick, --shape pg, --scenarios steady-300 storm (python -m bench.run -h).
+# Targets 7 and 8 (100,000 chats and tickets, ~5 minutes) are measured first by
+# bench.datascale, whose results the report reads; DATASCALE=no skips it (the last results
+# are reported again). A failed target there does not stop the run: the report shows it.
 BENCH_ARGS ?=
+DATASCALE ?= yes
 bench:
 	$(UV) sync --frozen $(EXTRAS) --group bench
 	$(UV) run --frozen --no-sync ruff check bench
 	$(UV) run --frozen --no-sync ruff format --check bench
 	ISPDESK_TESTING=1 $(UV) run --frozen --no-sync mypy bench
 	$(UV) run --frozen --no-sync pytest -q -p no:cacheprovider bench/tests
+	if [ "$(DATASCALE)" != no ]; then \
+		$(UV) run --frozen --no-sync python -m bench.datascale || echo "bench.datascale: not every target passed (see above)"; \
+	fi
 	$(UV) run --frozen --no-sync python -m bench.run $(BENCH_ARGS)
 
 clean:

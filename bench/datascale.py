@@ -12,7 +12,8 @@ database `ispdesk_datascale` on PostgreSQL (server from BENCH_PG_URL, default
 postgres://postgres@127.0.0.1:5432), migrates, seeds with INSERT ... SELECT over
 generate_series, measures through Django's test Client as an admin and as an operator (server
 time = the time around the request, with the production settings: no DEBUG, CONN_MAX_AGE as
-the environment says), and drops the database unless --keep. Query counts are taken at two
+the environment says, the Redis channel layer of BENCH_REDIS_URL, default
+redis://127.0.0.1:6379/14), and drops the database unless --keep. Query counts are taken at two
 data sizes (a tenth, then all) and two page sizes (50, 200). Results go to
 bench/results/datascale.json, with the EXPLAIN ANALYZE plans and cProfile output of the slow
 paths beside it.
@@ -55,6 +56,8 @@ from bench.datascale_seed import (
     sql,
 )
 
+# The pg shape's Redis (`bench.run`): the layer a decision's events go through in production.
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 # BENCH_DATASCALE_DB lets two runs (say, two people tuning different targets) not share one.
 DB_NAME = os.environ.get("BENCH_DATASCALE_DB", "ispdesk_datascale")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -140,8 +143,11 @@ def admin_sql(*statements: str) -> None:
 
 
 def setup_django() -> None:
-    """Settings for this process only: our database and, when none is set, a throwaway key."""
+    """Settings for this process only: our database, the production shape's Redis channel
+    layer (decisions publish their events through it) and, when none is set, a throwaway
+    key."""
     os.environ["DATABASE_URL"] = f"{server_url()}/{DB_NAME}"
+    os.environ["REDIS_URL"] = REDIS_URL
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ispdesk.settings")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     import django

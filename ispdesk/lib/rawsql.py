@@ -128,13 +128,97 @@ def update_row(instance: Model, *names: str) -> None:
     """`instance.save(update_fields=names)` (every column without names) of a row known to
     exist, as one hand-written UPDATE (a model with no save signals or `save()` of its own:
     none is sent or called)."""
+    write_together(Update(instance, names))
+
+
+def insert_row(instance: Model) -> None:
+    """`instance.save(force_insert=True)` as one hand-written INSERT (a model with no save
+    signals or `save()` of its own: none is sent or called). The instance gets the primary
+    key the database chose, when it had none."""
+    write_together(Insert(instance))
+
+
+@dataclass(frozen=True)
+class Update:
+    """`update_row(instance, *names)`, for `write_together`."""
+
+    instance: Model
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Insert:
+    """`insert_row(instance)`, for `write_together`."""
+
+    instance: Model
+
+
+def write_together(*writes: Update | Insert) -> None:
+    """Run the writes in order, as `update_row` and `insert_row` would: on PostgreSQL in one
+    statement (each a data-modifying WITH query, run once and to completion whatever the
+    others do), so several writes cost one round trip to the server; elsewhere one by one."""
+    statements = [_statement(write) for write in writes]
+    if connection.vendor != "postgresql" or len(statements) == 1:
+        with connection.cursor() as cursor:
+            for write, (sql, params) in zip(writes, statements, strict=True):
+                cursor.execute(sql, params)
+                _done(write, cursor.rowcount, cursor)
+        return
+    parts, params, results = [], [], []
+    for n, (write, (sql, values)) in enumerate(zip(writes, statements, strict=True)):
+        if isinstance(write, Update):
+            parts.append(f"w{n} AS ({sql} RETURNING 1)")
+            results.append(f"(SELECT COUNT(*) FROM w{n})")  # noqa: S608 - no values in it
+        elif _insert(type(write.instance), connection.vendor)[2]:
+            parts.append(f"w{n} AS ({sql})")  # RETURNING its primary key (`_insert`)
+            results.append(f"(SELECT * FROM w{n})")  # noqa: S608 - no values in it
+        else:
+            parts.append(f"w{n} AS ({sql})")
+            results.append("NULL")
+        params += values
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(parts)} SELECT {', '.join(results)}", params)
+        row = cursor.fetchone()
+    for write, value in zip(writes, row, strict=True):
+        _done(write, value, None, returned=value)
+
+
+def _statement(write: Update | Insert) -> tuple[str, list[Any]]:
+    instance = write.instance
     model = type(instance)
-    saved, sql = _update(model, names, connection.vendor)
-    values = [
-        field.get_db_prep_save(field.pre_save(instance, False), connection) for field in saved
+    if isinstance(write, Update):
+        saved, sql = _update(model, write.names, connection.vendor)
+        values = [
+            field.get_db_prep_save(field.pre_save(instance, False), connection) for field in saved
+        ]
+        return sql, [*values, instance.pk]
+    saved, sql, _returning = _insert(model, connection.vendor)
+    return sql, [
+        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in saved
     ]
-    if execute(sql, [*values, instance.pk]) != 1:
-        raise model.DoesNotExist(f"{model.__name__} {instance.pk} is gone")  # type: ignore[attr-defined]
+
+
+def _done(write: Update | Insert, changed: int, cursor: Any, *, returned: Any = None) -> None:
+    """What a write's statement did to its instance: an update must have changed its row; an
+    insert gives the instance its new primary key (from `returned` when the statement ran
+    inside another, else from `cursor`)."""
+    instance = write.instance
+    model = type(instance)
+    if isinstance(write, Update):
+        if changed != 1:
+            raise model.DoesNotExist(f"{model.__name__} {instance.pk} is gone")  # type: ignore[attr-defined]
+        return
+    auto = model._meta.auto_field
+    if auto is not None:
+        if cursor is None:
+            new_pk = returned
+        elif _insert(model, connection.vendor)[2]:
+            new_pk = cursor.fetchone()[0]
+        else:
+            new_pk = cursor.lastrowid
+        setattr(instance, auto.attname, new_pk)
+    instance._state.adding = False
+    instance._state.db = connection.alias
 
 
 @functools.cache
@@ -147,23 +231,6 @@ def _update(
     pk = cast(str, cast(Field, model._meta.pk).name)
     sql = f"UPDATE {table(model)} SET {sets} WHERE {column(model, pk)} = %s"  # noqa: S608 - names from model meta
     return saved, sql
-
-
-def insert_row(instance: Model) -> None:
-    """`instance.save(force_insert=True)` as one hand-written INSERT (a model with no save
-    signals or `save()` of its own: none is sent or called). The instance gets the primary
-    key the database chose, when it had none."""
-    model = type(instance)
-    saved, sql, returning = _insert(model, connection.vendor)
-    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in saved]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        auto = model._meta.auto_field
-        if auto is not None:
-            new_pk = cursor.fetchone()[0] if returning else cursor.lastrowid
-            setattr(instance, auto.attname, new_pk)
-    instance._state.adding = False
-    instance._state.db = connection.alias
 
 
 @functools.cache

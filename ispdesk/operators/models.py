@@ -226,3 +226,18 @@ class ConsoleSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operator} {self.last_seen_at}"
+
+
+class TeamStamp(models.Model):
+    """One row whose value the database renews whenever schedules, calendar exceptions,
+    on-duty days or shift tags change (see `operators.stamp`): what the assignment engine
+    keeps them under."""
+
+    value = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("team stamp")
+        verbose_name_plural = _("team stamps")
+
+    def __str__(self) -> str:
+        return self.value

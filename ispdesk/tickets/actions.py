@@ -12,31 +12,21 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Field, Value, When
-from django.db.transaction import TransactionManagementError
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ispdesk.lib.rawsql import (
-    SelectRows,
-    column,
-    execute,
-    insert_row,
-    moment,
-    name,
-    table,
-    update_row,
-)
+from ispdesk.lib.rawsql import Insert, SelectRows, Update, column, write_together
 from ispdesk.operators.models import Area, Operator
 from ispdesk.realtime.events import bundled_events, send_event_on_commit
 from ispdesk.system.audit import audit_event, record_audit
 from ispdesk.system.models import AuditEvent
 from ispdesk.tickets.assignment import Decision, Rule, find_shift_tag
 from ispdesk.tickets.models import EventKind, Priority, Source, Status, Ticket, TicketEvent
-from ispdesk.tickets.team import read_team
+from ispdesk.tickets.team import lock_team, read_team
 
 # Tickets per transaction when the queue is assigned: the team stays locked for one batch at
 # a time, not for the whole queue (other decisions and chat routing wait for that lock).
@@ -74,23 +64,6 @@ def _event(ticket: Ticket, kind: str, actor: Any, now: datetime, **fields: Any) 
     return TicketEvent.objects.create(
         ticket=ticket, kind=kind, actor=_user(actor), created_at=now, **fields
     )
-
-
-def lock_team() -> None:
-    """Serialise decisions that read the team's loads (see the module docstring). Taken
-    before `lock_ticket` when someone is given a ticket."""
-    if not connection.features.has_select_for_update:
-        return  # SQLite: a writing transaction already excludes every other writer
-    if connection.get_autocommit():
-        raise TransactionManagementError("lock_team() needs a transaction.")
-    # Hand-written: as a queryset, building this one statement cost more than running it.
-    table = connection.ops.quote_name(Operator._meta.db_table)
-    pk = connection.ops.quote_name(cast(str, cast(Field, Operator._meta.pk).column))
-    lock = connection.ops.for_update_sql()
-    sql = f"SELECT {pk} FROM {table} ORDER BY {pk} {lock}"  # noqa: S608 - names from model meta
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        cursor.fetchall()
 
 
 @functools.cache
@@ -226,12 +199,6 @@ def give_ticket(
             ticket.status = Status.NEW
         elif ticket.status == Status.NEW:
             ticket.status = Status.ASSIGNED
-    # Hand-written statements (`lib.rawsql`): every decision of the engine runs these, and
-    # through the ORM building them cost more than running them.
-    update_row(ticket, "assignee", "assigned_at", "status", "updated_at")
-    if operator is not None:
-        # Counts for the engine's tie-break, whoever chose the assignee.
-        execute(_set_last_assigned(connection.vendor), [moment(now), operator.pk])
     event = TicketEvent(
         ticket=ticket,
         kind=kind,
@@ -243,7 +210,6 @@ def give_ticket(
         to_status=ticket.status,
         text=reason,
     )
-    insert_row(event)
     audit = audit_event(
         actor,
         f"ticket.{kind}",
@@ -255,18 +221,23 @@ def give_ticket(
             **(audit_extra or {}),
         },
     )
-    insert_row(audit)
+    # Hand-written statements, sent together (`lib.rawsql`): every decision of the engine
+    # runs these, and through the ORM building them cost more than running them.
+    writes: list[Update | Insert] = [
+        Update(ticket, ("assignee", "assigned_at", "status", "updated_at")),
+        Insert(event),
+        Insert(audit),
+    ]
+    if operator is not None:
+        # Counts for the engine's tie-break, whoever chose the assignee.
+        operator.last_assigned_at = now
+        writes.append(Update(operator, ("last_assigned_at",)))
+    write_together(*writes)
     message: dict[str, Any] = {"type": "ticket:update", "ticket": ticket.pk}
     if operator is not None:
         message = {"type": "ticket:assigned", "ticket": ticket.pk, "operator": operator.pk}
     send_event_on_commit(ticket_groups(ticket, previous), message)
     return event
-
-
-@functools.cache
-def _set_last_assigned(vendor: str) -> str:
-    last = name(Operator, "last_assigned_at")
-    return f"UPDATE {table(Operator)} SET {last} = %s WHERE {column(Operator, 'id')} = %s"  # noqa: S608 - names from model meta
 
 
 def _release_hold(ticket: Ticket) -> bool:
@@ -287,13 +258,12 @@ def _auto_assign(
     """The locked ticket and the engine's decision; None if it was already assigned or
     closed, or is held in Splynx and `release_hold` is false."""
     with transaction.atomic():
-        lock_team()
+        team = read_team(now, lock=True)  # locks the team first, as lock_team()
         locked = lock_ticket(ticket_id)
         if not locked.is_open or locked.assignee_id is not None:
             return locked, None
         if locked.splynx_held and not release_hold:
             return locked, None
-        team = read_team(now)
         decision = team.decide(f"{locked.subject}\n{locked.body}")
         if decision.operator_id is not None:
             operator = team.operator(decision.operator_id)

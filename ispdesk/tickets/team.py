@@ -10,13 +10,14 @@ operator (a ticket closed or unassigned meanwhile counts from the next batch).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cache
 from typing import Any, cast
 
 from django.db import connection
 from django.db.models import Model
+from django.db.transaction import TransactionManagementError
 
 from ispdesk.lib.calendar import BusinessCalendar, Window, is_available
 from ispdesk.lib.rawsql import Select, column, fields, table
@@ -34,8 +35,10 @@ from ispdesk.operators.models import (
     Schedule,
     ScheduleKind,
     ShiftTag,
+    TeamStamp,
     person_name,
 )
+from ispdesk.operators.stamp import STAMP_ID
 from ispdesk.system.config import get_config
 from ispdesk.tickets.assignment import Candidate, Decision, Rules, decide
 from ispdesk.tickets.models import OpenTicketCount
@@ -48,24 +51,34 @@ from ispdesk.tickets.models import OpenTicketCount
 
 
 @cache
-def _select_operators(vendor: str) -> Select:
+def _select_operators(vendor: str, lock: bool) -> Select:
     """(id, user id, paused, assignment paused, last assigned at, first name, last name,
-    username, open tickets) of every active operator whose user is active; parameters:
-    true, true. The open tickets are the count the database keeps (`tickets.loads`)."""
+    username, open tickets, team stamp) of every active operator whose user is active, by
+    id; parameters: true, true. The open tickets are the count the database keeps
+    (`tickets.loads`); the team stamp is the same on every row (`operators.stamp`). With
+    `lock` (only where the database can lock the rows of one table of a join), the
+    operators' rows are locked, in the order of their ids as `lock_team()` locks them."""
     user = cast(type[Model], Operator._meta.get_field("user").related_model)
     names = ("id", "user", "is_paused", "assignment_paused", "last_assigned_at")
     user_names = ("first_name", "last_name", "username")
     columns = [column(Operator, name) for name in names]
     columns += [column(user, name) for name in user_names]
     counted = column(OpenTicketCount, "open_tickets")
+    stamp = (
+        f"(SELECT {column(TeamStamp, 'value')} FROM {table(TeamStamp)}"  # noqa: S608 - names from model meta
+        f" WHERE {column(TeamStamp, 'id')} = {STAMP_ID})"
+    )
     sql = (
-        f"SELECT {', '.join(columns)}, COALESCE({counted}, 0) FROM {table(Operator)}"  # noqa: S608 - names from model meta
+        f"SELECT {', '.join(columns)}, COALESCE({counted}, 0), {stamp} FROM {table(Operator)}"  # noqa: S608 - names from model meta
         f" INNER JOIN {table(user)} ON {column(user, 'id')} = {column(Operator, 'user')}"
         f" LEFT OUTER JOIN {table(OpenTicketCount)}"
         f" ON {column(OpenTicketCount, 'operator_id')} = {column(Operator, 'id')}"
         f" WHERE {column(Operator, 'active')} = %s AND {column(user, 'is_active')} = %s"
+        f" ORDER BY {column(Operator, 'id')}"
     )
-    return Select.of(sql, *fields(Operator, *names), *fields(user, *user_names), None)
+    if lock:
+        sql += f" {connection.ops.for_update_sql(of=(table(Operator),))}"
+    return Select.of(sql, *fields(Operator, *names), *fields(user, *user_names), None, None)
 
 
 @cache
@@ -115,57 +128,143 @@ def _select_shift_tags(vendor: str) -> Select:
     return Select.of(sql, None, None)
 
 
-def _operators() -> list[tuple[Any, ...]]:
-    return _select_operators(connection.vendor).rows([True, True])
+def lock_team() -> None:
+    """Serialise decisions that read the team's loads: every action that gives a ticket
+    takes it before `lock_ticket` (the operators by id, then tickets, so concurrent actions
+    never deadlock; see `tickets.actions`)."""
+    if not connection.features.has_select_for_update:
+        return  # SQLite: a writing transaction already excludes every other writer
+    if connection.get_autocommit():
+        raise TransactionManagementError("lock_team() needs a transaction.")
+    # Hand-written: as a queryset, building this one statement cost more than running it.
+    _select_team_lock(connection.vendor).rows([])
 
 
-def _on_duty(day: date) -> frozenset[int]:
+@cache
+def _select_team_lock(vendor: str) -> Select:
+    pk = column(Operator, "id")
+    lock = connection.ops.for_update_sql()
+    return Select.of(f"SELECT {pk} FROM {table(Operator)} ORDER BY {pk} {lock}", None)  # noqa: S608 - names from model meta
+
+
+def _operators(lock: bool) -> list[tuple[Any, ...]]:
+    """The operators' rows (`_select_operators`); with `lock`, the team locked as
+    `lock_team()` locks it, in the same statement where the database can."""
+    if not lock or not connection.features.has_select_for_update:
+        return _select_operators(connection.vendor, False).rows([True, True])
+    if connection.get_autocommit():
+        raise TransactionManagementError("locking the team needs a transaction")
+    if connection.features.has_select_for_update_of:
+        return _select_operators(connection.vendor, True).rows([True, True])
+    # MariaDB locks every row a locking join reads, in the order its plan reads them: the
+    # team is locked by itself first, in the order every other lock of it takes.
+    lock_team()
+    return _select_operators(connection.vendor, False).rows([True, True])
+
+
+def _on_duty(day: date, kept: _Kept) -> frozenset[int]:
     """`on_duty_ids(day)`."""
-    rows = _select_on_duty(connection.vendor).rows([connection.ops.adapt_datefield_value(day)])
-    return frozenset(operator_id for (operator_id,) in rows)
+    found = kept.on_duty.get(day)
+    if found is None:
+        params = [connection.ops.adapt_datefield_value(day)]
+        rows = _select_on_duty(connection.vendor).rows(params)
+        found = kept.on_duty[day] = frozenset(operator_id for (operator_id,) in rows)
+    return found
 
 
-def _assignment_windows(weekdays: Iterable[int]) -> dict[int, list[Window]]:
-    """`windows_by_operator(None, ASSIGNMENT, weekdays=...)`: everyone's windows (the
+@dataclass
+class _Kept:
+    """The facts that change only when someone edits them (windows, calendar, who is on
+    duty, shift tags),
+    as read under one team stamp (`operators.stamp`): while the stamp stays the same, so do
+    they, and a process reads them once instead of on every decision."""
+
+    key: tuple[str, str]  # database alias, stamp
+    calendars: dict[int, BusinessCalendar] = field(default_factory=dict)  # by business year
+    windows: dict[tuple[int, ...], dict[int, list[Window]]] = field(default_factory=dict)
+    on_duty: dict[date, frozenset[int]] = field(default_factory=dict)
+    tags: dict[str, frozenset[int]] | None = None
+    # Each operator's windows of some weekdays as one hashable key (`_on_schedule`).
+    window_keys: dict[tuple[int, ...], dict[int, tuple[int, ...]]] = field(default_factory=dict)
+
+
+_kept: _Kept | None = None
+
+
+def _kept_under(stamp: str | None) -> _Kept:
+    """What this process keeps under `stamp`, emptied when the stamp is new to it. Without a
+    stamp (no active operator, or the row gone) nothing is kept beyond this decision."""
+    global _kept
+    if stamp is None:
+        return _Kept(("", ""))
+    key = (connection.alias, stamp)
+    kept = _kept
+    if kept is None or kept.key != key:
+        kept = _kept = _Kept(key)
+    return kept
+
+
+def _assignment_windows(days: tuple[int, ...], kept: _Kept) -> dict[int, list[Window]]:
+    """`windows_by_operator(None, ASSIGNMENT, weekdays=days)`: everyone's windows (the
     inactive few are not looked up: a list of ids would cost more to send than their rows)."""
-    days = sorted(weekdays)
-    select = _select_windows(connection.vendor, len(days))
-    return group_windows(select.rows([ScheduleKind.ASSIGNMENT, *days]))
+    found = kept.windows.get(days)
+    if found is None:
+        select = _select_windows(connection.vendor, len(days))
+        found = kept.windows[days] = group_windows(select.rows([ScheduleKind.ASSIGNMENT, *days]))
+    return found
 
 
-def _business_calendar(now: datetime) -> BusinessCalendar:
+def _business_calendar(now: datetime, kept: _Kept) -> BusinessCalendar:
     """`business_calendar(now)`."""
-    first, last = (connection.ops.adapt_datefield_value(d) for d in exception_years(now))
-    return calendar_from_exceptions(now, _select_exceptions(connection.vendor).rows([first, last]))
+    first, last = exception_years(now)
+    year = first.year + 1  # the business year of `now`
+    found = kept.calendars.get(year)
+    if found is None:
+        params = [connection.ops.adapt_datefield_value(day) for day in (first, last)]
+        rows = _select_exceptions(connection.vendor).rows(params)
+        found = kept.calendars[year] = calendar_from_exceptions(now, rows)
+    return found
 
 
 def _on_schedule(
-    windows: dict[int, list[Window]], ids: Iterable[int], calendar: BusinessCalendar, now: datetime
+    days: tuple[int, ...],
+    ids: Iterable[int],
+    calendar: BusinessCalendar,
+    now: datetime,
+    kept: _Kept,
 ) -> dict[int, bool]:
     """Whether each operator's assignment window covers now. Operators of one shift share
     their windows (`group_windows` gives one object per span, in a stable order), so each
     distinct set is worked out once, found by the windows' identities (cheaper to hash than
     their fields; equal windows that are distinct objects are just worked out twice)."""
+    windows = _assignment_windows(days, kept)
+    keys = kept.window_keys.get(days)
+    if keys is None:
+        keys = kept.window_keys[days] = {
+            operator_id: tuple(map(id, mine)) for operator_id, mine in windows.items()
+        }
     known: dict[tuple[int, ...], bool] = {}
     found = {}
     for operator_id in ids:
-        mine = windows.get(operator_id, ())
-        key = tuple(map(id, mine))
+        key = keys.get(operator_id, ())
         if key not in known:
-            known[key] = is_available(mine, calendar, now)
+            known[key] = is_available(windows.get(operator_id, ()), calendar, now)
         found[operator_id] = known[key]
     return found
 
 
-def _shift_tags() -> dict[str, frozenset[int]]:
+def _shift_tags(kept: _Kept) -> dict[str, frozenset[int]]:
     """Every active tag with its members (a tag without members too: it still claims the
     text it is found in), in one query."""
+    if kept.tags is not None:
+        return kept.tags
     members: dict[str, set[int]] = {}
     for tag, operator_id in _select_shift_tags(connection.vendor).rows([True]):
         found = members.setdefault(tag, set())
         if operator_id is not None:
             found.add(operator_id)
-    return {tag: frozenset(ids) for tag, ids in members.items()}
+    kept.tags = {tag: frozenset(ids) for tag, ids in members.items()}
+    return kept.tags
 
 
 @dataclass
@@ -195,31 +294,49 @@ class Team:
         )
 
 
-def read_team(now: datetime) -> Team:
-    """The team's facts at `now`, in four queries (five on a day off)."""
-    operators = _operators()
-    calendar = _business_calendar(now)
-    windows = _assignment_windows(weekdays_covering(calendar, now))
-    on_schedule = _on_schedule(windows, (row[0] for row in operators), calendar, now)
-    candidates = {
-        pk: Candidate(
+# Candidates as built from the same row and schedule: most operators' rows do not change
+# from one decision to the next, and building 200 candidates was a tenth of a decision.
+_candidates: dict[tuple[Any, ...], Candidate] = {}
+_CANDIDATES_KEPT = 10_000
+
+
+def _candidate(row: tuple[Any, ...], on_schedule: bool) -> Candidate:
+    key = (*row[:-1], on_schedule)  # the team stamp aside
+    found = _candidates.get(key)
+    if found is None:
+        pk, _user, paused, assignment_paused, last_at, first, last, username, load, _s = row
+        if len(_candidates) >= _CANDIDATES_KEPT:
+            _candidates.clear()
+        found = _candidates[key] = Candidate(
             operator_id=pk,
             name=person_name(first, last, username),
             active=True,
             paused=paused,
             assignment_paused=assignment_paused,
-            on_schedule=on_schedule[pk],
+            on_schedule=on_schedule,
             open_tickets=load,
             last_assigned_at=last_at,
         )
-        for pk, _u, paused, assignment_paused, last_at, first, last, username, load in operators
-    }
+    return found
+
+
+def read_team(now: datetime, *, lock: bool = False) -> Team:
+    """The team's facts at `now`: one query while the windows, calendar, who is on duty and
+    shift tags this process keeps are current (`_Kept`), four when they must be read again
+    (five on a day off). With `lock` (in a transaction), the team is locked first, as
+    `lock_team()` does."""
+    operators = _operators(lock)
+    kept = _kept_under(operators[0][-1] if operators else None)
+    calendar = _business_calendar(now, kept)
+    days = tuple(sorted(weekdays_covering(calendar, now)))
+    on_schedule = _on_schedule(days, (row[0] for row in operators), calendar, now, kept)
+    candidates = {row[0]: _candidate(row, on_schedule[row[0]]) for row in operators}
     day_off = is_day_off(calendar, now)
     rules = Rules(
         is_day_off=day_off,
         # Who is on duty only counts on a day off.
-        on_duty=_on_duty(now.astimezone(calendar.tz).date()) if day_off else frozenset(),
-        shift_tags=_shift_tags(),
+        on_duty=_on_duty(now.astimezone(calendar.tz).date(), kept) if day_off else frozenset(),
+        shift_tags=_shift_tags(kept),
         use_on_duty=get_config("assignment_use_on_duty"),
         use_shift_tags=get_config("assignment_use_shift_tags"),
         round_robin_fallback=get_config("assignment_round_robin_fallback"),

@@ -153,3 +153,40 @@ def test_a_row_inserted_by_hand_reads_back_as_created_and_gets_its_id(db):
         k: v for k, v in attributes(by_orm, type(by_orm)).items() if k not in ignored
     }
     assert stored.created_at is not None  # auto_now_add, as save() sets it
+
+
+def test_writes_sent_together_do_what_each_would_alone_in_one_round_trip_on_postgresql(db):
+    from ispdesk.lib.rawsql import Insert, Update, write_together
+    from ispdesk.system.audit import audit_event
+
+    gateway = GatewayConnection.objects.create(kind="simulator", name="Sim", config={"a": 1})
+    other = GatewayConnection.objects.create(kind="simulator", name="Other")
+    gateway.enabled, other.name = False, "Renamed"
+    first = audit_event(None, "x.one", gateway, after={"n": 1})
+    second = audit_event(None, "x.two", other, after={"n": 2})
+
+    with CaptureQueriesContext(connection) as queries:
+        write_together(Update(gateway, ("enabled",)), Insert(first), Update(other), Insert(second))
+
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 4)
+    assert GatewayConnection.objects.get(pk=gateway.pk).enabled is False
+    assert GatewayConnection.objects.get(pk=other.pk).name == "Renamed"
+    assert first.pk is not None and second.pk is not None and first.pk != second.pk
+    stored = type(first).objects.in_bulk([first.pk, second.pk])
+    assert (stored[first.pk].action, stored[second.pk].after) == ("x.one", {"n": 2})
+
+
+def test_writes_sent_together_say_when_a_row_to_update_is_gone_and_write_nothing(db):
+    from django.db import transaction
+
+    from ispdesk.lib.rawsql import Insert, Update, write_together
+    from ispdesk.system.audit import audit_event
+
+    gone = GatewayConnection.objects.create(kind="simulator", name="Gone")
+    GatewayConnection.objects.filter(pk=gone.pk).delete()
+    audit = audit_event(None, "x.lost", None, object_type="x", object_id="1")
+
+    with pytest.raises(GatewayConnection.DoesNotExist), transaction.atomic():
+        write_together(Insert(audit), Update(gone, ("name",)))
+
+    assert not type(audit).objects.filter(action="x.lost").exists()

@@ -53,3 +53,37 @@ def test_two_workers_assign_every_ticket_exactly_once_and_fairly(team):
         TicketEvent.objects.filter(kind=EventKind.ASSIGNED).values_list("ticket_id", "operator_id")
     )
     assert history == dict(Ticket.objects.values_list("pk", "assignee_id"))
+
+
+def _auto_assign_each(barrier, ids) -> None:  # type: ignore[no-untyped-def]
+    from ispdesk.tickets.actions import do_auto_assign
+
+    try:
+        barrier.wait(timeout=30)
+        for pk in ids:
+            do_auto_assign(None, Ticket.objects.get(pk=pk))
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_decisions_one_ticket_at_a_time_from_two_workers_keep_the_loads_even(team):
+    """Each decision reads the loads under the team lock (taken with the read where the
+    database can): two workers deciding at once never both see the same loads."""
+    Ticket.objects.bulk_create(
+        Ticket(
+            source=Source.CSV,
+            external_id=f"d-{n}",
+            subject=f"Caso {n}",
+            created_at=f"2026-11-25T11:{n % 60:02d}:00Z",
+        )
+        for n in range(120)
+    )
+    ids = list(Ticket.objects.order_by("pk").values_list("pk", flat=True))
+
+    run_workers(_auto_assign_each, [(ids[0::2],), (ids[1::2],)])
+
+    loads = Counter(Ticket.objects.values_list("assignee__user__username", flat=True))
+    assert set(loads) == {"juan", "sofia"}
+    assert abs(loads["juan"] - loads["sofia"]) <= 1
+    assert sum(loads.values()) == 120

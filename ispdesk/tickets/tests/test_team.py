@@ -173,21 +173,72 @@ def test_a_given_ticket_adds_to_the_load_and_moves_the_tie_break(crew):
     assert team.candidates[lucia].last_assigned_at == WEDNESDAY_NOON
 
 
-def test_it_reads_the_team_in_four_queries_whatever_its_size(crew, django_assert_num_queries):
-    read_team(WEDNESDAY_NOON)  # the settings cache
-    with django_assert_num_queries(4):
+def test_it_reads_the_team_in_one_query_whatever_its_size_while_nobody_edits_the_facts(
+    crew, django_assert_num_queries
+):
+    read_team(WEDNESDAY_NOON)  # the settings cache, and the windows, calendar and tags kept
+    with django_assert_num_queries(1):
         small = read_team(WEDNESDAY_NOON)
     for n in range(12):
-        operator = make_operator(f"extra{n}", f"Extra {n}")
+        operator = make_operator(f"extra{n}", f"Extra {n}")  # with windows: read them again
         ticket_for(operator, 100 + n)
         ticket_for(operator, 200 + n, Status.CLOSED)
         ShiftTag.objects.get(tag="[TT]").operators.add(operator)
     with django_assert_num_queries(4):
         big = read_team(WEDNESDAY_NOON)
+    with django_assert_num_queries(1):
+        again = read_team(WEDNESDAY_NOON)
     assert len(big.candidates) == len(small.candidates) + 12
-    # A day off reads who is on duty too.
-    with django_assert_num_queries(5):
+    assert (again.candidates, again.rules) == (big.candidates, big.rules)
+    # A day off reads who is on duty too, and that day's windows (the calendar is kept).
+    with django_assert_num_queries(3):
         read_team(SUNDAY_MORNING)
+
+
+EDITS = {
+    "a window moved by a queryset update": lambda crew: Schedule.objects.filter(
+        operator=crew["mateo"]
+    ).update(start=time(13)),
+    "a window deleted": lambda crew: Schedule.objects.filter(operator=crew["mateo"]).delete(),
+    "a window added": lambda crew: windows(crew["pedro"], 2, 0, 0),
+    "a special day added": lambda crew: CalendarException.objects.create(
+        day=date(2026, 11, 25), closed=True
+    ),
+    "a shift tag member removed": lambda crew: ShiftTag.objects.get(tag="[TT]").operators.remove(
+        crew["lucia"]
+    ),
+    "a shift tag switched off": lambda crew: ShiftTag.objects.filter(tag="[TD]").update(
+        active=False
+    ),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_the_next_decision_sees_an_edit_of_the_kept_facts(crew, edit):
+    read_team(WEDNESDAY_NOON)  # kept
+
+    EDITS[edit](crew)
+
+    team = read_team(WEDNESDAY_NOON)
+    candidates, tags, _day_off, _on_duty = facts_one_by_one(WEDNESDAY_NOON)
+    assert team.candidates == candidates
+    assert team.rules.shift_tags == tags
+
+
+def test_an_edit_rolled_back_leaves_the_facts_as_they_were(crew):
+    from django.db import transaction
+
+    before = read_team(WEDNESDAY_NOON)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Schedule.objects.filter(operator=crew["mateo"]).delete()
+        ShiftTag.objects.all().delete()
+        during = read_team(WEDNESDAY_NOON)  # kept under the edit's stamp
+        assert not during.candidates[crew["mateo"].pk].on_schedule and not during.rules.shift_tags
+        raise RuntimeError
+
+    after = read_team(WEDNESDAY_NOON)
+    assert (after.candidates, after.rules) == (before.candidates, before.rules)
+    assert after.candidates[crew["mateo"].pk].on_schedule
 
 
 def test_a_team_member_is_given_as_a_model_without_reading_it_again(
@@ -203,3 +254,15 @@ def test_a_team_member_is_given_as_a_model_without_reading_it_again(
     # Any other field is read when asked for, as with `.only()`.
     with django_assert_num_queries(1):
         assert operator.whatsapp == "+5491122334455"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_locking_the_team_with_its_read_needs_a_transaction_where_rows_can_be_locked(team):
+    from django.db import connection
+    from django.db.transaction import TransactionManagementError
+
+    if not connection.features.has_select_for_update:
+        assert read_team(WEDNESDAY_NOON, lock=True).candidates  # SQLite: as the ORM, no lock
+        return
+    with pytest.raises(TransactionManagementError):
+        read_team(WEDNESDAY_NOON, lock=True)
