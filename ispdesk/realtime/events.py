@@ -7,12 +7,15 @@ refetch their own fragments when they receive one.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
@@ -46,21 +49,88 @@ def _current_loop() -> asyncio.AbstractEventLoop | None:
 class _Publisher:
     """One event loop in a daemon thread that sends to channel layers bound to no consumer
     loop (Redis): its connections live as long as the process, instead of a new loop (and
-    new Redis connections) for every `async_to_sync` call."""
+    new Redis connections) for every `async_to_sync` call.
+
+    Threads hand it their sends and go on without waiting for Redis (an assignment decision,
+    a sender pass, a hand-over batch: about half a millisecond each): one task sends them in
+    the order they were handed over, and logs any that fail or hang. With `MAX_QUEUED` sends
+    waiting (Redis slow or gone), a thread waits for room instead of the queue growing."""
+
+    MAX_QUEUED = 10_000
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[tuple[Any, Any, Future[None] | None]] | None = None
+        self._room = threading.BoundedSemaphore(self.MAX_QUEUED)
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None or self._loop.is_closed():
                 loop = asyncio.new_event_loop()
-                threading.Thread(
+                self._thread = threading.Thread(
                     target=loop.run_forever, name="ispdesk-publisher", daemon=True
-                ).start()
+                )
+                self._thread.start()
+                self._queue = asyncio.run_coroutine_threadsafe(self._start(), loop).result()
                 self._loop = loop
+                atexit.register(self.close)
             return self._loop
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop the loop (what is still queued is not sent: `drain` first)."""
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(Exception):  # stopping anyway
+            asyncio.run_coroutine_threadsafe(self._stop_consuming(), loop).result(timeout)
+        loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            loop.close()
+
+    async def _start(self) -> asyncio.Queue[tuple[Any, Any, Future[None] | None]]:
+        queue: asyncio.Queue[tuple[Any, Any, Future[None] | None]] = asyncio.Queue()
+        self._consumer = asyncio.get_running_loop().create_task(self._consume(queue))
+        return queue
+
+    async def _stop_consuming(self) -> None:
+        self._consumer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._consumer
+
+    async def _consume(self, queue: asyncio.Queue[tuple[Any, Any, Future[None] | None]]) -> None:
+        while True:
+            layer, sends, drained = await queue.get()
+            if drained is not None:
+                drained.set_result(None)
+                continue
+            try:
+                await asyncio.wait_for(_send_all(layer, sends), SEND_TIMEOUT_SECONDS)
+            except Exception:  # TimeoutError included: the next sends must not wait behind it
+                logger.exception("could not publish to %s groups", len(sends))
+            finally:
+                self._room.release()
+
+    def submit(self, layer: BaseChannelLayer, sends: list[tuple[str, dict[str, Any]]]) -> None:
+        """Queue the sends, after every send queued before them; return at once."""
+        if not self._room.acquire(timeout=SEND_TIMEOUT_SECONDS):
+            raise TimeoutError(f"{self.MAX_QUEUED} sends still waiting for the channel layer")
+        loop = self.loop()
+        loop.call_soon_threadsafe(self._put, (layer, sends, None))
+
+    def drain(self, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
+        """Wait until every send queued before this call has gone (or failed)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        drained: Future[None] = Future()
+        loop.call_soon_threadsafe(self._put, (None, None, drained))
+        drained.result(timeout)
+
+    def _put(self, item: tuple[Any, Any, Future[None] | None]) -> None:
+        cast("asyncio.Queue[tuple[Any, Any, Future[None] | None]]", self._queue).put_nowait(item)
 
 
 _publisher = _Publisher()
@@ -72,6 +142,7 @@ def close_publisher_pools(layer: BaseChannelLayer) -> None:
     channels_redis keeps one pool per event loop and its `close_pools` closes them all from
     the caller's loop, which fails for another loop's connections: call this first when a
     layer is dropped (tests replace layers; shutdown)."""
+    _publisher.drain()
     loop = _publisher._loop
     pools = getattr(layer, "_layers", None)
     if loop is None or loop.is_closed() or not isinstance(pools, dict) or loop not in pools:
@@ -112,12 +183,16 @@ def _group_send_all(layer: BaseChannelLayer, sends: list[tuple[str, dict[str, An
     if _current_loop() is not None:
         async_to_sync(_send_all)(layer, sends)  # called from async code: its own thread
         return
-    future = asyncio.run_coroutine_threadsafe(_send_all(layer, sends), _publisher.loop())
+    _publisher.submit(layer, sends)
+
+
+def drain_publisher(timeout: float = SEND_TIMEOUT_SECONDS) -> None:
+    """Wait until the events this process handed to the channel layer have gone: before a
+    process stops, so its last events are not lost with it."""
     try:
-        future.result(timeout=SEND_TIMEOUT_SECONDS)
+        _publisher.drain(timeout)
     except TimeoutError:
-        future.cancel()  # a hung layer must not collect sends behind this one
-        raise
+        logger.warning("events still waiting for the channel layer after %ss", timeout)
 
 
 def _forward(event: dict[str, Any]) -> dict[str, Any]:

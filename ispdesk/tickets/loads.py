@@ -142,14 +142,20 @@ def drop_sql(connection: BaseDatabaseWrapper) -> list[str]:
     return [f"DROP TRIGGER IF EXISTS {_PREFIX}_{suffix}" for suffix in suffixes]
 
 
+def recount_sql(connection: BaseDatabaseWrapper) -> list[str]:
+    """The statements that rebuild every operator's count from the tickets."""
+    n = _names(connection)
+    return [
+        f"DELETE FROM {n['counts']}",  # noqa: S608 - names from model meta
+        f"INSERT INTO {n['counts']} ({n['operator']}, {n['n']})"  # noqa: S608 - names from model meta
+        f" SELECT {n['assignee']}, COUNT(*) FROM {n['tickets']}"
+        f" WHERE {n['assignee']} IS NOT NULL AND {n['status']} <> {n['closed']}"
+        f" GROUP BY {n['assignee']}",
+    ]
+
+
 def recount(connection: BaseDatabaseWrapper) -> None:
     """Rebuild every operator's count from the tickets (in the caller's transaction)."""
-    n = _names(connection)
     with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {n['counts']}")  # noqa: S608 - names from model meta
-        cursor.execute(
-            f"INSERT INTO {n['counts']} ({n['operator']}, {n['n']})"  # noqa: S608 - names from model meta
-            f" SELECT {n['assignee']}, COUNT(*) FROM {n['tickets']}"
-            f" WHERE {n['assignee']} IS NOT NULL AND {n['status']} <> {n['closed']}"
-            f" GROUP BY {n['assignee']}"
-        )
+        for statement in recount_sql(connection):
+            cursor.execute(statement)

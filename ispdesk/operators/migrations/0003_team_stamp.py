@@ -1,25 +1,11 @@
 """The team stamp, renewed by triggers whenever schedules, calendar exceptions, on-duty
-days or shift tags change (`operators.stamp`): the assignment engine keeps those facts under it."""
-
-from typing import Any
+days or shift tags change (`operators.stamp`): the assignment engine keeps those facts under
+it."""
 
 from django.db import migrations, models
 
-
-def create_triggers(apps: Any, schema_editor: Any) -> None:
-    from ispdesk.operators import stamp
-
-    with schema_editor.connection.cursor() as cursor:
-        for statement in stamp.create_sql(schema_editor.connection):
-            cursor.execute(statement)
-
-
-def drop_triggers(apps: Any, schema_editor: Any) -> None:
-    from ispdesk.operators import stamp
-
-    with schema_editor.connection.cursor() as cursor:
-        for statement in stamp.drop_sql(schema_editor.connection):
-            cursor.execute(statement)
+from ispdesk.lib.dbtriggers import run
+from ispdesk.operators import stamp
 
 
 class Migration(migrations.Migration):
@@ -39,5 +25,5 @@ class Migration(migrations.Migration):
             ],
             options={"verbose_name": "team stamp", "verbose_name_plural": "team stamps"},
         ),
-        migrations.RunPython(create_triggers, drop_triggers),
+        migrations.RunPython(run(stamp.create_sql), run(stamp.drop_sql)),
     ]

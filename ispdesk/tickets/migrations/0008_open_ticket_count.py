@@ -1,27 +1,18 @@
 """Each operator's open tickets, counted by triggers as tickets change (`tickets.loads`):
 the assignment engine read them by counting every open ticket on each decision."""
 
-from typing import Any
+from collections.abc import Iterator
 
 from django.db import migrations, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+from ispdesk.lib.dbtriggers import run
+from ispdesk.tickets import loads
 
 
-def create_triggers(apps: Any, schema_editor: Any) -> None:
-    from ispdesk.tickets import loads
-
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        for statement in loads.create_sql(connection):
-            cursor.execute(statement)
-    loads.recount(connection)
-
-
-def drop_triggers(apps: Any, schema_editor: Any) -> None:
-    from ispdesk.tickets import loads
-
-    with schema_editor.connection.cursor() as cursor:
-        for statement in loads.drop_sql(schema_editor.connection):
-            cursor.execute(statement)
+def _create_and_count(connection: BaseDatabaseWrapper) -> Iterator[str]:
+    yield from loads.create_sql(connection)
+    yield from loads.recount_sql(connection)
 
 
 class Migration(migrations.Migration):
@@ -39,5 +30,5 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "open tickets of the operators",
             },
         ),
-        migrations.RunPython(create_triggers, drop_triggers),
+        migrations.RunPython(run(_create_and_count), run(loads.drop_sql)),
     ]
