@@ -258,7 +258,7 @@ def _auto_assign(
     """The locked ticket and the engine's decision; None if it was already assigned or
     closed, or is held in Splynx and `release_hold` is false."""
     with transaction.atomic():
-        team = read_team(now, lock=True)  # locks the team first, as lock_team()
+        team = read_team(now, lock=True)  # the team locked first
         locked = lock_ticket(ticket_id)
         if not locked.is_open or locked.assignee_id is not None:
             return locked, None

@@ -51,13 +51,11 @@ from ispdesk.tickets.models import OpenTicketCount
 
 
 @cache
-def _select_operators(vendor: str, lock: bool) -> Select:
+def _select_operators(vendor: str) -> Select:
     """(id, user id, paused, assignment paused, last assigned at, first name, last name,
     username, open tickets, team stamp) of every active operator whose user is active, by
     id; parameters: true, true. The open tickets are the count the database keeps
-    (`tickets.loads`); the team stamp is the same on every row (`operators.stamp`). With
-    `lock` (only where the database can lock the rows of one table of a join), the
-    operators' rows are locked, in the order of their ids as `lock_team()` locks them."""
+    (`tickets.loads`); the team stamp is the same on every row (`operators.stamp`)."""
     user = cast(type[Model], Operator._meta.get_field("user").related_model)
     names = ("id", "user", "is_paused", "assignment_paused", "last_assigned_at")
     user_names = ("first_name", "last_name", "username")
@@ -76,8 +74,6 @@ def _select_operators(vendor: str, lock: bool) -> Select:
         f" WHERE {column(Operator, 'active')} = %s AND {column(user, 'is_active')} = %s"
         f" ORDER BY {column(Operator, 'id')}"
     )
-    if lock:
-        sql += f" {connection.ops.for_update_sql(of=(table(Operator),))}"
     return Select.of(sql, *fields(Operator, *names), *fields(user, *user_names), None, None)
 
 
@@ -148,18 +144,14 @@ def _select_team_lock(vendor: str) -> Select:
 
 
 def _operators(lock: bool) -> list[tuple[Any, ...]]:
-    """The operators' rows (`_select_operators`); with `lock`, the team locked as
-    `lock_team()` locks it, in the same statement where the database can."""
-    if not lock or not connection.features.has_select_for_update:
-        return _select_operators(connection.vendor, False).rows([True, True])
-    if connection.get_autocommit():
-        raise TransactionManagementError("locking the team needs a transaction")
-    if connection.features.has_select_for_update_of:
-        return _select_operators(connection.vendor, True).rows([True, True])
-    # MariaDB locks every row a locking join reads, in the order its plan reads them: the
-    # team is locked by itself first, in the order every other lock of it takes.
-    lock_team()
-    return _select_operators(connection.vendor, False).rows([True, True])
+    """The operators' rows (`_select_operators`); with `lock`, after `lock_team()`.
+
+    Two statements, not one locking read: on PostgreSQL a `FOR UPDATE` that waited for the
+    lock reads the locked rows again but the joined ones (the counts) as its snapshot had
+    them before the wait, so a decision queued behind another would miss its ticket."""
+    if lock:
+        lock_team()
+    return _select_operators(connection.vendor).rows([True, True])
 
 
 def _on_duty(day: date, kept: _Kept) -> frozenset[int]:
@@ -323,8 +315,7 @@ def _candidate(row: tuple[Any, ...], on_schedule: bool) -> Candidate:
 def read_team(now: datetime, *, lock: bool = False) -> Team:
     """The team's facts at `now`: one query while the windows, calendar, who is on duty and
     shift tags this process keeps are current (`_Kept`), four when they must be read again
-    (five on a day off). With `lock` (in a transaction), the team is locked first, as
-    `lock_team()` does."""
+    (five on a day off). With `lock` (in a transaction), `lock_team()` first."""
     operators = _operators(lock)
     kept = _kept_under(operators[0][-1] if operators else None)
     calendar = _business_calendar(now, kept)

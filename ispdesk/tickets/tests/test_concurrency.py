@@ -67,9 +67,15 @@ def _auto_assign_each(barrier, ids) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_decisions_one_ticket_at_a_time_from_two_workers_keep_the_loads_even(team):
-    """Each decision reads the loads under the team lock (taken with the read where the
-    database can): two workers deciding at once never both see the same loads."""
+def test_decisions_one_ticket_at_a_time_from_three_workers_even_out_uneven_loads(team):
+    """Each decision reads the loads after it holds the team lock: three workers deciding at
+    once never give on a load another decision has just changed. Juan starts with none and
+    Sofía with eight, so a decision that read stale loads would overshoot Juan."""
+    from ispdesk.tickets.actions import NewTicket, do_assign_ticket, do_create_ticket
+
+    for n in range(8):
+        held, _ = do_create_ticket(None, NewTicket(subject=f"Viejo {n}"), auto_assign=False)
+        do_assign_ticket(None, held, team["sofia"])
     Ticket.objects.bulk_create(
         Ticket(
             source=Source.CSV,
@@ -77,13 +83,21 @@ def test_decisions_one_ticket_at_a_time_from_two_workers_keep_the_loads_even(tea
             subject=f"Caso {n}",
             created_at=f"2026-11-25T11:{n % 60:02d}:00Z",
         )
-        for n in range(120)
+        for n in range(90)
     )
-    ids = list(Ticket.objects.order_by("pk").values_list("pk", flat=True))
+    ids = list(Ticket.objects.filter(assignee=None).order_by("pk").values_list("pk", flat=True))
 
-    run_workers(_auto_assign_each, [(ids[0::2],), (ids[1::2],)])
+    run_workers(_auto_assign_each, [(ids[0::3],), (ids[1::3],), (ids[2::3],)])
 
     loads = Counter(Ticket.objects.values_list("assignee__user__username", flat=True))
     assert set(loads) == {"juan", "sofia"}
+    assert sum(loads.values()) == 98
     assert abs(loads["juan"] - loads["sofia"]) <= 1
-    assert sum(loads.values()) == 120
+    # In the order they committed (the team lock serialises them), every decision gave the
+    # ticket to whoever had fewer open tickets at that moment (either, on a tie).
+    load = {team["juan"].pk: 0, team["sofia"].pk: 8}
+    given = TicketEvent.objects.filter(kind=EventKind.ASSIGNED, ticket_id__in=ids)
+    for operator_id in given.order_by("pk").values_list("operator_id", flat=True):
+        other = next(pk for pk in load if pk != operator_id)
+        assert load[operator_id] <= load[other], load
+        load[operator_id] += 1
