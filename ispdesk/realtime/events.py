@@ -46,6 +46,11 @@ def _current_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+# A queued send: the layer, its (group, message) pairs, and the place in the queue it holds;
+# or a drain's future, set once every send before it has gone.
+_Queued = tuple[Any, Any, "Future[None] | None", "threading.BoundedSemaphore | None"]
+
+
 class _Publisher:
     """One event loop in a daemon thread that sends to channel layers bound to no consumer
     loop (Redis): its connections live as long as the process, instead of a new loop (and
@@ -61,7 +66,7 @@ class _Publisher:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[tuple[Any, Any, Future[None] | None]] | None = None
+        self._queue: asyncio.Queue[_Queued] | None = None
         self._room = threading.BoundedSemaphore(self.MAX_QUEUED)
 
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -77,21 +82,29 @@ class _Publisher:
                 atexit.register(self.close)
             return self._loop
 
-    def close(self, timeout: float = 1.0) -> None:
-        """Stop the loop (what is still queued is not sent: `drain` first)."""
+    def close(self, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
+        """Send what is queued (waiting up to `timeout`), then stop the loop: at exit, so a
+        process's last events are not lost with it. Sends still queued then are dropped,
+        and logged."""
+        try:
+            self.drain(timeout)
+        except TimeoutError:
+            logger.warning("events still waiting for the channel layer after %ss: dropped", timeout)
         with self._lock:
             loop, self._loop = self._loop, None
+            # The dropped sends' places in the queue are free again for a loop made later.
+            self._room = threading.BoundedSemaphore(self.MAX_QUEUED)
         if loop is None or loop.is_closed():
             return
         with contextlib.suppress(Exception):  # stopping anyway
-            asyncio.run_coroutine_threadsafe(self._stop_consuming(), loop).result(timeout)
+            asyncio.run_coroutine_threadsafe(self._stop_consuming(), loop).result(1.0)
         loop.call_soon_threadsafe(loop.stop)
-        self._thread.join(timeout)
+        self._thread.join(1.0)
         if not self._thread.is_alive():
             loop.close()
 
-    async def _start(self) -> asyncio.Queue[tuple[Any, Any, Future[None] | None]]:
-        queue: asyncio.Queue[tuple[Any, Any, Future[None] | None]] = asyncio.Queue()
+    async def _start(self) -> asyncio.Queue[_Queued]:
+        queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._consumer = asyncio.get_running_loop().create_task(self._consume(queue))
         return queue
 
@@ -100,9 +113,9 @@ class _Publisher:
         with contextlib.suppress(asyncio.CancelledError):
             await self._consumer
 
-    async def _consume(self, queue: asyncio.Queue[tuple[Any, Any, Future[None] | None]]) -> None:
+    async def _consume(self, queue: asyncio.Queue[_Queued]) -> None:
         while True:
-            layer, sends, drained = await queue.get()
+            layer, sends, drained, room = await queue.get()
             if drained is not None:
                 drained.set_result(None)
                 continue
@@ -111,14 +124,16 @@ class _Publisher:
             except Exception:  # TimeoutError included: the next sends must not wait behind it
                 logger.exception("could not publish to %s groups", len(sends))
             finally:
-                self._room.release()
+                if room is not None:
+                    room.release()
 
     def submit(self, layer: BaseChannelLayer, sends: list[tuple[str, dict[str, Any]]]) -> None:
         """Queue the sends, after every send queued before them; return at once."""
-        if not self._room.acquire(timeout=SEND_TIMEOUT_SECONDS):
+        room = self._room
+        if not room.acquire(timeout=SEND_TIMEOUT_SECONDS):
             raise TimeoutError(f"{self.MAX_QUEUED} sends still waiting for the channel layer")
         loop = self.loop()
-        loop.call_soon_threadsafe(self._put, (layer, sends, None))
+        loop.call_soon_threadsafe(self._put, (layer, sends, None, room))
 
     def drain(self, timeout: float = SEND_TIMEOUT_SECONDS) -> None:
         """Wait until every send queued before this call has gone (or failed)."""
@@ -126,11 +141,11 @@ class _Publisher:
         if loop is None or loop.is_closed():
             return
         drained: Future[None] = Future()
-        loop.call_soon_threadsafe(self._put, (None, None, drained))
+        loop.call_soon_threadsafe(self._put, (None, None, drained, None))
         drained.result(timeout)
 
-    def _put(self, item: tuple[Any, Any, Future[None] | None]) -> None:
-        cast("asyncio.Queue[tuple[Any, Any, Future[None] | None]]", self._queue).put_nowait(item)
+    def _put(self, item: _Queued) -> None:
+        cast("asyncio.Queue[_Queued]", self._queue).put_nowait(item)
 
 
 _publisher = _Publisher()
@@ -142,7 +157,7 @@ def close_publisher_pools(layer: BaseChannelLayer) -> None:
     channels_redis keeps one pool per event loop and its `close_pools` closes them all from
     the caller's loop, which fails for another loop's connections: call this first when a
     layer is dropped (tests replace layers; shutdown)."""
-    _publisher.drain()
+    drain_publisher()
     loop = _publisher._loop
     pools = getattr(layer, "_layers", None)
     if loop is None or loop.is_closed() or not isinstance(pools, dict) or loop not in pools:

@@ -125,3 +125,30 @@ def test_a_drain_says_when_the_sends_before_it_have_not_gone():
     layer.gate.set()
     publisher.drain()
     assert layer.sent == ["first"]
+
+
+def test_closing_sends_what_is_queued_first_and_a_later_send_starts_afresh(monkeypatch):
+    monkeypatch.setattr(_Publisher, "MAX_QUEUED", 3)
+    publisher, layer = _Publisher(), GatedLayer()
+    send(publisher, layer, "first")
+    send(publisher, layer, "second")
+    threading.Timer(0.05, layer.gate.set).start()  # the layer answers while close() waits
+
+    publisher.close()
+
+    assert layer.sent == ["first", "second"]
+    for group in ("a", "b", "c", "d"):  # more than MAX_QUEUED: every place is free again
+        send(publisher, layer, group)
+        publisher.drain()
+    assert layer.sent == ["first", "second", "a", "b", "c", "d"]
+
+
+def test_closing_a_stuck_publisher_drops_what_is_queued_and_says_so(monkeypatch, caplog):
+    publisher, layer = _Publisher(), GatedLayer()
+    send(publisher, layer, "first")  # held until the gate opens, which it never does here
+
+    with caplog.at_level(logging.WARNING, logger="ispdesk.realtime.events"):
+        publisher.close(timeout=0.1)
+
+    assert "dropped" in caplog.text
+    layer.gate.set()
