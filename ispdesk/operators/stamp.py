@@ -78,6 +78,31 @@ def create_sql(connection: BaseDatabaseWrapper) -> list[str]:
     return statements
 
 
+def trigger_names(connection: BaseDatabaseWrapper) -> list[str]:
+    if connection.vendor == "postgresql":
+        return [_trigger(model, "any") for model in watched()]
+    return [
+        _trigger(model, event) for model in watched() for event in ("insert", "update", "delete")
+    ]
+
+
+def renew_sql(connection: BaseDatabaseWrapper) -> list[str]:
+    """A new stamp: what a process keeps is read again."""
+    return [_renew(connection)]
+
+
+def restore(connection: BaseDatabaseWrapper) -> bool:
+    """After a `migrate`: the triggers again and a new stamp, if any was lost
+    (`lib.dbtriggers`)."""
+    from ispdesk.lib import dbtriggers
+
+    if TeamStamp._meta.db_table not in connection.introspection.table_names():
+        return False  # migrated back before it
+    return dbtriggers.restore(
+        connection, trigger_names(connection), drop_sql, create_sql, renew_sql
+    )
+
+
 def drop_sql(connection: BaseDatabaseWrapper) -> list[str]:
     quote = connection.ops.quote_name
     if connection.vendor == "postgresql":
@@ -88,8 +113,4 @@ def drop_sql(connection: BaseDatabaseWrapper) -> list[str]:
             ),
             f"DROP FUNCTION IF EXISTS {_RENEW}()",
         ]
-    return [
-        f"DROP TRIGGER IF EXISTS {_trigger(model, event)}"
-        for model in watched()
-        for event in ("insert", "update", "delete")
-    ]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name in trigger_names(connection)]

@@ -127,6 +127,25 @@ END $$""",
     raise NotImplementedError(f"no open-ticket triggers for {vendor}")
 
 
+def trigger_names(connection: BaseDatabaseWrapper) -> list[str]:
+    if connection.vendor == "postgresql":
+        return [_PREFIX]
+    if connection.vendor == "mysql":
+        return [f"{_PREFIX}_{suffix}" for suffix in ("insert", "delete", "update")]
+    return [f"{_PREFIX}_{suffix}" for suffix in ("insert", "delete", "update_old", "update_new")]
+
+
+def restore(connection: BaseDatabaseWrapper) -> bool:
+    """After a `migrate`: the triggers again and a recount, if any was lost (`lib.dbtriggers`)."""
+    from ispdesk.lib import dbtriggers
+
+    if OpenTicketCount._meta.db_table not in connection.introspection.table_names():
+        return False  # migrated back before it
+    return dbtriggers.restore(
+        connection, trigger_names(connection), drop_sql, create_sql, recount_sql
+    )
+
+
 def drop_sql(connection: BaseDatabaseWrapper) -> list[str]:
     vendor = connection.vendor
     if vendor == "postgresql":
@@ -134,12 +153,7 @@ def drop_sql(connection: BaseDatabaseWrapper) -> list[str]:
             f"DROP TRIGGER IF EXISTS {_PREFIX} ON {_names(connection)['tickets']}",
             f"DROP FUNCTION IF EXISTS {_PREFIX}()",
         ]
-    suffixes = (
-        ("insert", "delete", "update")
-        if vendor == "mysql"
-        else ("insert", "delete", "update_old", "update_new")
-    )
-    return [f"DROP TRIGGER IF EXISTS {_PREFIX}_{suffix}" for suffix in suffixes]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name in trigger_names(connection)]
 
 
 def recount_sql(connection: BaseDatabaseWrapper) -> list[str]:
