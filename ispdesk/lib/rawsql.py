@@ -80,9 +80,12 @@ class Select:
     def rows(self, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with connection.cursor() as cursor:
             cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
+            return self.converted(cursor.fetchall())
+
+    def converted(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The rows this SELECT gave, each column's value converted as a queryset would."""
         if not self.conversions:
-            return rows
+            return list(rows)
         converted = []
         for row in rows:
             values = list(row)
@@ -118,10 +121,28 @@ class SelectRows(Generic[M]):
     def instances(self, params: Sequence[Any]) -> list[M]:
         if self.locks and connection.get_autocommit():
             raise TransactionManagementError("a locking read needs a transaction")
-        return [
-            self.model.from_db(connection.alias, list(self.attnames), row)
-            for row in self.select.rows(params)
-        ]
+        return self.from_rows(self.select.rows(params))
+
+    def from_rows(self, rows: list[tuple[Any, ...]]) -> list[M]:
+        """Model instances from the (converted) rows of this SELECT."""
+        return [self.model.from_db(connection.alias, list(self.attnames), row) for row in rows]
+
+
+def rows_together(*selects: tuple[Select, Sequence[Any]]) -> list[list[tuple[Any, ...]]]:
+    """Each SELECT's rows (as `Select.rows`), in order. On PostgreSQL with client-side
+    binding (Django's default) they go in one round trip: the statements still run one
+    after another, each seeing what committed before it started, as separate ones would."""
+    options = connection.settings_dict.get("OPTIONS") or {}
+    if connection.vendor != "postgresql" or options.get("server_side_binding") or len(selects) < 2:
+        return [select.rows(params) for select, params in selects]
+    sql = "; ".join(select.sql for select, _params in selects)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for _select, params in selects for value in params])
+        found = [selects[0][0].converted(cursor.fetchall())]
+        for select, _params in selects[1:]:
+            cursor.nextset()
+            found.append(select.converted(cursor.fetchall()))
+    return found
 
 
 def update_row(instance: Model, *names: str) -> None:
@@ -227,6 +248,9 @@ def _update(
 ) -> tuple[tuple[Field, ...], str]:
     concrete = [field for field in model._meta.concrete_fields if not field.primary_key]
     saved = tuple(field for field in concrete if not names or field.name in names)
+    unknown = set(names) - {field.name for field in saved}
+    if unknown:  # as save(update_fields=...) says
+        raise ValueError(f"{model.__name__} has no field(s) to update named {sorted(unknown)}")
     sets = ", ".join(f"{name(model, cast(str, field.name))} = %s" for field in saved)
     pk = cast(str, cast(Field, model._meta.pk).name)
     sql = f"UPDATE {table(model)} SET {sets} WHERE {column(model, pk)} = %s"  # noqa: S608 - names from model meta

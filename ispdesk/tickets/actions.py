@@ -26,7 +26,7 @@ from ispdesk.system.audit import audit_event, record_audit
 from ispdesk.system.models import AuditEvent
 from ispdesk.tickets.assignment import Decision, Rule, find_shift_tag
 from ispdesk.tickets.models import EventKind, Priority, Source, Status, Ticket, TicketEvent
-from ispdesk.tickets.team import lock_team, read_team
+from ispdesk.tickets.team import lock_and_read_team, lock_team, read_team
 
 # Tickets per transaction when the queue is assigned: the team stays locked for one batch at
 # a time, not for the whole queue (other decisions and chat routing wait for that lock).
@@ -258,8 +258,12 @@ def _auto_assign(
     """The locked ticket and the engine's decision; None if it was already assigned or
     closed, or is held in Splynx and `release_hold` is false."""
     with transaction.atomic():
-        team = read_team(now, lock=True)  # the team locked first
-        locked = lock_ticket(ticket_id)
+        # The team locked and read, then the ticket locked: in one round trip where it can.
+        select = _select_ticket(connection.vendor)
+        team, rows = lock_and_read_team(now, select.select, [ticket_id])
+        if not rows:
+            raise Ticket.DoesNotExist(f"ticket {ticket_id} does not exist")
+        [locked] = select.from_rows(rows)
         if not locked.is_open or locked.assignee_id is not None:
             return locked, None
         if locked.splynx_held and not release_hold:

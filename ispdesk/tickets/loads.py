@@ -90,7 +90,9 @@ def create_sql(connection: BaseDatabaseWrapper) -> list[str]:
         return [
             f"""CREATE OR REPLACE FUNCTION {_PREFIX}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'INSERT' THEN
+  IF TG_OP = 'TRUNCATE' THEN
+    DELETE FROM {n["counts"]};
+  ELSIF TG_OP = 'INSERT' THEN
     IF {_counted("NEW", n)} THEN {_increment("NEW", n, vendor)}; END IF;
   ELSIF TG_OP = 'DELETE' THEN
     IF {_counted("OLD", n)} THEN {_decrement("OLD", n)}; END IF;
@@ -99,9 +101,11 @@ BEGIN
     IF {up_new} THEN {_increment("NEW", n, vendor)}; END IF;
   END IF;
   RETURN NULL;
-END $$""",
+END $$""",  # noqa: S608 - names from model meta
             f"CREATE TRIGGER {_PREFIX} AFTER INSERT OR DELETE OR UPDATE OF {fields}"
             f" ON {tickets} FOR EACH ROW EXECUTE FUNCTION {_PREFIX}()",
+            f"CREATE TRIGGER {_PREFIX}_truncate AFTER TRUNCATE"
+            f" ON {tickets} FOR EACH STATEMENT EXECUTE FUNCTION {_PREFIX}()",
         ]
     if vendor == "sqlite":
         return [
@@ -129,7 +133,7 @@ END $$""",
 
 def trigger_names(connection: BaseDatabaseWrapper) -> list[str]:
     if connection.vendor == "postgresql":
-        return [_PREFIX]
+        return [_PREFIX, f"{_PREFIX}_truncate"]
     if connection.vendor == "mysql":
         return [f"{_PREFIX}_{suffix}" for suffix in ("insert", "delete", "update")]
     return [f"{_PREFIX}_{suffix}" for suffix in ("insert", "delete", "update_old", "update_new")]
@@ -149,8 +153,9 @@ def restore(connection: BaseDatabaseWrapper) -> bool:
 def drop_sql(connection: BaseDatabaseWrapper) -> list[str]:
     vendor = connection.vendor
     if vendor == "postgresql":
+        tickets = _names(connection)["tickets"]
         return [
-            f"DROP TRIGGER IF EXISTS {_PREFIX} ON {_names(connection)['tickets']}",
+            *(f"DROP TRIGGER IF EXISTS {name} ON {tickets}" for name in trigger_names(connection)),
             f"DROP FUNCTION IF EXISTS {_PREFIX}()",
         ]
     return [f"DROP TRIGGER IF EXISTS {name}" for name in trigger_names(connection)]

@@ -190,3 +190,25 @@ def test_writes_sent_together_say_when_a_row_to_update_is_gone_and_write_nothing
         write_together(Insert(audit), Update(gone, ("name",)))
 
     assert not type(audit).objects.filter(action="x.lost").exists()
+
+
+def test_selects_sent_together_give_what_each_gives_alone(db):
+    from ispdesk.lib.rawsql import Select, rows_together
+
+    gateway = GatewayConnection.objects.create(kind="simulator", name="Sim", config={"a": [1]})
+    by_id = SelectRows.where(GatewayConnection, f"{column(GatewayConnection, 'id')} = %s")
+    names = Select.of(f"SELECT {column(GatewayConnection, 'name')} FROM {table_of()}", None)  # noqa: S608 - names from model meta
+
+    with CaptureQueriesContext(connection) as queries:
+        rows, found_names = rows_together((by_id.select, [gateway.pk]), (names, []))
+
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)
+    assert rows == by_id.select.rows([gateway.pk]) and found_names == [("Sim",)]
+    [again] = by_id.from_rows(rows)
+    assert attributes(again, GatewayConnection) == attributes(gateway, GatewayConnection)
+
+
+def table_of() -> str:
+    from ispdesk.lib.rawsql import table
+
+    return table(GatewayConnection)

@@ -266,3 +266,17 @@ def test_locking_the_team_with_its_read_needs_a_transaction_where_rows_can_be_lo
         return
     with pytest.raises(TransactionManagementError):
         read_team(WEDNESDAY_NOON, lock=True)
+
+
+def test_the_tie_break_moment_is_read_exactly_to_the_microsecond(crew):
+    moments = [
+        datetime(2026, 11, 25, 5, 0, 0, 123457, tzinfo=UTC),
+        datetime(2031, 2, 28, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2020, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+    ]
+    for moment in moments:
+        Operator.objects.filter(pk=crew["juan"].pk).update(last_assigned_at=moment)
+
+        read = read_team(WEDNESDAY_NOON).candidates[crew["juan"].pk].last_assigned_at
+
+        assert read == moment and read.utcoffset() is not None
