@@ -19,6 +19,7 @@ from typing import cast
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
+from ispdesk.lib import dbtriggers
 from ispdesk.operators.models import CalendarException, OnDuty, Schedule, ShiftTag, TeamStamp
 
 _RENEW = "team_stamp_renew"
@@ -94,8 +95,6 @@ def renew_sql(connection: BaseDatabaseWrapper) -> list[str]:
 def restore(connection: BaseDatabaseWrapper) -> bool:
     """After a `migrate`: the triggers again and a new stamp, if any was lost
     (`lib.dbtriggers`)."""
-    from ispdesk.lib import dbtriggers
-
     if TeamStamp._meta.db_table not in connection.introspection.table_names():
         return False  # migrated back before it
     return dbtriggers.restore(

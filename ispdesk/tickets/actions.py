@@ -61,9 +61,14 @@ def _announce(ticket: Ticket, *previous: Operator | None) -> None:
 
 
 def _event(ticket: Ticket, kind: str, actor: Any, now: datetime, **fields: Any) -> TicketEvent:
-    return TicketEvent.objects.create(
-        ticket=ticket, kind=kind, actor=_user(actor), created_at=now, **fields
-    )
+    event = _event_row(ticket, kind, actor, now, **fields)
+    event.save(force_insert=True)
+    return event
+
+
+def _event_row(ticket: Ticket, kind: str, actor: Any, now: datetime, **fields: Any) -> TicketEvent:
+    """A history event, not saved yet."""
+    return TicketEvent(ticket=ticket, kind=kind, actor=_user(actor), created_at=now, **fields)
 
 
 @functools.cache
@@ -74,10 +79,15 @@ def _select_ticket(vendor: str) -> SelectRows[Ticket]:
 def lock_ticket(ticket_id: int) -> Ticket:
     """The ticket's row, locked until the transaction ends (the row only: no operator or
     area row is locked with it). Hand-written, as the team lock: every action runs it."""
-    found = _select_ticket(connection.vendor).instances([ticket_id])
-    if not found:
+    select = _select_ticket(connection.vendor)
+    return _the_ticket(select, select.select.rows([ticket_id]), ticket_id)
+
+
+def _the_ticket(select: SelectRows[Ticket], rows: list[tuple[Any, ...]], ticket_id: int) -> Ticket:
+    if not rows:
         raise Ticket.DoesNotExist(f"ticket {ticket_id} does not exist")
-    return found[0]
+    [ticket] = select.from_rows(rows)
+    return ticket
 
 
 @dataclass(frozen=True)
@@ -199,11 +209,11 @@ def give_ticket(
             ticket.status = Status.NEW
         elif ticket.status == Status.NEW:
             ticket.status = Status.ASSIGNED
-    event = TicketEvent(
-        ticket=ticket,
-        kind=kind,
-        actor=_user(actor),
-        created_at=now,
+    event = _event_row(
+        ticket,
+        kind,
+        actor,
+        now,
         operator=operator,
         previous_operator=previous,
         from_status=from_status,
@@ -261,9 +271,7 @@ def _auto_assign(
         # The team locked and read, then the ticket locked: in one round trip where it can.
         select = _select_ticket(connection.vendor)
         team, rows = lock_and_read_team(now, select.select, [ticket_id])
-        if not rows:
-            raise Ticket.DoesNotExist(f"ticket {ticket_id} does not exist")
-        [locked] = select.from_rows(rows)
+        locked = _the_ticket(select, rows, ticket_id)
         if not locked.is_open or locked.assignee_id is not None:
             return locked, None
         if locked.splynx_held and not release_hold:

@@ -26,6 +26,7 @@ from typing import cast
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 
+from ispdesk.lib import dbtriggers
 from ispdesk.tickets.models import OpenTicketCount, Status, Ticket
 
 _PREFIX = "ticket_open_count"
@@ -141,8 +142,6 @@ def trigger_names(connection: BaseDatabaseWrapper) -> list[str]:
 
 def restore(connection: BaseDatabaseWrapper) -> bool:
     """After a `migrate`: the triggers again and a recount, if any was lost (`lib.dbtriggers`)."""
-    from ispdesk.lib import dbtriggers
-
     if OpenTicketCount._meta.db_table not in connection.introspection.table_names():
         return False  # migrated back before it
     return dbtriggers.restore(
@@ -175,6 +174,4 @@ def recount_sql(connection: BaseDatabaseWrapper) -> list[str]:
 
 def recount(connection: BaseDatabaseWrapper) -> None:
     """Rebuild every operator's count from the tickets (in the caller's transaction)."""
-    with connection.cursor() as cursor:
-        for statement in recount_sql(connection):
-            cursor.execute(statement)
+    dbtriggers.execute_all(connection, recount_sql(connection))

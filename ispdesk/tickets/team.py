@@ -134,9 +134,9 @@ def lock_team() -> None:
     """Serialise decisions that read the team's loads: every action that gives a ticket
     takes it before `lock_ticket` (the operators by id, then tickets, so concurrent actions
     never deadlock; see `tickets.actions`)."""
-    if _team_lock() is not None:
-        # Hand-written: as a queryset, building this one statement cost more than running it.
-        _select_team_lock(connection.vendor).rows([])
+    lock = _team_lock()
+    if lock is not None:
+        lock.rows([])  # hand-written: as a queryset, building it cost more than running it
 
 
 def _team_lock() -> Select | None:
@@ -156,17 +156,6 @@ def _select_team_lock(vendor: str) -> Select:
     return Select.of(f"SELECT {pk} FROM {table(Operator)} ORDER BY {pk} {lock}", None)  # noqa: S608 - names from model meta
 
 
-def _operators(lock: bool) -> list[tuple[Any, ...]]:
-    """The operators' rows (`_select_operators`); with `lock`, after `lock_team()`.
-
-    Two statements, not one locking read: on PostgreSQL a `FOR UPDATE` that waited for the
-    lock reads the locked rows again but the joined ones (the counts) as its snapshot had
-    them before the wait, so a decision queued behind another would miss its ticket."""
-    if lock:
-        lock_team()
-    return _select_operators(connection.vendor).rows([True, True])
-
-
 def _on_duty(day: date, kept: _Kept) -> frozenset[int]:
     """`on_duty_ids(day)`."""
     found = kept.on_duty.get(day)
@@ -180,9 +169,9 @@ def _on_duty(day: date, kept: _Kept) -> frozenset[int]:
 @dataclass
 class _Kept:
     """The facts that change only when someone edits them (windows, calendar, who is on
-    duty, shift tags),
-    as read under one team stamp (`operators.stamp`): while the stamp stays the same, so do
-    they, and a process reads them once instead of on every decision."""
+    duty, shift tags) as read under one team stamp (`operators.stamp`): while the stamp
+    stays the same, so do they, and a process reads them once instead of on every
+    decision."""
 
     key: tuple[str, str]  # database alias, stamp
     calendars: dict[int, BusinessCalendar] = field(default_factory=dict)  # by business year
@@ -327,18 +316,23 @@ def _candidate(row: tuple[Any, ...], on_schedule: bool) -> Candidate:
     return found
 
 
-def read_team(now: datetime, *, lock: bool = False) -> Team:
+def read_team(now: datetime) -> Team:
     """The team's facts at `now`: one query while the windows, calendar, who is on duty and
     shift tags this process keeps are current (`_Kept`), four when they must be read again
-    (five on a day off). With `lock` (in a transaction), `lock_team()` first."""
-    return _team(_operators(lock), now)
+    (five on a day off)."""
+    return _team(_select_operators(connection.vendor).rows([True, True]), now)
 
 
 def lock_and_read_team(
     now: datetime, then: Select, params: Sequence[Any]
 ) -> tuple[Team, list[tuple[Any, ...]]]:
     """`lock_team()`, `read_team(now)`, then `then`'s rows (a ticket it locks), in one round
-    trip to the database where it can (`rawsql.rows_together`): what one decision reads."""
+    trip to the database where it can (`rawsql.rows_together`): what one decision reads.
+
+    The lock is its own statement, not a locking read of the team: on PostgreSQL a `FOR
+    UPDATE` that waited for the lock reads the locked rows again but the joined ones (the
+    counts) as its snapshot had them before the wait, so a decision queued behind another
+    would miss that one's ticket."""
     lock = _team_lock()
     reads = [(_select_operators(connection.vendor), [True, True]), (then, params)]
     found = rows_together(*([(lock, [])] if lock is not None else []), *reads)

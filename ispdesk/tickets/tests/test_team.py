@@ -256,16 +256,24 @@ def test_a_team_member_is_given_as_a_model_without_reading_it_again(
         assert operator.whatsapp == "+5491122334455"
 
 
+def locked_read():  # type: ignore[no-untyped-def]
+    from ispdesk.lib.rawsql import Select
+    from ispdesk.tickets.team import lock_and_read_team
+
+    team, _rows = lock_and_read_team(WEDNESDAY_NOON, Select.of("SELECT 1", None), [])
+    return team
+
+
 @pytest.mark.django_db(transaction=True)
 def test_locking_the_team_with_its_read_needs_a_transaction_where_rows_can_be_locked(team):
     from django.db import connection
     from django.db.transaction import TransactionManagementError
 
     if not connection.features.has_select_for_update:
-        assert read_team(WEDNESDAY_NOON, lock=True).candidates  # SQLite: as the ORM, no lock
+        assert locked_read().candidates  # SQLite: as the ORM, no lock
         return
     with pytest.raises(TransactionManagementError):
-        read_team(WEDNESDAY_NOON, lock=True)
+        locked_read()
 
 
 def test_the_tie_break_moment_is_read_exactly_to_the_microsecond(crew):
