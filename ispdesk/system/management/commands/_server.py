@@ -54,9 +54,6 @@ def stop_loops(loops: list[LoopThread], timeout: float = LOOP_STOP_TIMEOUT) -> N
         loop.thread.join(timeout)
         if loop.thread.is_alive():
             logger.warning("%s did not stop within %ss", loop.thread.name, timeout)
-    from ispdesk.realtime.events import drain_publisher
-
-    drain_publisher()  # their last events go out before the process ends
 
 
 KEEP_ALIVE_SECONDS = 75
