@@ -314,6 +314,13 @@ INBOUND_BATCH_MS = env.int("INBOUND_BATCH_MS", _BATCH_MS_DEFAULT, minimum=1, max
 # saturated (an outage storm), the web processes answer webhooks first and the background
 # work catches up afterwards. 0 keeps the priority it was started with.
 WORKER_NICE = env.int("WORKER_NICE", 10, minimum=0, maximum=19)
+# `ispdesk worker` runs the outbox sender in a child process at a lower priority still
+# (`SENDER_NICE`, absolute): when the CPU is short, customers' messages reach the operators'
+# screens and bot replies are queued first, and the sends catch up afterwards (gateways pace
+# them anyway). "auto": on PostgreSQL and MariaDB; on SQLite the sender stays a thread of the
+# worker, because a starved process holding the database's one write lock stalls webhooks.
+WORKER_SENDER_PROCESS = env.choice("WORKER_SENDER_PROCESS", ["auto", "yes", "no"], "auto")
+SENDER_NICE = env.int("SENDER_NICE", 15, minimum=0, maximum=19)
 
 # WhatsApp --------------------------------------------------------------------------------
 # Largest webhook body read (bytes): Meta documents batches of up to 3 MB, above Django's

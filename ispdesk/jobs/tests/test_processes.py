@@ -81,12 +81,12 @@ class Process:
 def start(migrated, tmp_path) -> Iterator:  # type: ignore[no-untyped-def]
     started: list[Process] = []
 
-    def start_process(*args: str) -> Process:
+    def start_process(*args: str, **env: str) -> Process:
         log = tmp_path / f"{args[0]}.log"
         with log.open("wb") as output:
             popen = subprocess.Popen(
                 [sys.executable, "-m", "ispdesk", *args],
-                env=migrated.env,
+                env={**migrated.env, **env},
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
@@ -134,6 +134,116 @@ def test_the_worker_runs_housekeeping_and_stops_promptly_on_sigterm(migrated, st
     assert "stopped" in worker.output()
 
 
+def children_of(pid: int) -> list[int]:
+    """Live processes whose parent is `pid` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+        if int(ppid) == pid and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def command_line(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")[:-1]
+    except OSError:
+        return []
+
+
+def ended(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def sender_child(worker: Process) -> int:
+    """Wait for the worker's sender process to start; its pid."""
+    wait_until(
+        lambda: (
+            len(children_of(worker.popen.pid)) == 1
+            and "ispdesk worker started (sender)" in worker.output()
+        ),
+        timeout=START_TIMEOUT,
+        message="the worker's sender process",
+        still_starting=worker.alive,
+    )
+    return children_of(worker.popen.pid)[0]
+
+
+def test_the_worker_runs_its_sender_in_a_child_process_that_stops_with_it(start):
+    worker = start("worker", WORKER_SENDER_PROCESS="yes")
+    child = sender_child(worker)
+    cmd = command_line(child)
+    status, seconds = worker.stop(signal.SIGTERM)
+
+    assert cmd[-3:] == ["worker", "--loops", "sender"]
+    assert status == 0, worker.output()
+    assert seconds < 5
+    assert ended(child)
+    output = worker.output()
+    assert "Traceback" not in output
+    assert "ispdesk worker started (hand-over, jobs)" in output
+    assert "ispdesk worker started (sender)" in output
+    # Both processes stopped in order: the sender's own loop, and each process.
+    assert "sender" in output and output.count("ispdesk worker stopped") == 2
+
+
+def test_a_worker_killed_outright_takes_its_sender_process_with_it(start):
+    worker = start("worker", WORKER_SENDER_PROCESS="yes")
+    child = sender_child(worker)
+    worker.popen.send_signal(signal.SIGKILL)
+    worker.popen.wait(timeout=STOP_TIMEOUT)
+
+    wait_until(lambda: ended(child), timeout=STOP_TIMEOUT, message="the orphaned sender ending")
+    assert ended(child)
+
+
+def test_a_worker_whose_sender_process_dies_stops_with_an_error(start):
+    worker = start("worker", WORKER_SENDER_PROCESS="yes")
+    child = sender_child(worker)
+    os.kill(child, signal.SIGKILL)
+    status = worker.popen.wait(timeout=STOP_TIMEOUT)
+
+    assert status == 1
+    assert f"child process {child} ended unexpectedly" in worker.output()
+    assert "ispdesk worker stopped" in worker.output()
+
+
+def test_the_worker_refuses_unknown_loop_names(start):
+    worker = start("worker", "--loops", "hand-over,mailer")
+    status = worker.popen.wait(timeout=START_TIMEOUT)
+
+    assert status == 1
+    assert "--loops takes a comma-separated list of hand-over, sender, jobs" in worker.output()
+    assert "'hand-over,mailer'" in worker.output()
+
+
+def test_a_worker_of_only_the_sender_runs_no_child(start):
+    worker = start("worker", "--loops", "sender", WORKER_SENDER_PROCESS="yes")
+    wait_until(
+        lambda: "sender" in worker.output() and "started (poll" in worker.output(),
+        timeout=START_TIMEOUT,
+        message="the sender loop",
+        still_starting=worker.alive,
+    )
+    children = children_of(worker.popen.pid)
+    status, _seconds = worker.stop(signal.SIGTERM)
+
+    assert children == []
+    assert status == 0, worker.output()
+    assert "ispdesk worker started (sender)" in worker.output()
+    assert "hand-over loop started" not in worker.output()
+
+
 def answers_health(url: str) -> bool:
     try:
         return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
@@ -172,6 +282,39 @@ def test_the_worker_yields_the_cpu_except_on_sqlite(settings):
     assert [niceness(vendor) for vendor in ("postgresql", "mysql", "sqlite")] == [10, 10, 0]
     settings.WORKER_NICE = 0
     assert niceness("postgresql") == 0
+
+
+def test_a_sender_process_yields_the_cpu_to_the_hand_over(settings):
+    from ispdesk.system.management.commands.worker import niceness
+
+    settings.WORKER_NICE, settings.SENDER_NICE = 10, 15
+    assert niceness("postgresql", ["sender"]) == 15
+    assert niceness("postgresql", ["hand-over", "jobs"]) == 10
+    assert niceness("postgresql", ["hand-over", "sender", "jobs"]) == 10
+    assert niceness("sqlite", ["sender"]) == 0
+    # Never above the rest of the worker, whatever SENDER_NICE says.
+    settings.SENDER_NICE = 5
+    assert niceness("mysql", ["sender"]) == 10
+
+
+@pytest.mark.parametrize(
+    ("choice", "vendor", "loops", "apart"),
+    [
+        ("auto", "postgresql", ["hand-over", "sender", "jobs"], True),
+        ("auto", "mysql", ["hand-over", "sender", "jobs"], True),
+        ("auto", "sqlite", ["hand-over", "sender", "jobs"], False),
+        ("yes", "sqlite", ["hand-over", "sender", "jobs"], True),
+        ("no", "postgresql", ["hand-over", "sender", "jobs"], False),
+        ("yes", "postgresql", ["sender"], False),
+        ("yes", "postgresql", ["hand-over", "jobs"], False),
+        ("auto", "postgresql", ["sender", "jobs"], True),
+    ],
+)
+def test_the_sender_runs_apart_where_configured(settings, choice, vendor, loops, apart):
+    from ispdesk.system.management.commands.worker import sender_apart
+
+    settings.WORKER_SENDER_PROCESS = choice
+    assert sender_apart(vendor, loops) is apart
 
 
 def test_servers_keep_idle_connections_open_longer_than_their_clients_do():

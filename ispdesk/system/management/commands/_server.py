@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -31,16 +33,22 @@ class LoopThread:
         self.thread = threading.Thread(target=loop.run, name=type(loop).__name__, daemon=True)
 
 
-def start_loops() -> list[LoopThread]:
-    """Start the background loops (customer messages to the desk, outbox sender, periodic
-    jobs) in daemon threads; return them for `stop_loops`."""
+# The background loops, by the names `ispdesk worker --loops` takes.
+HAND_OVER, SENDER, JOBS = "hand-over", "sender", "jobs"
+LOOP_NAMES = (HAND_OVER, SENDER, JOBS)
+
+
+def start_loops(names: Sequence[str] = LOOP_NAMES) -> list[LoopThread]:
+    """Start the named background loops (customer messages to the desk, outbox sender,
+    periodic jobs) in daemon threads; return them for `stop_loops`."""
     from ispdesk.jobs.runner import SchedulerLoop
     from ispdesk.lib.calendar import preload_holidays
     from ispdesk.messaging.pending import HandOverLoop
     from ispdesk.messaging.sender import SenderLoop
 
     preload_holidays()
-    loops = [LoopThread(HandOverLoop()), LoopThread(SenderLoop()), LoopThread(SchedulerLoop())]
+    kinds: dict[str, Any] = {HAND_OVER: HandOverLoop, SENDER: SenderLoop, JOBS: SchedulerLoop}
+    loops = [LoopThread(kinds[name]()) for name in LOOP_NAMES if name in names]
     for loop in loops:
         loop.thread.start()
     return loops
@@ -121,12 +129,19 @@ def serve(host: str, port: int, with_loops: bool) -> None:
         logger.info("ispdesk stopped")
 
 
-def run_loops_until_signal() -> None:
-    """Run the background loops until SIGINT or SIGTERM, then stop them cleanly.
+def run_loops_until_signal(
+    names: Sequence[str] = LOOP_NAMES, children: Sequence[subprocess.Popen[bytes]] = ()
+) -> bool:
+    """Run the named background loops until SIGINT or SIGTERM, then stop them cleanly, and
+    the child processes with them. Returns False when a loop or a child ended on its own
+    (the process should exit with an error, so its supervisor restarts it).
 
     A second signal while they finish what they are doing ends the process at once.
     """
+    from ispdesk.lib.children import parent_gone, stop_child
+
     stop = threading.Event()
+    clean = True
 
     def handle(signum: int, frame: Any) -> None:
         if stop.is_set():
@@ -136,13 +151,24 @@ def run_loops_until_signal() -> None:
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, handle)
-    loops = start_loops()
+    loops = start_loops(names)
     try:
         # A timed wait keeps the main thread responsive to signals.
         while not stop.wait(SIGNAL_CHECK_SECONDS):
-            for loop in loops:
-                if not loop.thread.is_alive():
-                    logger.error("%s ended unexpectedly; stopping", loop.thread.name)
-                    stop.set()
+            ended = [loop.thread.name for loop in loops if not loop.thread.is_alive()]
+            ended += [f"child process {c.pid}" for c in children if c.poll() is not None]
+            if parent_gone():
+                ended.append("the parent process")
+            for name in ended:
+                logger.error("%s ended unexpectedly; stopping", name)
+            if ended:
+                clean = False
+                stop.set()
     finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
         stop_loops(loops)
+        for child in children:
+            stop_child(child, LOOP_STOP_TIMEOUT)
+    return clean

@@ -1,18 +1,48 @@
 import os
+import subprocess
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from ispdesk.system.management.commands._server import run_loops_until_signal
+from ispdesk.lib.children import die_with_parent, start_child
+from ispdesk.system.management.commands._server import (
+    LOOP_NAMES,
+    SENDER,
+    run_loops_until_signal,
+)
 
 
-def niceness(vendor: str) -> int:
-    """How much the worker lowers its CPU priority: webhook answers first when the CPU is
-    short, this work catches up afterwards. Not on SQLite: a batch holds the database's one
-    write lock, and a starved holder would make the webhooks wait instead."""
-    return 0 if vendor == "sqlite" else int(settings.WORKER_NICE)
+def niceness(vendor: str, loops: Sequence[str] = LOOP_NAMES) -> int:
+    """How much a worker process lowers its CPU priority: webhook answers first when the CPU
+    is short, this work catches up afterwards, and a process that only sends comes last. Not
+    on SQLite: a batch holds the database's one write lock, and a starved holder would make
+    the webhooks wait instead."""
+    if vendor == "sqlite":
+        return 0
+    if list(loops) == [SENDER]:
+        return max(int(settings.SENDER_NICE), int(settings.WORKER_NICE))
+    return int(settings.WORKER_NICE)
+
+
+def sender_apart(vendor: str, loops: Sequence[str]) -> bool:
+    """Whether this worker runs its sender loop in a child process (`WORKER_SENDER_PROCESS`)."""
+    if SENDER not in loops or len(loops) == 1:
+        return False
+    choice = settings.WORKER_SENDER_PROCESS
+    return choice == "yes" or (choice == "auto" and vendor != "sqlite")
+
+
+def chosen_loops(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(LOOP_NAMES))
+    if unknown or not names:
+        raise CommandError(
+            f"--loops takes a comma-separated list of {', '.join(LOOP_NAMES)}; got {value!r}"
+        )
+    return [name for name in LOOP_NAMES if name in names]
 
 
 class Command(BaseCommand):
@@ -21,11 +51,27 @@ class Command(BaseCommand):
         "jobs) until SIGTERM."
     )
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--loops",
+            default=",".join(LOOP_NAMES),
+            help=f"which loops to run, comma-separated (default: {','.join(LOOP_NAMES)})",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
-        lower_by = niceness(connection.vendor)
+        loops = chosen_loops(options["loops"])
+        die_with_parent()
+        children: list[subprocess.Popen[bytes]] = []
+        if sender_apart(connection.vendor, loops):
+            loops.remove(SENDER)
+            # Started before this process lowers its own priority: the child sets its own.
+            children.append(start_child(["worker", "--loops", SENDER]))
+        lower_by = niceness(connection.vendor, loops)
         if lower_by and hasattr(os, "nice"):
             os.nice(lower_by)
-        self.stdout.write("ispdesk worker started (desk hand-over, outbox sender, periodic jobs)")
+        self.stdout.write(f"ispdesk worker started ({', '.join(loops)})")
         self.stdout.flush()
-        run_loops_until_signal()
+        clean = run_loops_until_signal(loops, children)
         self.stdout.write("ispdesk worker stopped")
+        if not clean:
+            raise CommandError("a loop or process of this worker ended unexpectedly")
