@@ -13,6 +13,7 @@ from django.core.asgi import get_asgi_application
 django_application = get_asgi_application()
 
 from ispdesk.lib.calendar import preload_holidays  # noqa: E402
+from ispdesk.lib.heap import settle  # noqa: E402
 from ispdesk.messaging.webhook_asgi import WebhookFastPath  # noqa: E402
 from ispdesk.realtime.routing import websocket_urlpatterns  # noqa: E402
 
@@ -28,3 +29,6 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Last: what was loaded to get here stays for the process's life (`lib.heap`).
+settle()

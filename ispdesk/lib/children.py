@@ -53,10 +53,14 @@ def parent_gone() -> bool:
     return bool(expected) and str(os.getppid()) != expected
 
 
-def stop_child(child: subprocess.Popen[bytes], timeout: float) -> int | None:
-    """Ask a child to stop (SIGTERM), wait up to `timeout` seconds, then kill it."""
+def ask_to_stop(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, once: a child's second signal means "stop now, unfinished"."""
     if child.poll() is None:
         child.send_signal(signal.SIGTERM)
+
+
+def wait_or_kill(child: subprocess.Popen[bytes], timeout: float) -> int:
+    """Wait up to `timeout` seconds for a child asked to stop, then kill it."""
     try:
         return child.wait(timeout)
     except subprocess.TimeoutExpired:

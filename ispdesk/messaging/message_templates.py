@@ -11,6 +11,7 @@ shipped default with a log line rather than failing a send.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -444,10 +445,16 @@ def validate_body(key: str, body: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(body: str) -> tuple[Part, ...]:
+    # A few bodies are rendered over and over (each queue position, each greeting).
+    return tuple(parse_body(body))
+
+
 def render_body(body: str, values: Mapping[str, Any]) -> str:
     """Fill the placeholders of `body`; a placeholder without a value is a TemplateError."""
     out: list[str] = []
-    for text, name in parse_body(body):
+    for text, name in _parsed(body):
         if not name:
             out.append(text)
         elif name in values:

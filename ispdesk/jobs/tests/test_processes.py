@@ -7,6 +7,7 @@ stops cleanly and promptly on SIGTERM or Ctrl-C: status 0 and no traceback.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -165,12 +166,16 @@ def ended(pid: int) -> bool:
         return True
 
 
+SENDER_STARTED = re.compile(r"ispdesk\.messaging\.sender: sender \S+ started")
+
+
 def sender_child(worker: Process) -> int:
     """Wait for the worker's sender process to start; its pid."""
     wait_until(
         lambda: (
             len(children_of(worker.popen.pid)) == 1
-            and "ispdesk worker started (sender)" in worker.output()
+            # Its loop's first line: its signal handlers are in place by then.
+            and SENDER_STARTED.search(worker.output()) is not None
         ),
         timeout=START_TIMEOUT,
         message="the worker's sender process",
@@ -195,6 +200,7 @@ def test_the_worker_runs_its_sender_in_a_child_process_that_stops_with_it(start)
     assert "ispdesk worker started (sender)" in output
     # Both processes stopped in order: the sender's own loop, and each process.
     assert "sender" in output and output.count("ispdesk worker stopped") == 2
+    assert "ended with status" not in output
 
 
 def test_a_worker_killed_outright_takes_its_sender_process_with_it(start):
@@ -230,7 +236,7 @@ def test_the_worker_refuses_unknown_loop_names(start):
 def test_a_worker_of_only_the_sender_runs_no_child(start):
     worker = start("worker", "--loops", "sender", WORKER_SENDER_PROCESS="yes")
     wait_until(
-        lambda: "sender" in worker.output() and "started (poll" in worker.output(),
+        lambda: SENDER_STARTED.search(worker.output()) is not None,
         timeout=START_TIMEOUT,
         message="the sender loop",
         still_starting=worker.alive,

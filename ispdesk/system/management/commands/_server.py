@@ -43,10 +43,12 @@ def start_loops(names: Sequence[str] = LOOP_NAMES) -> list[LoopThread]:
     periodic jobs) in daemon threads; return them for `stop_loops`."""
     from ispdesk.jobs.runner import SchedulerLoop
     from ispdesk.lib.calendar import preload_holidays
+    from ispdesk.lib.heap import settle
     from ispdesk.messaging.pending import HandOverLoop
     from ispdesk.messaging.sender import SenderLoop
 
     preload_holidays()
+    settle()
     kinds: dict[str, Any] = {HAND_OVER: HandOverLoop, SENDER: SenderLoop, JOBS: SchedulerLoop}
     loops = [LoopThread(kinds[name]()) for name in LOOP_NAMES if name in names]
     for loop in loops:
@@ -138,7 +140,7 @@ def run_loops_until_signal(
 
     A second signal while they finish what they are doing ends the process at once.
     """
-    from ispdesk.lib.children import parent_gone, stop_child
+    from ispdesk.lib.children import ask_to_stop, parent_gone, wait_or_kill
 
     stop = threading.Event()
     clean = True
@@ -166,9 +168,9 @@ def run_loops_until_signal(
                 stop.set()
     finally:
         for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
+            ask_to_stop(child)  # stops alongside this process's own loops
         stop_loops(loops)
         for child in children:
-            stop_child(child, LOOP_STOP_TIMEOUT)
+            if (status := wait_or_kill(child, LOOP_STOP_TIMEOUT)) != 0:
+                logger.warning("child process %s ended with status %s", child.pid, status)
     return clean

@@ -1,0 +1,246 @@
+"""The hand-over's CPU per message, measured alone: `python -m bench.handover [--customers N]`.
+
+On a fresh PostgreSQL database with the storm's setup (`bench.setup.seed`: three areas, twelve
+operators on a 24/7 schedule, the menu flow; here every operator's console is online), it
+stores the messages of N customers as the webhook does (`receive_events`, one per delivery)
+in three rounds — the greeting (new contact and chat, the bot's menu), a menu pick (the hand
+to an area's queue, assignment while operators have room, queue positions for the rest) and
+a description — and after each round hands them all to the desk in this process, in the
+worker's batches (`hand_over_waiting`), publishing events to Redis as production does.
+
+Reported per round: CPU milliseconds per message (this process, the publisher's thread
+included), queries per message, and the share of the cyclic garbage collector. Nothing else
+runs, so the figure moves with the code, not with what else the machine's two cores are
+doing (the storm's figures move ±30 % from run to run): compare commits with this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+PG_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
+DATABASE = "ispdesk_handover"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+ROUNDS = ("greeting", "menu pick", "description")
+WARM_UP = 20  # customers handled before measuring
+# Nothing is sent: the sender does not run here.
+GATEWAYS = {
+    "evolution": {"base_url": "http://127.0.0.1:9", "api_key": "bench", "instance": "bench"},
+    "cloud": {
+        "base_url": "http://127.0.0.1:9",
+        "api_version": "v21.0",
+        "phone_number_id": "1000",
+        "access_token": "bench",
+        "app_secret": secrets.token_hex(16),
+        "verify_token": "bench",
+    },
+}
+
+
+@dataclass
+class Round:
+    name: str
+    messages: int = 0
+    cpu_ms_per_message: float = 0.0
+    wall_ms_per_message: float = 0.0
+    queries_per_message: float = 0.0
+    gc_share: float = 0.0  # of the CPU time
+    batches: int = 0
+
+
+@dataclass
+class GcClock:
+    """Time spent in the cyclic garbage collector (gc.callbacks)."""
+
+    seconds: float = 0.0
+    _started: float = field(default=0.0, repr=False)
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+
+def configure(redis_url: str) -> None:
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="ispdesk.settings",
+        DATABASE_URL=f"{PG_SERVER.rpartition('/')[0]}/{DATABASE}",
+        REDIS_URL=redis_url,
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ISPDESK_DATA_DIR=tempfile.mkdtemp(prefix="ispdesk-handover-"),
+        INBOUND_HANDLING="background",
+        LOG_LEVEL="WARNING",
+    )
+    for name in ("ISPDESK_TESTING", "ISPDESK_DEMO", "DEBUG"):
+        os.environ.pop(name, None)
+
+
+@contextmanager
+def counting_queries(counter: list[int]) -> Iterator[None]:
+    from django.db import connection
+
+    def count(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        counter[0] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        yield
+
+
+def put_online() -> None:
+    """Every operator's console open (presence is a recent heartbeat)."""
+    from django.utils import timezone
+
+    from ispdesk.operators.models import ConsoleSession, Operator
+
+    later = timezone.now() + timedelta(hours=1)
+    ConsoleSession.objects.bulk_create(
+        ConsoleSession(
+            operator=operator,
+            channel_name=f"bench.{operator.pk}",
+            connected_at=later,
+            last_seen_at=later,
+        )
+        for operator in Operator.objects.all()
+    )
+
+
+def store(customers: int, round_index: int, connection_ids: list[int], first: int = 0) -> int:
+    """One delivery per customer message, as the webhook stores it."""
+    from django.utils import timezone
+
+    from ispdesk.integrations.whatsapp.base import InboundMessage
+    from ispdesk.messaging.models import GatewayConnection
+    from ispdesk.messaging.receiving import receive_events
+
+    connections = {row.pk: row for row in GatewayConnection.objects.filter(pk__in=connection_ids)}
+    texts = ("hola", None, "No tengo internet desde la mañana, la luz del módem está roja.")
+    stored = 0
+    for customer in range(first, first + customers):
+        digits = f"54911{40000000 + customer:08d}"
+        text = texts[round_index] or str(customer % 3 + 1)
+        event = InboundMessage(
+            provider_id=f"HO{round_index}-{customer}",
+            chat_id=f"{digits}@s.whatsapp.net",
+            phone=f"+{digits}",
+            lid="",
+            from_me=False,
+            name=f"Cliente {customer}",
+            text=text,
+            timestamp=timezone.now(),
+        )
+        connection = connections[connection_ids[customer % len(connection_ids)]]
+        stored += receive_events(connection, [event]).messages
+    return stored
+
+
+def hand_over_all() -> int:
+    from ispdesk.messaging.pending import hand_over_waiting
+
+    batches = 0
+    while True:
+        batches += 1
+        if not hand_over_waiting().full:
+            return batches
+
+
+def measure(name: str, messages: int, clock: GcClock) -> Round:
+    from ispdesk.realtime.events import drain_publisher
+
+    queries = [0]
+    gc_before = clock.seconds
+    cpu, wall = time.process_time(), time.perf_counter()
+    with counting_queries(queries):
+        batches = hand_over_all()
+        drain_publisher()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return Round(
+        name=name,
+        messages=messages,
+        cpu_ms_per_message=round(cpu * 1000 / messages, 3),
+        wall_ms_per_message=round(wall * 1000 / messages, 3),
+        queries_per_message=round(queries[0] / messages, 2),
+        gc_share=round((clock.seconds - gc_before) / cpu, 3) if cpu else 0.0,
+        batches=batches,
+    )
+
+
+def run(customers: int) -> list[Round]:
+    import django
+    from django.core.management import call_command
+
+    from bench.setup import flush_redis, recreate_pg_database, seed
+    from ispdesk.lib.calendar import preload_holidays
+    from ispdesk.lib.heap import settle
+
+    recreate_pg_database(PG_SERVER, DATABASE)
+    flush_redis(os.environ["REDIS_URL"])
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    state = seed(GATEWAYS)
+    put_online()
+    connection_ids = [state["connections"][name]["id"] for name in ("evolution", "cloud")]
+    # As a worker starts: holidays worked out, and the modules a first batch imports loaded
+    # by a few customers of its own.
+    preload_holidays()
+    for index in range(len(ROUNDS)):
+        store(WARM_UP, index, connection_ids, first=customers)
+        hand_over_all()
+    settle()  # as a worker does once its loops' modules are loaded
+    clock = GcClock()
+    gc.callbacks.append(clock)
+    rounds = []
+    for index, name in enumerate(ROUNDS):
+        stored = store(customers, index, connection_ids)
+        rounds.append(measure(name, stored, clock))
+    return rounds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=600)
+    parser.add_argument("--redis", default=REDIS_URL)
+    parser.add_argument("--keep", action="store_true", help="keep the database")
+    args = parser.parse_args()
+    configure(args.redis)
+    sys.path.insert(0, str(ROOT))
+    rounds = run(args.customers)
+    total = sum(r.cpu_ms_per_message * r.messages for r in rounds)
+    count = sum(r.messages for r in rounds)
+    print(f"{'round':<12} {'msgs':>5} {'CPU ms/msg':>10} {'wall ms':>8} {'queries':>8} {'GC':>5}")
+    for r in rounds:
+        print(
+            f"{r.name:<12} {r.messages:>5} {r.cpu_ms_per_message:>10.3f} "
+            f"{r.wall_ms_per_message:>8.3f} {r.queries_per_message:>8.2f} {r.gc_share:>5.1%}"
+        )
+    print(f"{'all':<12} {count:>5} {total / count:>10.3f}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    report = {"customers": args.customers, "rounds": [asdict(r) for r in rounds]}
+    (RESULTS / "handover.json").write_text(json.dumps(report, indent=2))
+    if not args.keep:
+        from django.db import connections
+
+        from bench.setup import drop_pg_database
+
+        connections.close_all()
+        drop_pg_database(PG_SERVER, DATABASE)
+
+
+if __name__ == "__main__":
+    main()
