@@ -1,10 +1,11 @@
 """The skeleton of a background loop (a thread in `ispdesk serve`, in `ispdesk worker`).
 
 It runs passes until stopped. Each pass says how long to sleep before the next; `wake()`
-cuts the sleep short (work queued in this process). A pass that raises is logged and the
-loop backs off exponentially; it never ends the loop. Database connections are refreshed
-around each pass (a pooled one goes back to the pool while the loop sleeps) and closed when
-the loop ends (the thread would otherwise keep its own).
+cuts the sleep short (work queued in this process, or on PostgreSQL in another one: a loop
+class naming a `wake_channel` is woken through `ispdesk.lib.wakeups`). A pass that raises
+is logged and the loop backs off exponentially; it never ends the loop. Database connections
+are refreshed around each pass (a pooled one goes back to the pool while the loop sleeps)
+and closed when the loop ends (the thread would otherwise keep its own).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ MAX_DOUBLINGS = 6
 class WakeableLoop:
     name = "loop"
     max_failure_wait = MAX_FAILURE_WAIT_SECONDS
+    # The `ispdesk.lib.wakeups` channel other processes notify when they queue this loop's
+    # work; None: it is woken only from its own process, or by polling.
+    wake_channel: str | None = None
 
     def __init__(self, poll_seconds: float) -> None:
         self.poll_seconds = poll_seconds

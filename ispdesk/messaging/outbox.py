@@ -13,6 +13,7 @@ from django.db.models import Case, QuerySet, When
 from django.utils import timezone
 
 from ispdesk.lib.bulk import insert
+from ispdesk.lib.wakeups import SENDER, notify
 from ispdesk.messaging.models import GatewayConnection, GatewayKind, OutboundMessage, Purpose
 from ispdesk.realtime.events import later_pk, send_event_on_commit
 
@@ -71,9 +72,22 @@ def queue_message(
             next_attempt_at=timezone.now(),
         )
     )
-    transaction.on_commit(wake_sender)
+    _wake_sender_on_commit()
     publish_status(message)
     return message
+
+
+def _wake_sender_on_commit() -> None:
+    """Wake the sender once the transaction commits: once, however many messages it queues
+    (a hand-over batch queues dozens, each a NOTIFY when the sender runs in another process).
+    One already waiting here survives every rollback this message survives: it was registered
+    in savepoints that are released or still open around this message."""
+    connection = transaction.get_connection()
+    waiting = connection.in_atomic_block and any(
+        entry[1] is wake_sender for entry in connection.run_on_commit
+    )
+    if not waiting:
+        transaction.on_commit(wake_sender)
 
 
 def publish_status(message: OutboundMessage, status: str | None = None) -> None:
@@ -96,7 +110,8 @@ def publish_status(message: OutboundMessage, status: str | None = None) -> None:
     send_event_on_commit(groups, event)
 
 
-# The embedded sender loop registers its wake-up here so a queued message leaves at once.
+# A sender loop in this process registers its wake-up here so a queued message leaves at
+# once; with none here, senders elsewhere are woken through the database (`lib.wakeups`).
 _wakers: list[Any] = []
 
 
@@ -110,5 +125,9 @@ def unregister_waker(callback: Any) -> None:
 
 
 def wake_sender() -> None:
-    for callback in list(_wakers):
+    """Wake this process's sender loop, or when none runs here, every process's."""
+    wakers = list(_wakers)
+    if not wakers:
+        notify(SENDER)
+    for callback in wakers:
         callback()

@@ -11,7 +11,8 @@ so a chat's messages are handled in the order they were stored. (Two deliveries 
 stored at the same instant by two threads commit in either order; a batch between the two
 commits sees only the later one: that order is the order they became visible.) `HandOverLoop` runs
 batches in `ispdesk serve` and `ispdesk worker`; a webhook in the same process wakes it at
-once, other processes' messages are found by polling every `INBOUND_POLL_MS`.
+once, one in another process through PostgreSQL's NOTIFY (`lib.wakeups`); elsewhere other
+processes' messages are found by polling every `INBOUND_POLL_MS`.
 
 Inside a batch, new rows the handlers write through `lib.bulk.insert` (chat lines, outbox
 rows, history events) go in with one INSERT per table as the batch ends, and the batch's
@@ -39,6 +40,7 @@ from ispdesk.lib.atomic import redone_one_by_one_on_error
 from ispdesk.lib.bulk import deferred_inserts
 from ispdesk.lib.loops import WakeableLoop
 from ispdesk.lib.memo import forget_all, memo_scope
+from ispdesk.lib.wakeups import HAND_OVER, notify
 from ispdesk.messaging.inbound import batch_context, hand_off, prepare_batch
 from ispdesk.messaging.models import HandOverLock, InboundMessage
 from ispdesk.realtime.events import bundled_events, send_event_on_commit
@@ -224,7 +226,11 @@ def unregister_waker(callback: Callable[[], None]) -> None:
 
 
 def wake_hand_over() -> None:
-    for callback in list(_wakers):
+    """Wake this process's hand-over loop, or when none runs here, every process's."""
+    wakers = list(_wakers)
+    if not wakers:
+        notify(HAND_OVER)
+    for callback in wakers:
         callback()
 
 
@@ -235,6 +241,7 @@ class HandOverLoop(WakeableLoop):
 
     name = "hand-over"
     max_failure_wait = MAX_FAILURE_WAIT_SECONDS
+    wake_channel = HAND_OVER
 
     def __init__(self, poll_seconds: float | None = None, batch_size: int | None = None) -> None:
         super().__init__(poll_seconds or settings.INBOUND_POLL_MS / 1000)

@@ -8,7 +8,8 @@ that dies mid-send loses nothing, because its claim expires and the message is d
 
 Between passes the loop sleeps until the next message falls due (a retry, a connection's
 next send slot, an expired claim), at most `poll_seconds`, and wakes at once when
-`ispdesk.messaging.outbox.wake_sender` is called after a message is queued in this process.
+`ispdesk.messaging.outbox.wake_sender` is called after a message is queued in this process
+(or, on PostgreSQL, in another one: `ispdesk.lib.wakeups`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from ispdesk.lib.loops import WakeableLoop
+from ispdesk.lib.wakeups import SENDER
 from ispdesk.messaging.models import OutboundMessage, OutboundStatus, Purpose
 from ispdesk.messaging.outbox import register_waker, unregister_waker
 from ispdesk.messaging.sending import (
@@ -176,6 +178,7 @@ class SenderLoop(WakeableLoop):
 
     name = "sender"
     max_failure_wait = MAX_FAILURE_WAIT_SECONDS
+    wake_channel = SENDER
 
     def __init__(
         self,

@@ -184,7 +184,12 @@ def test_outside_a_transaction_a_customers_message_is_stored_by_one_statement(se
     with CaptureQueriesContext(db_connection) as queries:
         received = receive_events(number, [message_event("wamid.1"), message_event("wamid.2")])
 
-    assert [query["sql"].split()[0] for query in queries] == ["INSERT"]
+    statements = [query["sql"] for query in queries]
+    # On PostgreSQL the worker's hand-over loop is woken too (`lib.wakeups`), after the store.
+    if db_connection.vendor == "postgresql":
+        assert statements[1:] == ["SELECT pg_notify('ispdesk_hand_over', '')"]
+        statements = statements[:1]
+    assert [sql.split()[0] for sql in statements] == ["INSERT"]
     assert (received.messages, received.duplicates) == (1, 1)
     assert sorted(InboundMessage.objects.values_list("provider_id", flat=True)) == [
         "wamid.1",

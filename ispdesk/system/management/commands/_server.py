@@ -12,6 +12,8 @@ from typing import Any
 
 from django.conf import settings
 
+from ispdesk.lib.wakeups import listen_for
+
 logger = logging.getLogger("ispdesk")
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -123,10 +125,13 @@ def serve(host: str, port: int, with_loops: bool) -> None:
     )
     quiet_stop = QuietStop(server)
     loops = start_loops() if with_loops else []
+    listener = listen_for(loop.loop for loop in loops)
     try:
         server.run()  # handles SIGINT/SIGTERM and returns after a graceful shutdown
         quiet_stop.server_stopped()
     finally:
+        if listener is not None:
+            listener.stop()
         stop_loops(loops)
         logger.info("ispdesk stopped")
 
@@ -154,6 +159,8 @@ def run_loops_until_signal(
     for sig in STOP_SIGNALS:
         signal.signal(sig, handle)
     loops = start_loops(names)
+    # Woken by other processes' work on PostgreSQL (`lib.wakeups`); None elsewhere.
+    listener = listen_for(loop.loop for loop in loops)
     try:
         # A timed wait keeps the main thread responsive to signals.
         while not stop.wait(SIGNAL_CHECK_SECONDS):
@@ -169,6 +176,8 @@ def run_loops_until_signal(
     finally:
         for child in children:
             ask_to_stop(child)  # stops alongside this process's own loops
+        if listener is not None:
+            listener.stop()
         stop_loops(loops)
         for child in children:
             if (status := wait_or_kill(child, LOOP_STOP_TIMEOUT)) != 0:
