@@ -33,9 +33,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-PG_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
+# The server's maintenance database (where databases are created), as bench.datascale finds it.
+PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
+PG_SERVER += "/postgres"
 DATABASE = "ispdesk_handover"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ROUNDS = ("greeting", "menu pick", "description")
 WARM_UP = 20  # customers handled before measuring
 # Nothing is sent: the sender does not run here.

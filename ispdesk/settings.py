@@ -314,11 +314,13 @@ INBOUND_BATCH_MS = env.int("INBOUND_BATCH_MS", _BATCH_MS_DEFAULT, minimum=1, max
 # saturated (an outage storm), the web processes answer webhooks first and the background
 # work catches up afterwards. 0 keeps the priority it was started with.
 WORKER_NICE = env.int("WORKER_NICE", 10, minimum=0, maximum=19)
-# `ispdesk worker` runs the outbox sender in a child process at a lower priority still
-# (`SENDER_NICE`, absolute): when the CPU is short, customers' messages reach the operators'
-# screens and bot replies are queued first, and the sends catch up afterwards (gateways pace
-# them anyway). "auto": on PostgreSQL and MariaDB; on SQLite the sender stays a thread of the
-# worker, because a starved process holding the database's one write lock stalls webhooks.
+# `ispdesk worker` runs the outbox sender in a child process that lowers its priority by
+# `SENDER_NICE` (from where the worker started; WORKER_NICE lowers the rest): when the CPU is
+# short, customers' messages reach the operators' screens and bot replies are queued first,
+# and the sends catch up afterwards (gateways pace them anyway). "auto": on PostgreSQL, whose
+# NOTIFY wakes the sender at once when a reply is queued in another process; on MariaDB it
+# would wait for its poll (SENDER_POLL_SECONDS), on SQLite a starved process holding the
+# database's one write lock would stall webhooks: there it stays a thread of the worker.
 WORKER_SENDER_PROCESS = env.choice("WORKER_SENDER_PROCESS", ["auto", "yes", "no"], "auto")
 SENDER_NICE = env.int("SENDER_NICE", 15, minimum=0, maximum=19)
 

@@ -213,9 +213,11 @@ def queue_places(area_id: AreaKey, ids: Sequence[int]) -> dict[int, int]:
     """
     if not ids:
         return {}
-    ranked = Conversation.objects.filter(
-        in_queue(area_id), status=ConversationStatus.PENDING
-    ).values(ranked_id=F("pk"), place=Window(RowNumber(), order_by=queue_order()))
+    ranked = (
+        Conversation.objects.filter(in_queue(area_id), status=ConversationStatus.PENDING)
+        .order_by()  # the window orders; a sort of the derived table would be wasted
+        .values(ranked_id=F("pk"), place=Window(RowNumber(), order_by=queue_order()))
+    )
     inner, params = ranked.query.sql_with_params()
     marks = ", ".join(["%s"] * len(ids))
     with db_connection.cursor() as cursor:

@@ -2,8 +2,9 @@
 
 A child lives and dies with its parent: it is started in a process group of its own (a
 Ctrl-C in the terminal reaches the parent, which stops the child in order), and on Linux it
-asks the kernel to kill it when the parent dies, so a parent killed outright (SIGKILL, the
-OOM killer) never leaves an orphan sending on its own.
+asks the kernel for a SIGTERM when the parent dies, so a parent killed outright (SIGKILL,
+the OOM killer) never leaves an orphan sending on its own: it stops as it would at a normal
+stop, finishing the send in hand (elsewhere it notices within a second, `parent_gone`).
 """
 
 from __future__ import annotations
@@ -40,11 +41,16 @@ def die_with_parent() -> None:
         return
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
             logger.warning("could not ask to end with the parent process")
     if parent_gone():
         # The parent died before the request above took effect.
         raise SystemExit(1)
+
+
+def is_child() -> bool:
+    """True in a process started by `start_child`."""
+    return bool(os.environ.get(PARENT_ENV))
 
 
 def parent_gone() -> bool:
@@ -54,7 +60,7 @@ def parent_gone() -> bool:
 
 
 def ask_to_stop(child: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, once: a child's second signal means "stop now, unfinished"."""
+    """SIGTERM, if it still runs (one is enough: it finishes what it is doing and stops)."""
     if child.poll() is None:
         child.send_signal(signal.SIGTERM)
 

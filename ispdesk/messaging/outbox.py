@@ -83,11 +83,18 @@ def _wake_sender_on_commit() -> None:
     One already waiting here survives every rollback this message survives: it was registered
     in savepoints that are released or still open around this message."""
     connection = transaction.get_connection()
-    waiting = connection.in_atomic_block and any(
-        entry[1] is wake_sender for entry in connection.run_on_commit
-    )
-    if not waiting:
+    if not (connection.in_atomic_block and _wake_waiting(connection.run_on_commit)):
         transaction.on_commit(wake_sender)
+
+
+def _wake_waiting(hooks: Any) -> bool:
+    """Whether `wake_sender` is among Django's pending commit hooks (`(savepoints, func,
+    robust)` entries, a private shape): if the shape changes, a wake-up too many, nothing
+    worse."""
+    try:
+        return any(entry[1] is wake_sender for entry in hooks)
+    except (TypeError, IndexError, KeyError):
+        return False
 
 
 def publish_status(message: OutboundMessage, status: str | None = None) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ispdesk.testing.processes import children_of, command_line, ended
 from ispdesk.testing.sockets import free_port, wait_until
 
 START_TIMEOUT = 30
@@ -135,37 +136,6 @@ def test_the_worker_runs_housekeeping_and_stops_promptly_on_sigterm(migrated, st
     assert "stopped" in worker.output()
 
 
-def children_of(pid: int) -> list[int]:
-    """Live processes whose parent is `pid` (from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:  # it ended meanwhile
-            continue
-        # "pid (command) state ppid ...": the command may hold spaces and parentheses.
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if int(ppid) == pid and state != "Z":
-            found.append(int(entry.name))
-    return found
-
-
-def command_line(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text().split("\0")[:-1]
-    except OSError:
-        return []
-
-
-def ended(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
 SENDER_STARTED = re.compile(r"ispdesk\.messaging\.sender: sender \S+ started")
 
 
@@ -210,7 +180,30 @@ def test_a_worker_killed_outright_takes_its_sender_process_with_it(start):
     worker.popen.wait(timeout=STOP_TIMEOUT)
 
     wait_until(lambda: ended(child), timeout=STOP_TIMEOUT, message="the orphaned sender ending")
+    output = worker.output()
+    # Told by the kernel (a SIGTERM: it stops as usual, finishing any send in hand), not
+    # noticed later by looking for its parent.
+    assert "received signal 15, stopping" in output
+    assert "ended unexpectedly" not in output
+    assert output.count("ispdesk worker stopped") == 1  # the sender's; the parent was killed
+
+
+def test_a_supervisor_signalling_both_processes_stops_them_cleanly(start):
+    # systemd's default (KillMode=control-group) sends SIGTERM to every process of the
+    # service; the worker then asks its child to stop too. That second SIGTERM must not cut
+    # the child's stop short.
+    worker = start("worker", WORKER_SENDER_PROCESS="yes")
+    child = sender_child(worker)
+    worker.popen.send_signal(signal.SIGTERM)
+    os.kill(child, signal.SIGTERM)
+    status = worker.popen.wait(timeout=STOP_TIMEOUT)
+
+    output = worker.output()
+    assert status == 0, output
     assert ended(child)
+    assert output.count("ispdesk worker stopped") == 2
+    assert "ended with status" not in output
+    assert "Traceback" not in output
 
 
 def test_a_worker_whose_sender_process_dies_stops_with_an_error(start):
@@ -307,7 +300,9 @@ def test_a_sender_process_yields_the_cpu_to_the_hand_over(settings):
     ("choice", "vendor", "loops", "apart"),
     [
         ("auto", "postgresql", ["hand-over", "sender", "jobs"], True),
-        ("auto", "mysql", ["hand-over", "sender", "jobs"], True),
+        # Without NOTIFY a sender apart would find queued replies only by polling.
+        ("auto", "mysql", ["hand-over", "sender", "jobs"], False),
+        ("yes", "mysql", ["hand-over", "sender", "jobs"], True),
         ("auto", "sqlite", ["hand-over", "sender", "jobs"], False),
         ("yes", "sqlite", ["hand-over", "sender", "jobs"], True),
         ("no", "postgresql", ["hand-over", "sender", "jobs"], False),

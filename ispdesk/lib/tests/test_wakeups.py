@@ -160,6 +160,18 @@ def test_a_transaction_queueing_many_messages_wakes_the_sender_once(local_sender
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_pending_wake_up_is_found_in_djangos_commit_hooks() -> None:
+    # Pins the private shape `_wake_waiting` reads: if Django changes it, this fails first.
+    with transaction.atomic():
+        assert outbox._wake_waiting(transaction.get_connection().run_on_commit) is False
+        transaction.on_commit(outbox.wake_sender)
+        assert outbox._wake_waiting(transaction.get_connection().run_on_commit) is True
+    # A shape it does not know means one wake-up too many, never an error.
+    assert outbox._wake_waiting([object(), ("only one",)]) is False
+    assert outbox._wake_waiting(None) is False
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_rolled_back_savepoint_does_not_take_the_wake_up_of_the_messages_kept(
     local_sender: Calls,
 ) -> None:

@@ -140,32 +140,41 @@ def run_loops_until_signal(
     names: Sequence[str] = LOOP_NAMES, children: Sequence[subprocess.Popen[bytes]] = ()
 ) -> bool:
     """Run the named background loops until SIGINT or SIGTERM, then stop them cleanly, and
-    the child processes with them. Returns False when a loop or a child ended on its own
-    (the process should exit with an error, so its supervisor restarts it).
+    the child processes with them. Returns False when a loop, a child or the wake-up
+    listener ended on its own, or a child did not stop cleanly (the process should exit with
+    an error, so its supervisor restarts it).
 
-    A second signal while they finish what they are doing ends the process at once.
+    A second signal while they finish what they are doing ends the process at once, except
+    in a child: its parent (or a supervisor signalling the whole group) may well signal it
+    twice, and the parent kills it if it takes too long.
     """
-    from ispdesk.lib.children import ask_to_stop, parent_gone, wait_or_kill
+    from ispdesk.lib.children import ask_to_stop, is_child, parent_gone, wait_or_kill
 
     stop = threading.Event()
     clean = True
 
     def handle(signum: int, frame: Any) -> None:
         if stop.is_set():
+            if is_child():
+                return
             raise SystemExit(1)
         logger.info("received signal %s, stopping", signum)
         stop.set()
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, handle)
-    loops = start_loops(names)
-    # Woken by other processes' work on PostgreSQL (`lib.wakeups`); None elsewhere.
-    listener = listen_for(loop.loop for loop in loops)
+    loops: list[LoopThread] = []
+    listener = None
     try:
+        loops = start_loops(names)
+        # Woken by other processes' work on PostgreSQL (`lib.wakeups`); None elsewhere.
+        listener = listen_for(loop.loop for loop in loops)
         # A timed wait keeps the main thread responsive to signals.
         while not stop.wait(SIGNAL_CHECK_SECONDS):
             ended = [loop.thread.name for loop in loops if not loop.thread.is_alive()]
             ended += [f"child process {c.pid}" for c in children if c.poll() is not None]
+            if listener is not None and not listener.is_alive():
+                ended.append("the wake-up listener")
             if parent_gone():
                 ended.append("the parent process")
             for name in ended:
@@ -182,4 +191,5 @@ def run_loops_until_signal(
         for child in children:
             if (status := wait_or_kill(child, LOOP_STOP_TIMEOUT)) != 0:
                 logger.warning("child process %s ended with status %s", child.pid, status)
+                clean = False
     return clean

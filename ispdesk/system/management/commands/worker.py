@@ -32,7 +32,9 @@ def sender_apart(vendor: str, loops: Sequence[str]) -> bool:
     if SENDER not in loops or len(loops) == 1:
         return False
     choice = settings.WORKER_SENDER_PROCESS
-    return choice == "yes" or (choice == "auto" and vendor != "sqlite")
+    # "auto" only where queued replies wake it across processes (`lib.wakeups`): elsewhere a
+    # sender apart would find them by polling, up to SENDER_POLL_SECONDS late.
+    return choice == "yes" or (choice == "auto" and vendor == "postgresql")
 
 
 def chosen_loops(value: str) -> list[str]:
