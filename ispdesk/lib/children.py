@@ -37,7 +37,7 @@ def die_with_parent() -> None:
     Where the kernel cannot be asked (not Linux), the child only notices at its next check of
     `parent_gone()`.
     """
-    if not os.environ.get(PARENT_ENV):
+    if not is_child():
         return
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -55,8 +55,7 @@ def is_child() -> bool:
 
 def parent_gone() -> bool:
     """True in a child whose parent has ended (it was adopted by another process)."""
-    expected = os.environ.get(PARENT_ENV)
-    return bool(expected) and str(os.getppid()) != expected
+    return is_child() and str(os.getppid()) != os.environ[PARENT_ENV]
 
 
 def ask_to_stop(child: subprocess.Popen[bytes]) -> None:

@@ -2,7 +2,8 @@
 
 It runs passes until stopped. Each pass says how long to sleep before the next; `wake()`
 cuts the sleep short (work queued in this process, or on PostgreSQL in another one: a loop
-class naming a `wake_channel` is woken through `ispdesk.lib.wakeups`). A pass that raises
+class naming a `wake_channel` is registered under it in `ispdesk.lib.wakeups` while it
+runs). A pass that raises
 is logged and the loop backs off exponentially; it never ends the loop. Database connections
 are refreshed around each pass (a pooled one goes back to the pool while the loop sleeps)
 and closed when the loop ends (the thread would otherwise keep its own).
@@ -14,6 +15,8 @@ import logging
 import threading
 
 from django.db import close_old_connections, connections
+
+from ispdesk.lib import wakeups
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ class WakeableLoop:
 
     def run(self) -> None:
         failures = 0
+        if self.wake_channel:
+            wakeups.register(self.wake_channel, self.wake)
         try:
             self.started()
             while not self.stop_event.is_set():
@@ -72,6 +77,8 @@ class WakeableLoop:
                 if delay > 0:
                     self.wake_event.wait(delay)
         finally:
+            if self.wake_channel:
+                wakeups.unregister(self.wake_channel, self.wake)
             self.stopped()
             # This thread's connection would otherwise outlive it (and block test teardown).
             connections.close_all()

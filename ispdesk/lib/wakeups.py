@@ -1,9 +1,10 @@
 """Waking background loops in other processes, through PostgreSQL's LISTEN/NOTIFY.
 
-A loop sleeps between passes and `wake()` cuts the sleep short, but only from its own
-process (`pending.register_waker`, `outbox.register_waker`). When no loop of the kind runs
-here (a web process storing a webhook's messages, a hand-over process queueing bot replies
-for a sender in another process), the wake-up goes through the database instead:
+A loop sleeps between passes and `wake()` cuts the sleep short. A loop naming a
+`wake_channel` registers its `wake` here while it runs (`register`), and `wake(channel)`
+calls the ones registered in this process. When no loop of the kind runs here (a web process
+storing a webhook's messages, a hand-over process queueing bot replies for a sender in
+another process), the wake-up goes through the database instead:
 
 - `notify(channel)` runs `SELECT pg_notify(channel, '')` on this thread's connection. It is
   called after the work it announces has committed (from `on_commit`), so a loop woken by it
@@ -50,6 +51,32 @@ CONNECT_TIMEOUT_SECONDS = 5
 STOP_TIMEOUT_SECONDS = 5.0
 
 Callback = Callable[[], None]
+
+# The loops running in this process, by channel (`register`).
+_registered: dict[str, list[Callback]] = {}
+
+
+def register(channel: str, callback: Callback) -> None:
+    _registered.setdefault(channel, []).append(callback)
+
+
+def unregister(channel: str, callback: Callback) -> None:
+    callbacks = _registered.get(channel, [])
+    if callback in callbacks:
+        callbacks.remove(callback)
+
+
+def registered(channel: str) -> list[Callback]:
+    return list(_registered.get(channel, ()))
+
+
+def wake(channel: str) -> None:
+    """Wake this process's loops of `channel`, or when none runs here, every process's."""
+    callbacks = registered(channel)
+    if not callbacks:
+        notify(channel)
+    for callback in callbacks:
+        callback()
 
 
 def notify(channel: str) -> None:

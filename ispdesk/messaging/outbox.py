@@ -13,7 +13,7 @@ from django.db.models import Case, QuerySet, When
 from django.utils import timezone
 
 from ispdesk.lib.bulk import insert
-from ispdesk.lib.wakeups import SENDER, notify
+from ispdesk.lib.wakeups import SENDER, wake
 from ispdesk.messaging.models import GatewayConnection, GatewayKind, OutboundMessage, Purpose
 from ispdesk.realtime.events import later_pk, send_event_on_commit
 
@@ -117,24 +117,6 @@ def publish_status(message: OutboundMessage, status: str | None = None) -> None:
     send_event_on_commit(groups, event)
 
 
-# A sender loop in this process registers its wake-up here so a queued message leaves at
-# once; with none here, senders elsewhere are woken through the database (`lib.wakeups`).
-_wakers: list[Any] = []
-
-
-def register_waker(callback: Any) -> None:
-    _wakers.append(callback)
-
-
-def unregister_waker(callback: Any) -> None:
-    if callback in _wakers:
-        _wakers.remove(callback)
-
-
 def wake_sender() -> None:
-    """Wake this process's sender loop, or when none runs here, every process's."""
-    wakers = list(_wakers)
-    if not wakers:
-        notify(SENDER)
-    for callback in wakers:
-        callback()
+    """Wake the sender loop, here or in another process (`lib.wakeups`)."""
+    wake(SENDER)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -40,7 +40,7 @@ from ispdesk.lib.atomic import redone_one_by_one_on_error
 from ispdesk.lib.bulk import deferred_inserts
 from ispdesk.lib.loops import WakeableLoop
 from ispdesk.lib.memo import forget_all, memo_scope
-from ispdesk.lib.wakeups import HAND_OVER, notify
+from ispdesk.lib.wakeups import HAND_OVER, wake
 from ispdesk.messaging.inbound import batch_context, hand_off, prepare_batch
 from ispdesk.messaging.models import HandOverLock, InboundMessage
 from ispdesk.realtime.events import bundled_events, send_event_on_commit
@@ -51,8 +51,6 @@ LOCK_NAME = "inbound"
 # Who hears about every WhatsApp message, in and out (the messages log).
 STAFF_GROUPS = ("role.admin", "role.supervisor")
 MAX_FAILURE_WAIT_SECONDS = 30.0
-
-_wakers: list[Callable[[], None]] = []
 
 
 @dataclass
@@ -216,22 +214,9 @@ def messages_stored() -> None:
     transaction.on_commit(wake_hand_over)
 
 
-def register_waker(callback: Callable[[], None]) -> None:
-    _wakers.append(callback)
-
-
-def unregister_waker(callback: Callable[[], None]) -> None:
-    if callback in _wakers:
-        _wakers.remove(callback)
-
-
 def wake_hand_over() -> None:
-    """Wake this process's hand-over loop, or when none runs here, every process's."""
-    wakers = list(_wakers)
-    if not wakers:
-        notify(HAND_OVER)
-    for callback in wakers:
-        callback()
+    """Wake the hand-over loop, here or in another process (`lib.wakeups`)."""
+    wake(HAND_OVER)
 
 
 class HandOverLoop(WakeableLoop):
@@ -249,10 +234,8 @@ class HandOverLoop(WakeableLoop):
 
     def started(self) -> None:
         logger.info("hand-over loop started (poll every %ss)", self.poll_seconds)
-        register_waker(self.wake)
 
     def stopped(self) -> None:
-        unregister_waker(self.wake)
         logger.info("hand-over loop stopped")
 
     def run_once(self) -> float:

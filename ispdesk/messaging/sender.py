@@ -32,7 +32,6 @@ from django.utils import timezone
 from ispdesk.lib.loops import WakeableLoop
 from ispdesk.lib.wakeups import SENDER
 from ispdesk.messaging.models import OutboundMessage, OutboundStatus, Purpose
-from ispdesk.messaging.outbox import register_waker, unregister_waker
 from ispdesk.messaging.sending import (
     RetryPolicy,
     SendingPass,
@@ -195,10 +194,8 @@ class SenderLoop(WakeableLoop):
 
     def started(self) -> None:
         logger.info("sender %s started (poll every %ss)", self.worker, self.poll_seconds)
-        register_waker(self.wake)
 
     def stopped(self) -> None:
-        unregister_waker(self.wake)
         logger.info("sender %s stopped", self.worker)
 
     def run_once(self) -> float:

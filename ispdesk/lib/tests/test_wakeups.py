@@ -27,6 +27,8 @@ from ispdesk.lib.wakeups import (
     connect_params,
     listen_for,
     notify,
+    register,
+    unregister,
 )
 from ispdesk.messaging import outbox, pending
 from ispdesk.messaging.models import OutboundMessage
@@ -144,9 +146,9 @@ def test_there_is_a_listener_only_on_postgresql() -> None:
 @pytest.fixture
 def local_sender() -> Iterator[Calls]:
     waker = Calls()
-    outbox.register_waker(waker)
+    register(SENDER, waker)
     yield waker
-    outbox.unregister_waker(waker)
+    unregister(SENDER, waker)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -374,11 +376,11 @@ class TestOnPostgreSQL:
         wakes = {outbox: outbox.wake_sender, pending: pending.wake_hand_over}
         _, calls = listen(SENDER, HAND_OVER)
         waker = Calls()
-        local.register_waker(waker)
+        register(channels[local], waker)
         try:
             wakes[local]()
         finally:
-            local.unregister_waker(waker)
+            unregister(channels[local], waker)
         assert waker.count == 1
         # Notifications arrive in the order they were sent: the local one's would come first.
         wakes[remote]()

@@ -11,6 +11,8 @@ from django.db import connection as db_connection
 from django.test import Client
 
 from ispdesk.conversations.models import Conversation, Message
+from ispdesk.lib import wakeups
+from ispdesk.lib.wakeups import HAND_OVER
 from ispdesk.messaging import pending
 from ispdesk.messaging.inbound import register_inbound_handler, unregister_inbound_handler
 from ispdesk.messaging.models import GatewayConnection, InboundMessage
@@ -215,7 +217,9 @@ def test_the_loop_wakes_when_its_own_process_stores_a_message(background):
     thread = threading.Thread(target=loop.run, daemon=True)
     thread.start()
     try:
-        wait_until(lambda: loop.wake in pending._wakers, timeout=TIMEOUT, message="loop up")
+        wait_until(
+            lambda: loop.wake in wakeups.registered(HAND_OVER), timeout=TIMEOUT, message="loop up"
+        )
         post_json(
             Client(), connection, evolution_upsert("ID9", "5493515551234@s.whatsapp.net", "hola")
         )

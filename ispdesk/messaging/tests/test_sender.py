@@ -19,7 +19,9 @@ from django.db import connections
 from django.utils import timezone
 
 from ispdesk.integrations.whatsapp.base import GatewayError
-from ispdesk.messaging import outbox, sender
+from ispdesk.lib import wakeups
+from ispdesk.lib.wakeups import HAND_OVER, SENDER
+from ispdesk.messaging import sender
 from ispdesk.messaging.models import (
     GatewayConnection,
     OutboundMessage,
@@ -637,7 +639,7 @@ def test_the_loop_sends_wakes_for_new_messages_and_stops_promptly(transactional_
 
     assert seconds < 5
     assert script.texts() == [first.body, second.body]
-    assert loop.wake not in outbox._wakers
+    assert loop.wake not in wakeups.registered(SENDER)
 
 
 def test_two_loops_deliver_every_message_exactly_once(transactional_db, script):
@@ -661,14 +663,15 @@ def test_two_loops_deliver_every_message_exactly_once(transactional_db, script):
 def test_the_loop_stops_promptly_while_idle(transactional_db, poll):
     loop = SenderLoop(worker="idle", poll_seconds=poll)
     thread = start_loop(loop)
-    wait_until(lambda: loop.wake in outbox._wakers, timeout=TIMEOUT, message="the loop started")
+    wait_until(
+        lambda: loop.wake in wakeups.registered(SENDER), timeout=TIMEOUT, message="the loop started"
+    )
 
     assert stop_loop(loop, thread) < 5
 
 
 def test_serve_and_worker_run_the_sender_next_to_the_scheduler(transactional_db, monkeypatch):
     from ispdesk.jobs import runner
-    from ispdesk.messaging import pending
     from ispdesk.system.management.commands._server import start_loops, stop_loops
 
     class IdleScheduler(SenderLoop):
@@ -681,8 +684,8 @@ def test_serve_and_worker_run_the_sender_next_to_the_scheduler(transactional_db,
         names = [type(loop.loop).__name__ for loop in loops]
         wait_until(
             lambda: (
-                loops[0].loop.wake in pending._wakers
-                and all(loop.loop.wake in outbox._wakers for loop in loops[1:])
+                loops[0].loop.wake in wakeups.registered(HAND_OVER)
+                and all(loop.loop.wake in wakeups.registered(SENDER) for loop in loops[1:])
             ),
             timeout=TIMEOUT,
             message="the loops running",

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from ispdesk.lib.wakeups import listen_for
+from ispdesk.lib.wakeups import WakeListener, listen_for
 
 logger = logging.getLogger("ispdesk")
 
@@ -40,9 +40,16 @@ HAND_OVER, SENDER, JOBS = "hand-over", "sender", "jobs"
 LOOP_NAMES = (HAND_OVER, SENDER, JOBS)
 
 
-def start_loops(names: Sequence[str] = LOOP_NAMES) -> list[LoopThread]:
+class Loops(list[LoopThread]):
+    """Running loops, and the listener that wakes them from other processes (PostgreSQL's
+    NOTIFY, `lib.wakeups`; None elsewhere)."""
+
+    listener: WakeListener | None = None
+
+
+def start_loops(names: Sequence[str] = LOOP_NAMES) -> Loops:
     """Start the named background loops (customer messages to the desk, outbox sender,
-    periodic jobs) in daemon threads; return them for `stop_loops`."""
+    periodic jobs) in daemon threads, and their wake-up listener; `stop_loops` them."""
     from ispdesk.jobs.runner import SchedulerLoop
     from ispdesk.lib.calendar import preload_holidays
     from ispdesk.lib.heap import settle
@@ -52,14 +59,17 @@ def start_loops(names: Sequence[str] = LOOP_NAMES) -> list[LoopThread]:
     preload_holidays()
     settle()
     kinds: dict[str, Any] = {HAND_OVER: HandOverLoop, SENDER: SenderLoop, JOBS: SchedulerLoop}
-    loops = [LoopThread(kinds[name]()) for name in LOOP_NAMES if name in names]
+    loops = Loops(LoopThread(kinds[name]()) for name in LOOP_NAMES if name in names)
     for loop in loops:
         loop.thread.start()
+    loops.listener = listen_for(loop.loop for loop in loops)
     return loops
 
 
-def stop_loops(loops: list[LoopThread], timeout: float = LOOP_STOP_TIMEOUT) -> None:
+def stop_loops(loops: Loops, timeout: float = LOOP_STOP_TIMEOUT) -> None:
     """Ask every loop to stop, then wait for each to finish what it is doing."""
+    if loops.listener is not None:
+        loops.listener.stop()
     for loop in loops:
         loop.loop.stop()
     for loop in loops:
@@ -124,14 +134,11 @@ def serve(host: str, port: int, with_loops: bool) -> None:
         uvicorn.Config("ispdesk.asgi:application", **uvicorn_options(host, port))
     )
     quiet_stop = QuietStop(server)
-    loops = start_loops() if with_loops else []
-    listener = listen_for(loop.loop for loop in loops)
+    loops = start_loops() if with_loops else Loops()
     try:
         server.run()  # handles SIGINT/SIGTERM and returns after a graceful shutdown
         quiet_stop.server_stopped()
     finally:
-        if listener is not None:
-            listener.stop()
         stop_loops(loops)
         logger.info("ispdesk stopped")
 
@@ -163,17 +170,14 @@ def run_loops_until_signal(
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, handle)
-    loops: list[LoopThread] = []
-    listener = None
+    loops = Loops()
     try:
         loops = start_loops(names)
-        # Woken by other processes' work on PostgreSQL (`lib.wakeups`); None elsewhere.
-        listener = listen_for(loop.loop for loop in loops)
         # A timed wait keeps the main thread responsive to signals.
         while not stop.wait(SIGNAL_CHECK_SECONDS):
             ended = [loop.thread.name for loop in loops if not loop.thread.is_alive()]
             ended += [f"child process {c.pid}" for c in children if c.poll() is not None]
-            if listener is not None and not listener.is_alive():
+            if loops.listener is not None and not loops.listener.is_alive():
                 ended.append("the wake-up listener")
             if parent_gone():
                 ended.append("the parent process")
@@ -185,8 +189,6 @@ def run_loops_until_signal(
     finally:
         for child in children:
             ask_to_stop(child)  # stops alongside this process's own loops
-        if listener is not None:
-            listener.stop()
         stop_loops(loops)
         for child in children:
             if (status := wait_or_kill(child, LOOP_STOP_TIMEOUT)) != 0:
