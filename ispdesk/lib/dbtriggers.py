@@ -15,7 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.apps import AppConfig
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model
+from django.db.models.signals import post_migrate
 
 Statements = Callable[[BaseDatabaseWrapper], Iterable[str]]
 
@@ -53,15 +57,29 @@ def existing(connection: BaseDatabaseWrapper, names: Iterable[str]) -> set[str]:
 
 def restore(
     connection: BaseDatabaseWrapper,
+    keeper: type[Model],
     names: Iterable[str],
     drop: Statements,
     create: Statements,
     rebuild: Statements,
 ) -> bool:
-    """Create the triggers again, and rebuild what they keep, when any is missing; True
-    when they were."""
+    """Create the triggers again, and rebuild what they keep in `keeper`'s table, when any
+    is missing; True when they were. Nothing while that table does not exist (migrated back
+    before it)."""
+    if keeper._meta.db_table not in connection.introspection.table_names():
+        return False
     wanted = set(names)
     if existing(connection, wanted) == wanted:
         return False
     execute_all(connection, [*drop(connection), *create(connection), *rebuild(connection)])
     return True
+
+
+def after_migrate(app: AppConfig, restore: Callable[[BaseDatabaseWrapper], bool]) -> None:
+    """Run `restore(connection)` on the migrated database after every `migrate` of `app`
+    (from its `ready()`)."""
+
+    def restore_on(sender: AppConfig, using: str, **kwargs: Any) -> None:
+        restore(connections[using])
+
+    post_migrate.connect(restore_on, sender=app, weak=False, dispatch_uid=f"{app.label}.dbtriggers")

@@ -1,7 +1,4 @@
-from typing import Any
-
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,13 +8,8 @@ class OperatorsConfig(AppConfig):
     verbose_name = _("Team")
 
     def ready(self) -> None:
-        post_migrate.connect(_restore_triggers, sender=self)
+        from ispdesk.lib import dbtriggers
+        from ispdesk.operators import stamp
 
-
-def _restore_triggers(sender: AppConfig, using: str, **kwargs: Any) -> None:
-    """After `migrate`: put back the triggers a later migration lost (`lib.dbtriggers`)."""
-    from django.db import connections
-
-    from ispdesk.operators import stamp
-
-    stamp.restore(connections[using])
+        # Put back the team stamp's triggers a later migration lost.
+        dbtriggers.after_migrate(self, stamp.restore)

@@ -95,10 +95,8 @@ def renew_sql(connection: BaseDatabaseWrapper) -> list[str]:
 def restore(connection: BaseDatabaseWrapper) -> bool:
     """After a `migrate`: the triggers again and a new stamp, if any was lost
     (`lib.dbtriggers`)."""
-    if TeamStamp._meta.db_table not in connection.introspection.table_names():
-        return False  # migrated back before it
     return dbtriggers.restore(
-        connection, trigger_names(connection), drop_sql, create_sql, renew_sql
+        connection, TeamStamp, trigger_names(connection), drop_sql, create_sql, renew_sql
     )
 
 

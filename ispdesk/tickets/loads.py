@@ -142,10 +142,8 @@ def trigger_names(connection: BaseDatabaseWrapper) -> list[str]:
 
 def restore(connection: BaseDatabaseWrapper) -> bool:
     """After a `migrate`: the triggers again and a recount, if any was lost (`lib.dbtriggers`)."""
-    if OpenTicketCount._meta.db_table not in connection.introspection.table_names():
-        return False  # migrated back before it
     return dbtriggers.restore(
-        connection, trigger_names(connection), drop_sql, create_sql, recount_sql
+        connection, OpenTicketCount, trigger_names(connection), drop_sql, create_sql, recount_sql
     )
 
 

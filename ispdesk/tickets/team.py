@@ -65,8 +65,9 @@ def _select_operators(vendor: str) -> Select:
     if vendor == "postgresql":
         # As seconds since the epoch (exact to the microsecond): parsing 200 timestamps'
         # text on every decision was a tenth of it. `_candidate` makes it a date-time again.
-        columns[4] = f"EXTRACT(EPOCH FROM {columns[4]})::float8"
-        selected[4] = None
+        at = names.index("last_assigned_at")
+        columns[at] = f"EXTRACT(EPOCH FROM {columns[at]})::float8"
+        selected[at] = None
     counted = column(OpenTicketCount, "open_tickets")
     stamp = (
         f"(SELECT {column(TeamStamp, 'value')} FROM {table(TeamStamp)}"  # noqa: S608 - names from model meta
