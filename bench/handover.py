@@ -31,13 +31,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.datascale import REDIS_URL, server_url
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-# The server's maintenance database (where databases are created), as bench.datascale finds it.
-PG_SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
-PG_SERVER += "/postgres"
 DATABASE = "ispdesk_handover"
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ROUNDS = ("greeting", "menu pick", "description")
 WARM_UP = 20  # customers handled before measuring
 # Nothing is sent: the sender does not run here.
@@ -82,7 +80,7 @@ class GcClock:
 def configure(redis_url: str) -> None:
     os.environ.update(
         DJANGO_SETTINGS_MODULE="ispdesk.settings",
-        DATABASE_URL=f"{PG_SERVER.rpartition('/')[0]}/{DATABASE}",
+        DATABASE_URL=f"{server_url()}/{DATABASE}",
         REDIS_URL=redis_url,
         SECRET_KEY=secrets.token_urlsafe(50),
         ISPDESK_DATA_DIR=tempfile.mkdtemp(prefix="ispdesk-handover-"),
@@ -191,7 +189,7 @@ def run(customers: int) -> list[Round]:
     from ispdesk.lib.calendar import preload_holidays
     from ispdesk.lib.heap import settle
 
-    recreate_pg_database(PG_SERVER, DATABASE)
+    recreate_pg_database(f"{server_url()}/{DATABASE}", DATABASE)
     flush_redis(os.environ["REDIS_URL"])
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
@@ -241,7 +239,7 @@ def main() -> None:
         from bench.setup import drop_pg_database
 
         connections.close_all()
-        drop_pg_database(PG_SERVER, DATABASE)
+        drop_pg_database(f"{server_url()}/{DATABASE}", DATABASE)
 
 
 if __name__ == "__main__":
