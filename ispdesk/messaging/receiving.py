@@ -10,6 +10,7 @@ receipts only move a message forward, and a concurrent duplicate is caught, not 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from ispdesk.integrations.whatsapp.base import (
@@ -29,6 +31,7 @@ from ispdesk.integrations.whatsapp.base import InboundMessage as InboundEventMes
 from ispdesk.lib.atomic import atomic_unless_one_statement
 from ispdesk.lib.bulk import insert_new
 from ispdesk.lib.phones import PhoneError, normalize_phone
+from ispdesk.lib.rawsql import SelectRows, column, update_row
 from ispdesk.messaging.models import (
     STATUS_ORDER,
     ConnectionStatus,
@@ -57,6 +60,8 @@ MAX_TEXT_LENGTH = 100_000
 # Ids per `IN (...)` query: SQLite caps the variables of one statement.
 LOOKUP_CHUNK = 500
 SESSION_GROUPS = ("role.admin",)
+# What a receipt changes on an outbound message.
+RECEIPT_FIELDS = ("status", "sent_at", "delivered_at", "read_at", "failed_at", "error")
 
 
 @dataclass
@@ -348,11 +353,8 @@ def _apply_receipts(
     ids = sorted({clean_text(receipt.provider_id, 128) for receipt in receipts} - {""})
     rows: dict[str, OutboundMessage] = {}
     for chunk in _chunks(ids):
-        # Locked in one order (the index's) so concurrent deliveries cannot deadlock.
-        locked = (
-            OutboundMessage.objects.select_for_update()
-            .filter(connection=connection, provider_id__in=chunk)
-            .order_by("provider_id")
+        locked = _select_receipted(db_connection.vendor, len(chunk)).instances(
+            [connection.pk, *chunk]
         )
         rows.update({row.provider_id or "": row for row in locked})
     changed: dict[int, OutboundMessage] = {}
@@ -389,16 +391,28 @@ def _apply_receipts(
         ).delete()
     if not changed:
         return
-    OutboundMessage.objects.bulk_update(
-        changed.values(),
-        ["status", "sent_at", "delivered_at", "read_at", "failed_at", "error"],
-        batch_size=200,
-    )
+    if len(changed) == 1:
+        # The usual delivery (one receipt): one hand-written UPDATE.
+        update_row(next(iter(changed.values())), *RECEIPT_FIELDS)
+    else:
+        OutboundMessage.objects.bulk_update(changed.values(), RECEIPT_FIELDS, batch_size=200)
     for row in changed.values():
         publish_status(row)
 
 
-RECEIPT_FIELDS = ("status", "sent_at", "delivered_at", "read_at", "failed_at", "error")
+@functools.lru_cache(maxsize=64)
+def _select_receipted(vendor: str, count: int) -> SelectRows[OutboundMessage]:
+    """A connection's messages with any of `count` provider ids, locked in one order (the
+    index's) so concurrent deliveries cannot deadlock; hand-written (`lib.rawsql`): one per
+    receipt delivery, where compiling the queryset cost more than running it."""
+    ids = ", ".join(["%s"] * count)
+    provider_id = column(OutboundMessage, "provider_id")
+    return SelectRows.where(
+        OutboundMessage,
+        f"{column(OutboundMessage, 'connection')} = %s AND {provider_id} IN ({ids})"
+        f" ORDER BY {provider_id}",
+        lock=True,
+    )
 
 
 def apply_early_receipts(message_pk: int, now: datetime) -> None:
@@ -422,9 +436,7 @@ def apply_early_receipts(message_pk: int, now: datetime) -> None:
                 moved = True
         EarlyReceipt.objects.filter(pk__in=[receipt.pk for receipt in waiting]).delete()
         if moved:
-            row.save(
-                update_fields=["status", "sent_at", "delivered_at", "read_at", "failed_at", "error"]
-            )
+            row.save(update_fields=RECEIPT_FIELDS)
             publish_status(row)
 
 
