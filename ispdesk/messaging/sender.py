@@ -23,22 +23,26 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache, partial
 
 from django.conf import settings
+from django.db import connection as db_connection
 from django.db.models import Case, DateTimeField, F, Min, When
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from ispdesk.lib.loops import WakeableLoop
+from ispdesk.lib.rawsql import Select, column, moment, table
 from ispdesk.lib.wakeups import SENDER
-from ispdesk.messaging.models import OutboundMessage, OutboundStatus, Purpose
+from ispdesk.messaging.models import GatewayConnection, OutboundMessage, OutboundStatus, Purpose
 from ispdesk.messaging.sending import (
     RetryPolicy,
     SendingPass,
     apply_stranded_receipts,
     apply_waiting_receipts,
     deliver,
-    due_filter,
+    due_params,
+    due_sql,
     reset_broken_connection,
 )
 from ispdesk.realtime.events import bundled_events
@@ -68,11 +72,49 @@ def due_rows(now: datetime, limit: int) -> list[OutboundMessage]:
 
     Messages of a connection whose send slot is taken until later are left for later.
     """
-    return list(
-        OutboundMessage.objects.filter(due_filter(now))
-        .exclude(connection__next_send_at__gt=now)
-        .select_related("connection")
-        .order_by("next_attempt_at", "pk")[:limit]
+    select = _due_select(db_connection.vendor)
+    params = [*due_params(now), moment(now), limit]
+    width = len(select.messages)
+    rows = []
+    for values in select.select.rows(params):
+        message = OutboundMessage.from_db(db_connection.alias, select.messages, values[:width])
+        message.connection = GatewayConnection.from_db(
+            db_connection.alias, select.connections, values[width:]
+        )
+        rows.append(message)
+    return rows
+
+
+@dataclass(frozen=True)
+class _DueSelect:
+    select: Select
+    messages: list[str]  # attnames of the message columns, first in each row
+    connections: list[str]  # then the connection's
+
+
+@cache
+def _due_select(vendor: str) -> _DueSelect:
+    """`due_rows`' query, hand-written (`lib.rawsql`): run by every pass, where building and
+    compiling the queryset (the due condition, the join, the order) cost several times running
+    it."""
+    message, gateway = OutboundMessage, GatewayConnection
+    message_fields = list(message._meta.concrete_fields)
+    gateway_fields = list(gateway._meta.concrete_fields)
+    selected = [column(message, f.name) for f in message_fields]
+    selected += [column(gateway, f.name) for f in gateway_fields]
+
+    col = partial(column, message)
+    slot = column(gateway, "next_send_at")
+    sql = (
+        f"SELECT {', '.join(selected)} FROM {table(message)}"  # noqa: S608 - names from model meta
+        f" INNER JOIN {table(gateway)} ON {col('connection')} = {column(gateway, 'id')}"
+        f" WHERE {due_sql()} AND ({slot} IS NULL OR {slot} <= %s)"
+        f" ORDER BY {col('next_attempt_at')}, {col('id')} LIMIT %s"
+    )
+    return _DueSelect(
+        Select.of(sql, *message_fields, *gateway_fields),
+        [f.attname for f in message_fields],
+        [f.attname for f in gateway_fields],
     )
 
 

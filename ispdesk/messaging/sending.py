@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from typing import Any, Literal
 
 from django.db import (
@@ -198,11 +198,22 @@ def clip(text: str) -> str:
 # --- database steps ---------------------------------------------------------------------------
 
 
-def due_filter(now: datetime) -> Q:
-    """Rows a worker may claim: queued and due, or `sending` by a worker whose claim expired."""
-    claim_free = Q(claim_expires_at__isnull=True) | Q(claim_expires_at__lt=now)
-    waiting = Q(status=QUEUED, next_attempt_at__lte=now) | Q(status=SENDING)
-    return waiting & claim_free & ~Q(purpose=Purpose.ECHO)
+def due_sql() -> str:
+    """Rows a worker may claim: queued and due, or `sending` by a worker whose claim expired;
+    never echoes. Hand-written (`lib.rawsql`) for the statements every pass runs, whose
+    querysets cost more to compile than to run; its parameters are `due_params(now)`."""
+
+    col = partial(column, OutboundMessage)
+    return (
+        f"(({col('status')} = %s AND {col('next_attempt_at')} <= %s) OR {col('status')} = %s)"
+        f" AND ({col('claim_expires_at')} IS NULL OR {col('claim_expires_at')} < %s)"
+        f" AND NOT ({col('purpose')} = %s)"
+    )
+
+
+def due_params(now: datetime) -> list[Any]:
+    at = moment(now)
+    return [QUEUED, at, SENDING, at, Purpose.ECHO]
 
 
 def claim_message(
@@ -219,10 +230,9 @@ def claim_message(
     with `connection`, only while that connection is as it was read (not saved since, not
     switched on or off): the caller may then send through the copy it holds."""
     # Hand-written (`lib.rawsql`): built as a queryset, this one UPDATE per message sent
-    # cost more to compile than to run. The same condition as `due_filter`.
+    # cost more to compile than to run.
     sql = _claim_sql(db_connection.vendor, attempts is not None, connection is not None)
-    params: list[Any] = [SENDING, worker[:100], moment(now + lease), pk, QUEUED, moment(now)]
-    params += [SENDING, moment(now), Purpose.ECHO]
+    params: list[Any] = [SENDING, worker[:100], moment(now + lease), pk, *due_params(now)]
     if attempts is not None:
         params.append(attempts)
     if connection is not None:
@@ -234,18 +244,13 @@ def claim_message(
 def _claim_sql(vendor: str, unchanged: bool, as_read: bool) -> str:
     message, gateway = OutboundMessage, GatewayConnection
 
-    def col(field_name: str) -> str:
-        return column(message, field_name)
-
+    col = partial(column, message)
     attempts = name(message, "attempts")
     sql = (
         f"UPDATE {table(message)} SET {name(message, 'status')} = %s,"  # noqa: S608 - names from model meta
         f" {name(message, 'claimed_by')} = %s, {name(message, 'claim_expires_at')} = %s,"
         f" {attempts} = {attempts} + 1"
-        f" WHERE {col('id')} = %s"
-        f" AND (({col('status')} = %s AND {col('next_attempt_at')} <= %s) OR {col('status')} = %s)"
-        f" AND ({col('claim_expires_at')} IS NULL OR {col('claim_expires_at')} < %s)"
-        f" AND NOT ({col('purpose')} = %s)"
+        f" WHERE {col('id')} = %s AND {due_sql()}"
     )
     if unchanged:
         sql += f" AND {col('attempts')} = %s"
