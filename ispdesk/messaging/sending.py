@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from typing import Any, Literal
 
 from django.db import (
@@ -41,7 +41,7 @@ from ispdesk.integrations.whatsapp import registry
 from ispdesk.integrations.whatsapp.base import Gateway, GatewayError, SendResult
 from ispdesk.lib.atomic import atomic_unless_one_statement
 from ispdesk.lib.phones import PhoneError, normalize_phone
-from ispdesk.lib.rawsql import column, execute, moment, name, table
+from ispdesk.lib.rawsql import Select, column, execute, moment, name, table
 from ispdesk.messaging.models import (
     STATUS_ORDER,
     EarlyReceipt,
@@ -64,6 +64,8 @@ ERROR_LENGTH = 500
 MAX_RETRY_AFTER_SECONDS = 86400.0
 # Waits between attempts to record a message the gateway accepted (the duplicate window).
 RECORD_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
+# Ids per early-receipt lookup: SQLite caps the variables of one statement.
+RECEIPT_LOOKUP_CHUNK = 500
 
 _RANK = {str(status): rank for status, rank in STATUS_ORDER.items()}
 QUEUED = OutboundStatus.QUEUED
@@ -386,11 +388,30 @@ def apply_waiting_receipts(sent: Iterable[tuple[int, int, str]], now: datetime) 
             by_id.setdefault((connection_id, provider_id), pk)
     if not by_id:
         return 0
-    waiting = EarlyReceipt.objects.filter(
-        connection_id__in={cid for cid, _p in by_id}, provider_id__in={pid for _c, pid in by_id}
-    )
-    found = {key for key in waiting.values_list("connection_id", "provider_id") if key in by_id}
+    connections = sorted({cid for cid, _p in by_id})
+    ids = sorted({pid for _c, pid in by_id})
+    found: set[tuple[int, str]] = set()
+    for start in range(0, len(ids), RECEIPT_LOOKUP_CHUNK):
+        chunk = ids[start : start + RECEIPT_LOOKUP_CHUNK]
+        select = _early_select(db_connection.vendor, len(connections), len(chunk))
+        found.update(
+            (cid, pid) for cid, pid in select.rows([*connections, *chunk]) if (cid, pid) in by_id
+        )
     return _apply_each(sorted(by_id[key] for key in found), now)
+
+
+@lru_cache(maxsize=64)
+def _early_select(vendor: str, connections: int, ids: int) -> Select:
+    """The early receipts of some connections' provider ids, hand-written (`lib.rawsql`):
+    one per sender pass, where compiling the queryset cost more than running it."""
+    receipt = EarlyReceipt
+    cids = ", ".join(["%s"] * connections)
+    pids = ", ".join(["%s"] * ids)
+    return Select.of(
+        f"SELECT {column(receipt, 'connection')}, {column(receipt, 'provider_id')}"  # noqa: S608 - names from model meta
+        f" FROM {table(receipt)} WHERE {column(receipt, 'connection')} IN ({cids})"
+        f" AND {column(receipt, 'provider_id')} IN ({pids})"
+    )
 
 
 def apply_stranded_receipts(now: datetime) -> int:
