@@ -32,7 +32,7 @@ from django.db import (
     transaction,
 )
 from django.db import connection as db_connection
-from django.db.models import Case, Exists, F, Max, OuterRef, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from pydantic import ValidationError
@@ -558,19 +558,15 @@ class SendingPass:
     @classmethod
     def of(cls, rows: Iterable[OutboundMessage]) -> SendingPass:
         shared = cls()
-        wanted = Q()
+        wanted: set[tuple[int, str]] = set()
         for row in rows:
             phone = recipient_phone(row.to)
             if phone is not None and _has_service_window(row.connection.kind):
-                wanted |= Q(connection_id=row.connection_id, phone=phone)
+                wanted.add((row.connection_id, phone))
         if wanted:
-            latest = (
-                InboundMessage.objects.filter(wanted)
-                .values_list("connection_id", "phone")
-                .annotate(last=Max("sent_at"))
-                .order_by()
-            )
+            select = _last_inbound_select(db_connection.vendor, len(wanted))
             try:
+                latest = select.rows([value for pair in sorted(wanted) for value in pair])
                 shared.last_inbound = {(cid, phone): last for cid, phone, last in latest}
             except DatabaseError:
                 # Each message then looks its recipient up itself, as without a pass.
@@ -591,6 +587,22 @@ class SendingPass:
         if phone and service_window_open(self.last_inbound.get((connection_id, phone)), now):
             return True
         return service_window_open(last_inbound_at(connection_id, to), now)
+
+
+@lru_cache(maxsize=64)
+def _last_inbound_select(vendor: str, recipients: int) -> Select:
+    """When each of some (connection, phone) pairs last wrote, hand-written (`lib.rawsql`):
+    one per sender pass, where compiling the queryset cost more than running it."""
+    inbound = InboundMessage
+    connection, phone = column(inbound, "connection"), column(inbound, "phone")
+    pairs = " OR ".join([f"({connection} = %s AND {phone} = %s)"] * recipients)
+    return Select.of(
+        f"SELECT {connection}, {phone}, MAX({column(inbound, 'sent_at')})"  # noqa: S608 - names from model meta
+        f" FROM {table(inbound)} WHERE {pairs} GROUP BY {connection}, {phone}",
+        None,
+        None,
+        inbound._meta.get_field("sent_at"),
+    )
 
 
 def _has_service_window(kind: str) -> bool:
