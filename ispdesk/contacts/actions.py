@@ -425,11 +425,11 @@ def _lid_key(lid: str) -> tuple[str, str]:
 
 def _find_for_whatsapp(phone: str | None, lid: str | None) -> Contact | None:
     if phone is not None and (
-        found := remembered(_phone_key(phone), Contact.objects.filter(phone=phone).first)
+        found := remembered(_phone_key(phone), lambda: Contact.objects.filter(phone=phone).first())
     ):
         return found
     if lid is not None:
-        return remembered(_lid_key(lid), Contact.objects.filter(lid=lid).first)
+        return remembered(_lid_key(lid), lambda: Contact.objects.filter(lid=lid).first())
     return None
 
 

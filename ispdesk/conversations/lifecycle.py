@@ -91,12 +91,12 @@ def _locked_live(key: str, contact: Contact, connection: GatewayConnection) -> C
     found.contact = contact
     found.connection = connection
     if (area_id := found.area_id) is not None and (
-        area := remembered(("area", area_id), Area.objects.filter(pk=area_id).first)
+        area := remembered(("area", area_id), lambda: Area.objects.filter(pk=area_id).first())
     ):
         found.area = area
     if (assignee_id := found.assignee_id) is not None and (
         assignee := remembered(
-            ("operator", assignee_id), Operator.objects.filter(pk=assignee_id).first
+            ("operator", assignee_id), lambda: Operator.objects.filter(pk=assignee_id).first()
         )
     ):
         found.assignee = assignee
@@ -138,7 +138,10 @@ def to_queue(
 ) -> None:
     """Put the chat in an area's queue (the general queue for no or an inactive area)."""
     area = (
-        remembered(("active_area", area_id), Area.objects.filter(pk=area_id, active=True).first)
+        remembered(
+            ("active_area", area_id),
+            lambda: Area.objects.filter(pk=area_id, active=True).first(),
+        )
         if area_id
         else None
     )
