@@ -20,6 +20,7 @@ from ispdesk.lib.bulk import insert
 from ispdesk.lib.dni import DniError, normalize_dni
 from ispdesk.lib.memo import forget, in_memo_scope, remember, remembered
 from ispdesk.lib.phones import PhoneError, format_phone, normalize_phone
+from ispdesk.lib.rawsql import insert_row
 from ispdesk.operators.models import Area
 from ispdesk.realtime.events import send_event_on_commit
 from ispdesk.system.audit import audit_event, record_audit
@@ -530,7 +531,7 @@ def find_or_create_contact_for_whatsapp(
         contact = Contact(name=name, phone=phone, lid=lid, wa_jid=jid)
         try:
             with guarded():
-                contact.save()
+                insert_row(contact)  # hand-written (`lib.rawsql`): once per new customer
                 # With the batch's other rows when inside a hand-over batch (`lib.bulk`). No
                 # `contact:update`: the new customer reaches every screen with their chat's
                 # `conversation:incoming` (it was one event per staff member and new customer).
