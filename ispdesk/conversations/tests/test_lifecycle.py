@@ -395,3 +395,34 @@ def test_a_hand_over_batch_drains_each_queue_once_for_all_its_chats(
         sorted([ana.pk, juan.pk, juan.pk]),
     )
     assert drained == [(soporte.pk, sorted(chat.pk for chat in chats))]
+
+
+def test_a_chat_another_worker_opened_first_is_found_when_the_insert_clashes(
+    connection, monkeypatch
+):
+    """Two first messages of one customer at once: the insert that loses on the live key
+    rolls back its savepoint and the chat the other inserted is returned, locked."""
+    from django.db import transaction
+
+    from ispdesk.conversations import lifecycle
+
+    first = incoming(connection, MARCELA, "hola")
+    contact = first.contact
+    real_lookup = lifecycle._locked_live
+    calls: list[str] = []
+
+    def lookup_missing_the_first_time(key, contact, connection):  # type: ignore[no-untyped-def]
+        calls.append(key)
+        return None if len(calls) == 1 else real_lookup(key, contact, connection)
+
+    monkeypatch.setattr(lifecycle, "_locked_live", lookup_missing_the_first_time)
+
+    with transaction.atomic():
+        found, created = lifecycle.live_conversation(
+            contact, connection, first.chat_id, timezone.now()
+        )
+        # The transaction goes on after the clash: its savepoint was rolled back.
+        assert Conversation.objects.filter(contact=contact).count() == 1
+
+    assert (found.pk, created) == (first.pk, False)
+    assert len(calls) == 2

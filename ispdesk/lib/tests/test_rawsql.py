@@ -212,3 +212,28 @@ def table_of() -> str:
     from ispdesk.lib.rawsql import table
 
     return table(GatewayConnection)
+
+
+def test_the_models_written_by_hand_have_no_save_of_their_own_nor_save_signals():
+    """`update_row`, `insert_row` and `write_together` skip `save()` and its signals: a model
+    written that way in production must have neither (add each new one here)."""
+    from django.db.models.signals import post_save, pre_save
+
+    from ispdesk.contacts.models import Contact
+    from ispdesk.conversations.models import Conversation
+    from ispdesk.operators.models import Operator
+    from ispdesk.system.models import AuditEvent
+    from ispdesk.tickets.models import Ticket, TicketEvent
+
+    for model in (
+        Contact,
+        Conversation,
+        OutboundMessage,
+        Operator,
+        Ticket,
+        TicketEvent,
+        AuditEvent,
+    ):
+        assert model.save is Model.save, model
+        assert not pre_save.has_listeners(model), model
+        assert not post_save.has_listeners(model), model
