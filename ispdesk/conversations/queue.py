@@ -27,7 +27,7 @@ from ispdesk.conversations.models import Conversation, ConversationStatus, Event
 from ispdesk.conversations.routing import ChatCandidate, RouteDecision, assign_in_order
 from ispdesk.lib.bulk import deferred_inserts
 from ispdesk.lib.calendar import is_available
-from ispdesk.lib.rawsql import update_row
+from ispdesk.lib.rawsql import marks, update_row
 from ispdesk.operators.calendars import business_calendar, windows_by_operator
 from ispdesk.operators.hours import area_openings
 from ispdesk.operators.models import Area, ConsoleSession, Operator, ScheduleKind
@@ -219,10 +219,9 @@ def queue_places(area_id: AreaKey, ids: Sequence[int]) -> dict[int, int]:
         .values(ranked_id=F("pk"), place=Window(RowNumber(), order_by=queue_order()))
     )
     inner, params = ranked.query.sql_with_params()
-    marks = ", ".join(["%s"] * len(ids))
     with db_connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT ranked_id, place FROM ({inner}) ranked WHERE ranked_id IN ({marks})",  # noqa: S608 - compiled by the ORM
+            f"SELECT ranked_id, place FROM ({inner}) ranked WHERE ranked_id IN ({marks(len(ids))})",  # noqa: S608 - compiled by the ORM
             [*params, *ids],
         )
         return {int(pk): int(place) for pk, place in cursor.fetchall()}

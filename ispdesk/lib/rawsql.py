@@ -39,6 +39,11 @@ def name(model: type[Model], field_name: str) -> str:
     return connection.ops.quote_name(cast(str, fields(model, field_name)[0].column))
 
 
+def marks(count: int) -> str:
+    """`count` parameter placeholders, comma-separated (an `IN (...)` list, a VALUES row)."""
+    return ", ".join(["%s"] * count)
+
+
 def execute(sql: str, params: Sequence[Any]) -> int:
     """Run a hand-written statement; return the rows it changed (matched, on MariaDB)."""
     with connection.cursor() as cursor:
@@ -262,8 +267,7 @@ def _insert(model: type[Model], vendor: str) -> tuple[tuple[Field, ...], str, bo
     auto = model._meta.auto_field
     saved = tuple(field for field in model._meta.concrete_fields if field is not auto)
     names = ", ".join(name(model, cast(str, field.name)) for field in saved)
-    marks = ", ".join(["%s"] * len(saved))
-    sql = f"INSERT INTO {table(model)} ({names}) VALUES ({marks})"  # noqa: S608 - names from model meta
+    sql = f"INSERT INTO {table(model)} ({names}) VALUES ({marks(len(saved))})"  # noqa: S608 - names from model meta
     returning = auto is not None and connection.features.can_return_columns_from_insert
     if returning:
         sql += f" RETURNING {name(model, cast(str, cast(Field, auto).name))}"

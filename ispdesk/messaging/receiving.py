@@ -31,7 +31,7 @@ from ispdesk.integrations.whatsapp.base import InboundMessage as InboundEventMes
 from ispdesk.lib.atomic import atomic_unless_one_statement
 from ispdesk.lib.bulk import insert_new
 from ispdesk.lib.phones import PhoneError, normalize_phone
-from ispdesk.lib.rawsql import SelectRows, column, update_row
+from ispdesk.lib.rawsql import SelectRows, column, marks, update_row
 from ispdesk.messaging.models import (
     STATUS_ORDER,
     ConnectionStatus,
@@ -405,11 +405,10 @@ def _select_receipted(vendor: str, count: int) -> SelectRows[OutboundMessage]:
     """A connection's messages with any of `count` provider ids, locked in one order (the
     index's) so concurrent deliveries cannot deadlock; hand-written (`lib.rawsql`): one per
     receipt delivery, where compiling the queryset cost more than running it."""
-    ids = ", ".join(["%s"] * count)
     provider_id = column(OutboundMessage, "provider_id")
     return SelectRows.where(
         OutboundMessage,
-        f"{column(OutboundMessage, 'connection')} = %s AND {provider_id} IN ({ids})"
+        f"{column(OutboundMessage, 'connection')} = %s AND {provider_id} IN ({marks(count)})"
         f" ORDER BY {provider_id}",
         lock=True,
     )

@@ -41,7 +41,7 @@ from ispdesk.integrations.whatsapp import registry
 from ispdesk.integrations.whatsapp.base import Gateway, GatewayError, SendResult
 from ispdesk.lib.atomic import atomic_unless_one_statement
 from ispdesk.lib.phones import PhoneError, normalize_phone
-from ispdesk.lib.rawsql import Select, column, execute, moment, name, table
+from ispdesk.lib.rawsql import Select, column, execute, marks, moment, name, table
 from ispdesk.messaging.models import (
     STATUS_ORDER,
     EarlyReceipt,
@@ -405,12 +405,10 @@ def _early_select(vendor: str, connections: int, ids: int) -> Select:
     """The early receipts of some connections' provider ids, hand-written (`lib.rawsql`):
     one per sender pass, where compiling the queryset cost more than running it."""
     receipt = EarlyReceipt
-    cids = ", ".join(["%s"] * connections)
-    pids = ", ".join(["%s"] * ids)
     return Select.of(
         f"SELECT {column(receipt, 'connection')}, {column(receipt, 'provider_id')}"  # noqa: S608 - names from model meta
-        f" FROM {table(receipt)} WHERE {column(receipt, 'connection')} IN ({cids})"
-        f" AND {column(receipt, 'provider_id')} IN ({pids})"
+        f" FROM {table(receipt)} WHERE {column(receipt, 'connection')} IN ({marks(connections)})"
+        f" AND {column(receipt, 'provider_id')} IN ({marks(ids)})"
     )
 
 
