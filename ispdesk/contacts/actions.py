@@ -20,7 +20,7 @@ from ispdesk.lib.bulk import insert
 from ispdesk.lib.dni import DniError, normalize_dni
 from ispdesk.lib.memo import forget, in_memo_scope, remember, remembered
 from ispdesk.lib.phones import PhoneError, format_phone, normalize_phone
-from ispdesk.lib.rawsql import insert_row
+from ispdesk.lib.rawsql import in_chunks, insert_row
 from ispdesk.operators.models import Area
 from ispdesk.realtime.events import send_event_on_commit
 from ispdesk.system.audit import audit_event, record_audit
@@ -38,7 +38,6 @@ MAX_TAG_LENGTH = 40
 MAX_NOTES_LENGTH = 5000
 MAX_SPLYNX_ID = 2**31 - 1
 EDITABLE_FIELDS = ("name", "phone", "dni", "preferred_area", "splynx_customer_id", "tags", "notes")
-_LOOKUP_CHUNK = 500  # ids per `IN (...)`: far below every database's parameter limit
 
 
 class ContactError(ValueError):
@@ -305,8 +304,7 @@ def _invalid(row: ImportRow, reason: str) -> PlannedRow:
 
 def _contacts_by_phone(phones: Sequence[str]) -> dict[str, Contact]:
     found: dict[str, Contact] = {}
-    for start in range(0, len(phones), _LOOKUP_CHUNK):
-        chunk = phones[start : start + _LOOKUP_CHUNK]
+    for chunk in in_chunks(phones):
         found.update((c.phone, c) for c in Contact.objects.filter(phone__in=chunk) if c.phone)
     return found
 

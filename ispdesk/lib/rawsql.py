@@ -12,7 +12,7 @@ statements are written.)
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
@@ -23,6 +23,7 @@ from django.db.models.expressions import Col
 from django.db.transaction import TransactionManagementError
 
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
 
 
 def table(model: type[Model]) -> str:
@@ -37,6 +38,17 @@ def column(model: type[Model], name: str) -> str:
 def name(model: type[Model], field_name: str) -> str:
     """The quoted column alone, as an UPDATE's SET clause wants it."""
     return connection.ops.quote_name(cast(str, fields(model, field_name)[0].column))
+
+
+# Values per `IN (...)` list: far below every database's parameter limit (SQLite's 999 in
+# older builds).
+IN_CHUNK = 500
+
+
+def in_chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`items` in slices of at most IN_CHUNK, one `IN (...)` query each."""
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start : start + IN_CHUNK]
 
 
 def marks(count: int) -> str:

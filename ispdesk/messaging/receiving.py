@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +31,7 @@ from ispdesk.integrations.whatsapp.base import InboundMessage as InboundEventMes
 from ispdesk.lib.atomic import atomic_unless_one_statement
 from ispdesk.lib.bulk import insert_new
 from ispdesk.lib.phones import PhoneError, normalize_phone
-from ispdesk.lib.rawsql import SelectRows, column, marks, update_row
+from ispdesk.lib.rawsql import SelectRows, column, in_chunks, marks, update_row
 from ispdesk.messaging.models import (
     STATUS_ORDER,
     ConnectionStatus,
@@ -57,8 +57,6 @@ _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _EARLIEST = datetime(2009, 1, 1, tzinfo=UTC)
 _LATEST_AHEAD = timedelta(days=1)
 MAX_TEXT_LENGTH = 100_000
-# Ids per `IN (...)` query: SQLite caps the variables of one statement.
-LOOKUP_CHUNK = 500
 SESSION_GROUPS = ("role.admin",)
 # What a receipt changes on an outbound message.
 RECEIPT_FIELDS = ("status", "sent_at", "delivered_at", "read_at", "failed_at", "error")
@@ -149,11 +147,6 @@ def phone_from(phone: str, chat_id: str) -> str:
     return ""
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), LOOKUP_CHUNK):
-        yield items[start : start + LOOKUP_CHUNK]
-
-
 def _media_url(url: str) -> str:
     url = clean_text(url, 1000)
     return url if url.startswith(("http://", "https://")) else ""
@@ -231,7 +224,7 @@ def _map_lids(connection: GatewayConnection, prepared: list[_Prepared]) -> None:
     for lid, phone in known.items():
         InboundMessage.objects.filter(connection=connection, lid=lid, phone="").update(phone=phone)
     missing = sorted({item.lid for item in prepared if item.lid and not item.phone} - set(known))
-    for chunk in _chunks(missing):
+    for chunk in in_chunks(missing):
         rows = (
             InboundMessage.objects.filter(connection=connection, lid__in=chunk)
             .exclude(phone="")
@@ -250,7 +243,7 @@ def _existing_ids(
     ids: list[str],
 ) -> set[str]:
     found: set[str] = set()
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in in_chunks(sorted(set(ids))):
         rows = model.objects.filter(connection=connection, provider_id__in=chunk)
         found.update(str(value) for value in rows.values_list("provider_id", flat=True))
     return found
@@ -352,7 +345,7 @@ def _apply_receipts(
 ) -> None:
     ids = sorted({clean_text(receipt.provider_id, 128) for receipt in receipts} - {""})
     rows: dict[str, OutboundMessage] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_chunks(ids):
         locked = _select_receipted(db_connection.vendor, len(chunk)).instances(
             [connection.pk, *chunk]
         )

@@ -41,7 +41,7 @@ from ispdesk.integrations.whatsapp import registry
 from ispdesk.integrations.whatsapp.base import Gateway, GatewayError, SendResult
 from ispdesk.lib.atomic import atomic_unless_one_statement
 from ispdesk.lib.phones import PhoneError, normalize_phone
-from ispdesk.lib.rawsql import Select, column, execute, marks, moment, name, table
+from ispdesk.lib.rawsql import Select, column, execute, in_chunks, marks, moment, name, table
 from ispdesk.messaging.models import (
     STATUS_ORDER,
     EarlyReceipt,
@@ -64,8 +64,6 @@ ERROR_LENGTH = 500
 MAX_RETRY_AFTER_SECONDS = 86400.0
 # Waits between attempts to record a message the gateway accepted (the duplicate window).
 RECORD_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
-# Ids per early-receipt lookup: SQLite caps the variables of one statement.
-RECEIPT_LOOKUP_CHUNK = 500
 
 _RANK = {str(status): rank for status, rank in STATUS_ORDER.items()}
 QUEUED = OutboundStatus.QUEUED
@@ -391,8 +389,7 @@ def apply_waiting_receipts(sent: Iterable[tuple[int, int, str]], now: datetime) 
     connections = sorted({cid for cid, _p in by_id})
     ids = sorted({pid for _c, pid in by_id})
     found: set[tuple[int, str]] = set()
-    for start in range(0, len(ids), RECEIPT_LOOKUP_CHUNK):
-        chunk = ids[start : start + RECEIPT_LOOKUP_CHUNK]
+    for chunk in in_chunks(ids):
         select = _early_select(db_connection.vendor, len(connections), len(chunk))
         found.update(
             (cid, pid) for cid, pid in select.rows([*connections, *chunk]) if (cid, pid) in by_id
