@@ -24,6 +24,8 @@ from bench.stats import summarise
 from bench.timetable import DUPLICATE, MESSAGE, Timetable
 
 SUPERVISOR = "supervisor"
+# The frame that carries several events in order (ispdesk.realtime.consumers.BUNDLE_FRAME).
+BUNDLE_FRAME = "bundle"
 CONVERSATION_TYPES = ("conversation:incoming", "conversation:update", "conversation:closed")
 
 
@@ -70,11 +72,15 @@ def clients_from_state(items: Iterable[Mapping[str, Any]]) -> dict[str, ClientIn
 
 
 def events_from_lines(lines: Iterable[str]) -> list[Event]:
-    events = []
+    """The consoles' events; a bundle frame (several events in one, in order) counts as its
+    events, each received when the frame was."""
+    events: list[Event] = []
     for line in lines:
         if line.strip():
             record = json.loads(line)
-            events.append(Event(record["client"], float(record["at"]), record["event"]))
+            frame = record["event"]
+            inner = frame["events"] if frame.get("type") == BUNDLE_FRAME else [frame]
+            events.extend(Event(record["client"], float(record["at"]), e) for e in inner)
     return events
 
 

@@ -6,6 +6,7 @@ from bench.analysis import (
     bot_figures,
     correctness,
     entitled,
+    events_from_lines,
     screen_figures,
 )
 from bench.loadgen import Outcome
@@ -195,3 +196,24 @@ def test_a_message_stored_despite_a_timeout_is_not_lost():
         1,
         1,
     )
+
+
+def test_a_bundle_frame_counts_as_its_events_in_order_received_with_the_frame():
+    lines = [
+        '{"client": "ana", "at": 1.5, "event": {"type": "bundle", "events": '
+        '[{"type": "message:new", "message": 1}, {"type": "conversation:update"}]}}',
+        "",
+        '{"client": "ana", "at": 2.0, "event": {"type": "message:new", "message": 2}}',
+    ]
+    assert events_from_lines(lines) == [
+        Event("ana", 1.5, {"type": "message:new", "message": 1}),
+        Event("ana", 1.5, {"type": "conversation:update"}),
+        Event("ana", 2.0, {"type": "message:new", "message": 2}),
+    ]
+
+
+def test_the_bundle_frame_is_the_one_the_consoles_receive():
+    from bench.analysis import BUNDLE_FRAME as EXPECTED
+    from ispdesk.realtime.consumers import BUNDLE_FRAME
+
+    assert BUNDLE_FRAME == EXPECTED

@@ -7,9 +7,12 @@ which ispdesk does not use; this is the same idea on asgiref's `ApplicationCommu
 from __future__ import annotations
 
 import json
+from collections import deque
 from typing import Any
 
 from asgiref.testing import ApplicationCommunicator
+
+from ispdesk.realtime.consumers import BUNDLE_FRAME
 
 
 class WebsocketClient(ApplicationCommunicator):
@@ -25,6 +28,8 @@ class WebsocketClient(ApplicationCommunicator):
             "server": ("localhost", 80),
         }
         super().__init__(application, scope)
+        self.frames: list[Any] = []  # every frame received, as sent (bundles whole)
+        self._unbundled: deque[Any] = deque()
 
     async def connect(self, timeout: float) -> tuple[bool, int | None]:
         """(True, None) when accepted; (False, close code) when refused."""
@@ -45,9 +50,18 @@ class WebsocketClient(ApplicationCommunicator):
         await self.send_text(json.dumps(data))
 
     async def receive_json(self, timeout: float) -> Any:
+        """The next event, as the page's realtime.js hands them out: a bundle frame's events
+        one by one (`frames` keeps the frames as they came)."""
+        if self._unbundled:
+            return self._unbundled.popleft()
         response = await self.receive_output(timeout)
         assert response["type"] == "websocket.send" and "text" in response, response
-        return json.loads(response["text"])
+        frame = json.loads(response["text"])
+        self.frames.append(frame)
+        if isinstance(frame, dict) and frame.get("type") == BUNDLE_FRAME:
+            self._unbundled.extend(frame["events"])
+            return self._unbundled.popleft()
+        return frame
 
     async def disconnect(self, timeout: float, code: int = 1000) -> None:
         await self.send_input({"type": "websocket.disconnect", "code": code})

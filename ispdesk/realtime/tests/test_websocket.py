@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -18,7 +19,7 @@ from django.test import Client
 
 from ispdesk.accounts.models import User
 from ispdesk.asgi import application
-from ispdesk.realtime.consumers import CLOSE_UNAUTHENTICATED
+from ispdesk.realtime.consumers import BUNDLE_FRAME, CLOSE_UNAUTHENTICATED
 from ispdesk.realtime.events import (
     bundled_events,
     close_publisher_pools,
@@ -253,4 +254,13 @@ async def test_a_console_gets_a_bundles_events_one_by_one_in_order(channel_layer
     received = [await next_event_type(communicator) for _ in range(4)]
     # Nothing of the rolled-back savepoint, nothing twice.
     assert received == ["test:first", "test:second", "test:third", "test:marker"]
+    # The bundle travelled as one frame; a lone event as itself.
+    assert communicator.frames == [
+        {"type": "hello", "groups": ANY},
+        {
+            "type": BUNDLE_FRAME,
+            "events": [{"type": "test:first"}, {"type": "test:second"}, {"type": "test:third"}],
+        },
+        {"type": "test:marker"},
+    ]
     await communicator.disconnect(timeout=TIMEOUT)

@@ -133,8 +133,13 @@
         return;
       }
       if (!event || typeof event.type !== "string" || event.type === "pong") return;
-      emit("ispdesk:" + event.type, event);
-      emit("ispdesk:event", event);
+      // Several events in one frame (the server's bundles): each in order, as if alone.
+      var events = event.type === "bundle" && Array.isArray(event.events) ? event.events : [event];
+      events.forEach(function (one) {
+        if (!one || typeof one.type !== "string") return;
+        emit("ispdesk:" + one.type, one);
+        emit("ispdesk:event", one);
+      });
     };
 
     ws.onclose = function (closeEvent) {
