@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.utils import timezone
 
+from ispdesk.lib.http import DEFAULT_TIMEOUT
 from ispdesk.lib.loops import WakeableLoop
 from ispdesk.lib.rawsql import Select, column, moment, table
 from ispdesk.lib.wakeups import SENDER
@@ -39,9 +40,11 @@ from ispdesk.messaging.sending import (
     SendingPass,
     apply_stranded_receipts,
     apply_waiting_receipts,
+    claim_listed,
     deliver,
     due_params,
     due_sql,
+    release_claims,
     reset_broken_connection,
 )
 from ispdesk.realtime.events import bundled_events
@@ -58,6 +61,11 @@ MAX_FAILURE_WAIT_SECONDS = 60.0
 # time until the pass publishes its next event or ends): a few Redis sends per window
 # instead of three per message sent.
 STATUS_BUNDLE_SECONDS = 0.1
+# A pass claims its rows in one statement and sends them while the claim is this fresh
+# (a change to a connection applies from the next pass, at most this much later) and at
+# least this much of its lease is left: the longest a send may take (the request timeout).
+CLAIM_AHEAD_SECONDS = 2.0
+SEND_ALLOWANCE_SECONDS = DEFAULT_TIMEOUT
 # How often the loop applies early receipts a stopped pass left behind.
 RECEIPT_SWEEP_SECONDS = 60.0
 
@@ -156,6 +164,48 @@ def _next_due_select(vendor: str) -> Select:
 
 
 @dataclass
+class ClaimedAhead:
+    """The rows a pass claimed in one statement (`claim_listed`): every row it can send
+    straight away; a rate-limited connection's rows are claimed one at a time instead, each
+    after the send slot before it (`deliver`)."""
+
+    at: datetime
+    lease_seconds: float
+    held: set[int]
+    lost: set[int]  # claimed by another worker first, or changed since the pass read them
+    untried: set[int]
+    started: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def of(
+        cls,
+        rows: list[OutboundMessage],
+        shared: SendingPass,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> ClaimedAhead:
+        together = [row for row in rows if shared.claimed_together(row.connection)]
+        held = claim_listed(together, worker, now, lease)
+        lost = {row.pk for row in together} - held
+        return cls(now, lease.total_seconds(), held, lost, set(held))
+
+    def may_send(self, pk: int) -> bool:
+        """Whether a held row may go now: the first always; the others while the claim is
+        fresh (a connection switched off or saved since is read again by the next pass)
+        and a send started now ends within the lease. Slow sends end the pass early, the
+        rest given back (`release_claims`)."""
+        held_for = time.monotonic() - self.started
+        fresh = held_for <= CLAIM_AHEAD_SECONDS
+        if self.untried != self.held and not (
+            fresh and self.lease_seconds - held_for >= SEND_ALLOWANCE_SECONDS
+        ):
+            return False
+        self.untried.discard(pk)
+        return True
+
+
+@dataclass
 class PassResult:
     """What one pass did: outcomes counted, whether the batch was full, rows that raised."""
 
@@ -188,11 +238,18 @@ def send_due_messages(
     result.listed = len(candidates)
     result.full = len(candidates) >= batch_size
     shared = SendingPass.of(candidates)
+    ahead = ClaimedAhead.of(candidates, shared, worker, now or timezone.now(), lease)
     busy: dict[int, datetime] = {}
     for row in candidates:
         pk, connection_id = row.pk, row.connection_id
         if stop is not None and stop.is_set():
             break
+        if pk in ahead.held:
+            if not ahead.may_send(pk):
+                break
+        elif pk in ahead.lost:
+            result.outcomes["taken"] += 1  # another worker was first, or the row changed
+            continue
         until = busy.get(connection_id)
         if until is not None and until > (now or timezone.now()):
             # This pass took the connection's slot: leave its other messages queued, untouched.
@@ -200,7 +257,14 @@ def send_due_messages(
             continue
         try:
             delivery = deliver(
-                pk, worker, now=now, policy=policy, lease=lease, listed=row, shared=shared
+                pk,
+                worker,
+                now=now,
+                policy=policy,
+                lease=lease,
+                listed=row,
+                shared=shared,
+                claimed_at=ahead.at if pk in ahead.held else None,
             )
         except Exception:
             result.errors += 1
@@ -210,6 +274,8 @@ def send_due_messages(
         result.outcomes[delivery.outcome] += 1
         if delivery.busy_until is not None:
             busy[connection_id] = delivery.busy_until
+    if ahead.untried:
+        result.outcomes["released"] += release_claims(ahead.untried, worker)
     try:
         apply_waiting_receipts(shared.recorded, now or timezone.now())
     except Exception:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache, lru_cache, partial
@@ -238,6 +238,71 @@ def claim_message(
     if connection is not None:
         params += [connection.pk, moment(connection.updated_at), connection.enabled]
     return execute(sql, params) == 1
+
+
+def claim_listed(
+    rows: Sequence[OutboundMessage], worker: str, now: datetime, lease: timedelta
+) -> set[int]:
+    """`claim_message` for several rows a pass listed, in one UPDATE: each taken only while
+    still due, with the attempts it was listed with, through a connection as it was read.
+    Returns the ids `worker` now holds (fewer than given where another worker was first or
+    something changed; they are then read back by the claim's own expiry)."""
+    if not rows:
+        return set()
+    connections = {row.connection_id: row.connection for row in rows}
+    expires = moment(now + lease)
+    params: list[Any] = [SENDING, worker[:100], expires, *due_params(now)]
+    for row in rows:
+        params += [row.pk, row.attempts]
+    for gateway in connections.values():
+        params += [gateway.pk, moment(gateway.updated_at), gateway.enabled]
+    changed = execute(_claim_listed_sql(db_connection.vendor, len(rows), len(connections)), params)
+    if changed == len(rows):
+        return {row.pk for row in rows}
+    if not changed:
+        return set()
+    held = _held_select(db_connection.vendor, len(rows))
+    return {pk for (pk,) in held.rows([*(row.pk for row in rows), worker[:100], expires, SENDING])}
+
+
+def release_claims(pks: Iterable[int], worker: str) -> int:
+    """Give back messages a pass claimed and did not try (it was stopped, or it ran so long
+    their lease could end mid-send): queued again as they were, the claim's attempt undone."""
+    held = OutboundMessage.objects.filter(pk__in=list(pks), claimed_by=worker, status=SENDING)
+    return held.update(
+        status=QUEUED, claimed_by="", claim_expires_at=None, attempts=F("attempts") - 1
+    )
+
+
+@lru_cache(maxsize=256)
+def _claim_listed_sql(vendor: str, rows: int, connections: int) -> str:
+    message, gateway = OutboundMessage, GatewayConnection
+    col = partial(column, message)
+    gcol = partial(column, gateway)
+    attempts = name(message, "attempts")
+    listed = " OR ".join([f"({col('id')} = %s AND {attempts} = %s)"] * rows)
+    as_read = " OR ".join(
+        [f"({gcol('id')} = %s AND {gcol('updated_at')} = %s AND {gcol('enabled')} = %s)"]
+        * connections
+    )
+    return (
+        f"UPDATE {table(message)} SET {name(message, 'status')} = %s,"  # noqa: S608 - names from model meta
+        f" {name(message, 'claimed_by')} = %s, {name(message, 'claim_expires_at')} = %s,"
+        f" {attempts} = {attempts} + 1"
+        f" WHERE {due_sql()} AND ({listed})"
+        f" AND {col('connection')} IN (SELECT {gcol('id')} FROM {table(gateway)} WHERE {as_read})"
+    )
+
+
+@lru_cache(maxsize=64)
+def _held_select(vendor: str, rows: int) -> Select:
+    col = partial(column, OutboundMessage)
+    return Select.of(
+        f"SELECT {col('id')} FROM {table(OutboundMessage)} WHERE {col('id')} IN ({marks(rows)})"  # noqa: S608 - names from model meta
+        f" AND {col('claimed_by')} = %s AND {col('claim_expires_at')} = %s"
+        f" AND {col('status')} = %s",
+        None,
+    )
 
 
 @cache
@@ -574,6 +639,14 @@ class SendingPass:
             self.gateways[connection.pk] = _gateway(connection)
         return self.gateways[connection.pk]
 
+    def claimed_together(self, connection: GatewayConnection) -> bool:
+        """Whether the pass may claim this connection's messages in one statement
+        (`claim_listed`): not when its sends are spaced by a rate (each takes the send
+        slot before it goes, one per pass), nor when its adapter cannot be built (the
+        message fails on its own)."""
+        gateway = self.gateway(connection)
+        return not isinstance(gateway, str) and _interval(connection, gateway) is None
+
     def window_open(self, connection_id: int, to: str, now: datetime) -> bool:
         """`service_window_open` for a recipient, from the pass's reading when that shows
         it open (a reading that shows it closed is checked again: they may have just
@@ -617,13 +690,15 @@ def deliver(
     jitter: Callable[[], float] = random.random,
     listed: OutboundMessage | None = None,
     shared: SendingPass | None = None,
+    claimed_at: datetime | None = None,
 ) -> Delivery:
     """Claim message `pk` if it is still due and send it.
 
     `listed`: the row (with its connection) as a pass read it; the claim then also requires
     the row and its connection unchanged since (see `claim_message`), and neither is read
-    again. `shared`: what the pass shares between its messages; a message recorded as sent
-    is added to it, for the pass to look for its early receipts (`apply_waiting_receipts`).
+    again; with `claimed_at`, the pass already claimed it then (`claim_listed`). `shared`:
+    what the pass shares between its messages; a message recorded as sent is added to it,
+    for the pass to look for its early receipts (`apply_waiting_receipts`).
     `now` (for tests) fixes the clock of every step; otherwise each step reads it afresh.
     """
 
@@ -632,11 +707,12 @@ def deliver(
 
     policy = policy or RetryPolicy.from_config()
     lease = lease or timedelta(seconds=get_config("outbox_claim_lease_seconds"))
-    claimed_at = clock()
     attempts = listed.attempts if listed is not None else None
     as_read = listed.connection if listed is not None else None
-    if not claim_message(pk, worker, claimed_at, lease, attempts=attempts, connection=as_read):
-        return Delivery("taken")
+    if claimed_at is None or listed is None:
+        claimed_at = clock()
+        if not claim_message(pk, worker, claimed_at, lease, attempts=attempts, connection=as_read):
+            return Delivery("taken")
     if listed is not None:
         # The row and its connection as listed: the claim checked that neither changed
         # since (nothing of the row changes once queued but what the claim set).
@@ -673,9 +749,7 @@ def deliver(
         return fail(WINDOW_CLOSED)
 
     busy_until = None
-    interval = send_interval(
-        effective_rate(connection.rate_per_second, type(gateway).default_rate_per_second)
-    )
+    interval = _interval(connection, gateway)
     if interval is not None:
         slot_at = clock()
         taken_until = take_send_slot(connection.pk, interval, slot_at)
@@ -701,6 +775,12 @@ def deliver(
         shared.recorded.append((message.pk, connection.pk, result.provider_id))
     _log(message, "sent" if status == SENT else f"sent (already {status})", "")
     return Delivery("sent", busy_until=busy_until)
+
+
+def _interval(connection: GatewayConnection, gateway: Gateway) -> timedelta | None:
+    """The spacing between two of the connection's sends (its rate or its kind's)."""
+    rate = effective_rate(connection.rate_per_second, type(gateway).default_rate_per_second)
+    return send_interval(rate)
 
 
 def _gateway(connection: GatewayConnection) -> Gateway | str:

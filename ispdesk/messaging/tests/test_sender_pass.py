@@ -1,8 +1,9 @@
-"""A sender pass reads its due messages once and sends each with a claim and a record, each
-statement committing on its own (no transaction per message)."""
+"""A sender pass reads its due messages once, claims them in one statement and sends each
+with a record, each statement committing on its own (no transaction per message)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ispdesk.integrations.whatsapp.base import StatusReceipt
+from ispdesk.messaging import sender
 from ispdesk.messaging.models import (
     EarlyReceipt,
     GatewayConnection,
@@ -19,15 +21,16 @@ from ispdesk.messaging.models import (
 )
 from ispdesk.messaging.receiving import receive_events
 from ispdesk.messaging.sender import due_rows, send_due_messages
-from ispdesk.messaging.sending import deliver
+from ispdesk.messaging.sending import claim_message, deliver
 from ispdesk.messaging.tests.scripted_gateway import SCRIPTS, Script
 from ispdesk.messaging.tests.sender_support import make_connection, queue, reloaded
+from ispdesk.system.models import SystemConfig
 
 # Committed work, as the sender loop runs it: outside any transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_pass_costs_a_claim_and_a_record_per_message(script):
+def test_a_pass_costs_one_claim_and_a_record_per_message(script):
     connection = make_connection(script)
     messages = queue(connection, 6)
 
@@ -41,10 +44,11 @@ def test_a_pass_costs_a_claim_and_a_record_per_message(script):
     sql = [query["sql"] for query in queries if "system_systemconfig" not in query["sql"]]
     statements = [text.split()[0].upper() for text in sql]
     assert "BEGIN" not in statements and "SAVEPOINT" not in statements
-    # The listing, then per message the claim (which also checks the connection is as
-    # listed) and the record, then one early-receipt check for the pass.
-    assert len(sql) == 1 + 6 * 2 + 1, statements
-    assert statements == ["SELECT", *["UPDATE"] * 12, "SELECT"]
+    # The listing, one claim for all six (which also checks the connection is as listed),
+    # a record per message, then one early-receipt check for the pass.
+    assert len(sql) == 1 + 1 + 6 + 1, statements
+    assert statements == ["SELECT", *["UPDATE"] * 7, "SELECT"]
+    assert "messaging_gatewayconnection" in sql[1]
     assert "messaging_earlyreceipt" in sql[-1]
 
 
@@ -64,34 +68,56 @@ def test_a_row_changed_since_the_pass_read_it_is_left_to_the_next_pass(script):
     assert reloaded(message).attempts == 2
 
 
-def test_a_connection_switched_off_mid_pass_sends_no_more(script):
-    connection = make_connection(script)
-    messages = queue(connection, 3)
-
+def switch_off_on_send(script: Script, connection: GatewayConnection) -> None:
     def switch_off(sent: Any) -> None:
         # An administrator disables the number while the pass is sending.
         GatewayConnection.objects.filter(pk=connection.pk).update(enabled=False)
 
     script.on_send = switch_off
 
+
+def test_what_a_pass_claimed_before_a_connection_was_switched_off_still_goes(script):
+    connection = make_connection(script)
+    messages = queue(connection, 3)
+    switch_off_on_send(script, connection)
+
     result = send_due_messages("worker-1")
 
-    # The claims of the other two see the connection changed: they are left for the next
-    # pass, which reads it again and fails them.
+    # Claimed together before the switch, sent within the claim's freshness window; the
+    # next pass reads the connection again.
+    assert dict(result.outcomes) == {"sent": 3}
+    assert [reloaded(m).status for m in messages] == ["sent"] * 3
+    assert send_due_messages("worker-1").listed == 0
+
+
+def test_a_connection_switched_off_sends_no_more_once_the_claim_is_not_fresh(script, monkeypatch):
+    connection = make_connection(script)
+    messages = queue(connection, 3)
+    switch_off_on_send(script, connection)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sender, "CLAIM_AHEAD_SECONDS", -1.0)  # stale after the first send
+        result = send_due_messages("worker-1")
+
+    # The other two are given back untried (their claim's attempt undone); the next pass
+    # reads the connection again and fails them.
     assert len(script.sends) == 1
-    assert dict(result.outcomes) == {"sent": 1, "taken": 2}
+    assert dict(result.outcomes) == {"sent": 1, "released": 2}
     assert [reloaded(m).status for m in messages] == ["sent", "queued", "queued"]
+    assert [reloaded(m).attempts for m in messages] == [1, 0, 0]
+    assert [reloaded(m).claimed_by for m in messages][1:] == ["", ""]
     assert dict(send_due_messages("worker-1").outcomes) == {"failed": 2}
     assert len(script.sends) == 1
     assert [reloaded(m).status for m in messages] == ["sent", "failed", "failed"]
     assert [reloaded(m).attempts for m in messages] == [1, 1, 1]
 
 
-def test_a_connection_saved_mid_pass_is_read_again_before_its_next_message(script, monkeypatch):
+def test_a_connection_saved_mid_pass_is_read_again_by_the_next_pass(script, monkeypatch):
     connection = make_connection(script)
     messages = queue(connection, 2)
     other = Script()
     monkeypatch.setitem(SCRIPTS, other.name, other)
+    monkeypatch.setattr(sender, "CLAIM_AHEAD_SECONDS", -1.0)
 
     def point_elsewhere(sent: Any) -> None:
         # An administrator saves new settings (here: another gateway) mid-pass.
@@ -101,10 +127,49 @@ def test_a_connection_saved_mid_pass_is_read_again_before_its_next_message(scrip
 
     script.on_send = point_elsewhere
 
-    assert dict(send_due_messages("worker-1").outcomes) == {"sent": 1, "taken": 1}
+    assert dict(send_due_messages("worker-1").outcomes) == {"sent": 1, "released": 1}
     assert dict(send_due_messages("worker-1").outcomes) == {"sent": 1}
     assert [reloaded(m).status for m in messages] == ["sent", "sent"]
     assert (script.texts(), other.texts()) == (["mensaje 0"], ["mensaje 1"])
+
+
+def test_a_pass_whose_lease_cannot_cover_another_send_gives_the_rest_back(script):
+    connection = make_connection(script)
+    messages = queue(connection, 3)
+    # Shorter than a send may take (the request timeout): only the first may go.
+    SystemConfig.objects.create(key="outbox_claim_lease_seconds", value=10)
+
+    result = send_due_messages("worker-1")
+
+    assert dict(result.outcomes) == {"sent": 1, "released": 2}
+    assert [reloaded(m).status for m in messages] == ["sent", "queued", "queued"]
+    assert [reloaded(m).attempts for m in messages] == [1, 0, 0]
+
+
+def test_rows_another_worker_claimed_between_the_listing_and_the_claim_are_left_to_it(
+    script, monkeypatch
+):
+    connection = make_connection(script)
+    messages = queue(connection, 3)
+    listed = sender.due_rows
+
+    def listed_then_taken(now: Any, limit: int) -> list[OutboundMessage]:
+        rows = listed(now, limit)
+        # Another worker claims the second one after this pass read it.
+        assert claim_message(messages[1].pk, "worker-2", now, timedelta(seconds=60))
+        return rows
+
+    monkeypatch.setattr(sender, "due_rows", listed_then_taken)
+
+    with CaptureQueriesContext(db_connection) as queries:
+        result = send_due_messages("worker-1")
+
+    assert dict(result.outcomes) == {"sent": 2, "taken": 1}
+    assert script.texts() == ["mensaje 0", "mensaje 2"]
+    assert reloaded(messages[1]).claimed_by == "worker-2"
+    # Fewer rows changed than listed: the held ones were read back, by the claim's expiry.
+    wheres = [q["sql"].split("WHERE", 1)[-1] for q in queries if q["sql"].startswith("SELECT")]
+    assert len([where for where in wheres if "claimed_by" in where]) == 1
 
 
 def test_a_loop_pass_sends_its_status_events_in_bundles(script, monkeypatch):
