@@ -66,12 +66,16 @@ def queue_order() -> tuple[OrderBy, str]:
     return F("queued_at").asc(nulls_last=True), "pk"
 
 
+def tab_condition(user: Any, tab: str) -> Q:
+    """Which of the conversations `user` may see are in a console tab."""
+    if tab == TAB_MINE:
+        return Q(assignee__user_id=user.pk, status=ConversationStatus.OPEN)
+    if tab == TAB_QUEUE:
+        return Q(status=ConversationStatus.PENDING)
+    return Q()
+
+
 def tab_rows(rows: ConversationQuerySet, user: Any, tab: str) -> Any:
     """One console tab of the conversations `user` may see, in the tab's order."""
-    if tab == TAB_MINE:
-        return rows.filter(assignee__user_id=user.pk, status=ConversationStatus.OPEN).order_by(
-            "-last_message_at", "-pk"
-        )
-    if tab == TAB_QUEUE:
-        return rows.filter(status=ConversationStatus.PENDING).order_by(*queue_order())
-    return rows.order_by("-last_message_at", "-pk")
+    order = queue_order() if tab == TAB_QUEUE else ("-last_message_at", "-pk")
+    return rows.filter(tab_condition(user, tab)).order_by(*order)

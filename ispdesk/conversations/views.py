@@ -15,7 +15,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -44,7 +44,14 @@ from ispdesk.conversations.display import (
     list_rows,
     newest_lines,
 )
-from ispdesk.conversations.filters import TAB_ALL, TAB_MINE, TAB_QUEUE, search_condition, tab_rows
+from ispdesk.conversations.filters import (
+    TAB_ALL,
+    TAB_MINE,
+    TAB_QUEUE,
+    search_condition,
+    tab_condition,
+    tab_rows,
+)
 from ispdesk.conversations.models import Conversation
 from ispdesk.conversations.presence import AWAY, OFFLINE, ONLINE, do_set_away, presence_of
 from ispdesk.conversations.queue import online_operator_ids
@@ -166,12 +173,17 @@ class Attention:
 
 
 def _attention(visible: Any, viewer: Viewer) -> Attention:
-    unread = 0
-    if viewer.operator is not None:
-        mine = tab_rows(visible, viewer.user, TAB_MINE).order_by()
-        unread = mine.aggregate(total=Sum("unread_count"))["total"] or 0
-    waiting = tab_rows(visible, viewer.user, TAB_QUEUE).order_by().count()
-    return Attention(unread=int(unread), waiting=waiting)
+    """Both figures in one query (the visibility filter compiled and run once)."""
+    queue = tab_condition(viewer.user, TAB_QUEUE)
+    if viewer.operator is None:
+        return Attention(unread=0, waiting=visible.filter(queue).order_by().count())
+    mine = tab_condition(viewer.user, TAB_MINE)
+    totals = (
+        visible.filter(mine | queue)
+        .order_by()
+        .aggregate(unread=Sum("unread_count", filter=mine), waiting=Count("pk", filter=queue))
+    )
+    return Attention(unread=int(totals["unread"] or 0), waiting=int(totals["waiting"] or 0))
 
 
 def _list_context(viewer: Viewer, state: ListState, now: datetime) -> dict[str, Any]:

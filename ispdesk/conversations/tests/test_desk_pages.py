@@ -179,6 +179,35 @@ def test_a_row_shows_name_dni_area_preview_and_unread_count(operator_client, ana
     assert 'data-desk-attention="3"' in html
 
 
+def test_the_title_counts_unread_lines_in_my_chats_and_chats_waiting_in_my_queues(
+    operator_client, ana, soporte, ventas
+):
+    make_conversation(
+        customer("Lucía", "+5491133335555"), area=soporte, assignee=ana, unread_count=2
+    )
+    make_conversation(
+        customer("Marta", "+5491133335556"), area=soporte, assignee=ana, unread_count=1
+    )
+    # Unread lines in a chat that is not mine, or not open, count for nobody here.
+    make_conversation(customer("Rosa", "+5491133336666"), area=soporte, unread_count=4)
+    make_conversation(
+        customer("Ema", "+5491133336667"),
+        area=soporte,
+        unread_count=5,
+        status=ConversationStatus.CLOSED,
+        assignee=ana,
+    )
+    make_conversation(customer("Pedro", "+5491133337777"), area=soporte)  # waiting: mine
+    make_conversation(customer("Juan", "+5491133338888"))  # waiting: the general queue
+    make_conversation(customer("Sara", "+5491133339999"), area=ventas)  # not my queue
+
+    html = operator_client.get("/desk/list/?tab=all", **HTMX).content.decode()
+
+    assert 'data-unread="3"' in html
+    assert 'data-waiting="3"' in html  # Rosa (pending, unassigned), Pedro and Juan
+    assert 'data-desk-attention="6"' in html
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
