@@ -1,10 +1,12 @@
 """The sender loop: delivers the outbox.
 
-Each pass lists a bounded batch of due messages and hands them, one at a time, to
-`sending.deliver`, which claims each with a conditional UPDATE that must change exactly one
-row. Any number of workers (threads in `ispdesk serve`, processes running `ispdesk worker`)
-may run passes at once: a message is sent by the one worker whose claim won, and a worker
-that dies mid-send loses nothing, because its claim expires and the message is due again.
+Each pass lists a bounded batch of due messages and sends them one at a time through
+`sending.deliver`. Each is first claimed by a conditional UPDATE: a few rows at a time for
+connections without a rate limit (`ClaimedAhead`), one row just before its send slot for
+the others. Any number of workers (threads in `ispdesk serve`, processes running `ispdesk
+worker`) may run passes at once: a message is sent by the one worker whose claim won, and a
+worker that dies mid-send loses nothing, because its claim expires and the message is due
+again.
 
 Between passes the loop sleeps until the next message falls due (a retry, a connection's
 next send slot, an expired claim), at most `poll_seconds`, and wakes at once when
@@ -36,6 +38,7 @@ from ispdesk.lib.rawsql import Select, column, moment, table
 from ispdesk.lib.wakeups import SENDER
 from ispdesk.messaging.models import GatewayConnection, OutboundMessage, OutboundStatus, Purpose
 from ispdesk.messaging.sending import (
+    RECORD_RETRY_DELAYS,
     RetryPolicy,
     SendingPass,
     apply_stranded_receipts,
@@ -61,11 +64,16 @@ MAX_FAILURE_WAIT_SECONDS = 60.0
 # time until the pass publishes its next event or ends): a few Redis sends per window
 # instead of three per message sent.
 STATUS_BUNDLE_SECONDS = 0.1
-# A pass claims its rows in one statement and sends them while the claim is this fresh
-# (a change to a connection applies from the next pass, at most this much later) and at
-# least this much of its lease is left: the longest a send may take (the request timeout).
+# A pass claims the rows it can send straight away this many at a time, in one statement,
+# and sends each while its claim is this fresh: a connection switched off or saved since
+# the claim applies at most this much later (the rest of the pass then claims row by row).
+CLAIM_AHEAD_ROWS = 5
 CLAIM_AHEAD_SECONDS = 2.0
-SEND_ALLOWANCE_SECONDS = DEFAULT_TIMEOUT
+# The longest one send may take (the request's timeout applies to connecting and to
+# reading, then recording retries for a while): a lease shorter than this plus the
+# freshness above claims one row at a time, each just before it is sent.
+SEND_ALLOWANCE_SECONDS = 2 * DEFAULT_TIMEOUT + sum(RECORD_RETRY_DELAYS)
+_clock = time.monotonic  # how fresh a claim is (tests move it)
 # How often the loop applies early receipts a stopped pass left behind.
 RECEIPT_SWEEP_SECONDS = 60.0
 
@@ -163,46 +171,46 @@ def _next_due_select(vendor: str) -> Select:
     )
 
 
-@dataclass
 class ClaimedAhead:
-    """The rows a pass claimed in one statement (`claim_listed`): every row it can send
-    straight away; a rate-limited connection's rows are claimed one at a time instead, each
-    after the send slot before it (`deliver`)."""
+    """Rows a pass claims a few at a time in one statement (`claim_listed`) instead of one
+    statement each: the rows it can send straight away. A rate-limited connection's rows
+    are claimed one at a time instead, each after the send slot before it (`deliver`).
 
-    at: datetime
-    lease_seconds: float
-    held: set[int]
-    lost: set[int]  # claimed by another worker first, or changed since the pass read them
-    untried: set[int]
-    started: float = field(default_factory=time.monotonic)
+    A held row is sent only while its claim is fresh; once one is not (slow sends before
+    it), every untried row is given back (`release_claims`) and the rest of the pass claims
+    one row at a time again, each checked against its connection as it is then. A lease
+    too short to cover a send after a few seconds' wait turns claiming ahead off."""
 
-    @classmethod
-    def of(
-        cls,
-        rows: list[OutboundMessage],
-        shared: SendingPass,
-        worker: str,
-        now: datetime,
-        lease: timedelta,
-    ) -> ClaimedAhead:
-        together = [row for row in rows if shared.claimed_together(row.connection)]
-        held = claim_listed(together, worker, now, lease)
-        lost = {row.pk for row in together} - held
-        return cls(now, lease.total_seconds(), held, lost, set(held))
+    def __init__(self, worker: str, lease: timedelta) -> None:
+        self.worker = worker
+        self.lease = lease
+        self.on = lease.total_seconds() >= SEND_ALLOWANCE_SECONDS + CLAIM_AHEAD_SECONDS
+        self.claims: dict[int, tuple[datetime, float]] = {}  # held row: (claimed at, clock)
+        self.lost: set[int] = set()  # another worker was first, or the row changed
+        self.untried: set[int] = set()
 
-    def may_send(self, pk: int) -> bool:
-        """Whether a held row may go now: the first always; the others while the claim is
-        fresh (a connection switched off or saved since is read again by the next pass)
-        and a send started now ends within the lease. Slow sends end the pass early, the
-        rest given back (`release_claims`)."""
-        held_for = time.monotonic() - self.started
-        fresh = held_for <= CLAIM_AHEAD_SECONDS
-        if self.untried != self.held and not (
-            fresh and self.lease_seconds - held_for >= SEND_ALLOWANCE_SECONDS
-        ):
-            return False
+    def claim(self, rows: list[OutboundMessage], now: datetime) -> None:
+        held = claim_listed(rows, self.worker, now, self.lease)
+        started = _clock()
+        self.claims.update((pk, (now, started)) for pk in held)
+        self.untried |= held
+        self.lost |= {row.pk for row in rows} - held
+
+    def claimed_at(self, pk: int) -> datetime | None:
+        """When the row was claimed, if it is held and fresh (taken off the untried)."""
+        if pk not in self.untried:
+            return None
+        claimed_at, started = self.claims[pk]
+        if _clock() - started > CLAIM_AHEAD_SECONDS:
+            return None
         self.untried.discard(pk)
-        return True
+        return claimed_at
+
+    def give_back(self) -> int:
+        """Release every untried row and claim no more ahead in this pass."""
+        self.on = False
+        untried, self.untried = self.untried, set()
+        return release_claims(untried, self.worker) if untried else 0
 
 
 @dataclass
@@ -219,6 +227,11 @@ class PassResult:
         return any(self.outcomes[name] for name in ("sent", "retry", "failed"))
 
 
+def _count(result: PassResult, outcome: str, count: int) -> None:
+    if count:
+        result.outcomes[outcome] += count
+
+
 def send_due_messages(
     worker: str,
     *,
@@ -226,7 +239,8 @@ def send_due_messages(
     batch_size: int = BATCH_SIZE,
     now: datetime | None = None,
 ) -> PassResult:
-    """Deliver up to `batch_size` due messages; stop claiming once `stop` is set.
+    """Deliver up to `batch_size` due messages; stop sending once `stop` is set (what was
+    claimed ahead and not tried is given back).
 
     One message that raises is logged and skipped (its claim, if taken, expires and it is
     tried again, counted as an attempt); the others go on.
@@ -238,44 +252,63 @@ def send_due_messages(
     result.listed = len(candidates)
     result.full = len(candidates) >= batch_size
     shared = SendingPass.of(candidates)
-    ahead = ClaimedAhead.of(candidates, shared, worker, now or timezone.now(), lease)
+    ahead = ClaimedAhead(worker, lease)
+    together = [shared.claimed_together(row.connection) for row in candidates]
     busy: dict[int, datetime] = {}
-    for row in candidates:
-        pk, connection_id = row.pk, row.connection_id
-        if stop is not None and stop.is_set():
-            break
-        if pk in ahead.held:
-            if not ahead.may_send(pk):
+    try:
+        for index, row in enumerate(candidates):
+            pk, connection_id = row.pk, row.connection_id
+            if stop is not None and stop.is_set():
                 break
-        elif pk in ahead.lost:
-            result.outcomes["taken"] += 1  # another worker was first, or the row changed
-            continue
-        until = busy.get(connection_id)
-        if until is not None and until > (now or timezone.now()):
-            # This pass took the connection's slot: leave its other messages queued, untouched.
-            result.outcomes["waiting"] += 1
-            continue
-        try:
-            delivery = deliver(
-                pk,
-                worker,
-                now=now,
-                policy=policy,
-                lease=lease,
-                listed=row,
-                shared=shared,
-                claimed_at=ahead.at if pk in ahead.held else None,
-            )
-        except Exception:
-            result.errors += 1
-            logger.exception("message %s: the sender failed to handle it", pk)
-            reset_broken_connection()
-            continue
-        result.outcomes[delivery.outcome] += 1
-        if delivery.busy_until is not None:
-            busy[connection_id] = delivery.busy_until
-    if ahead.untried:
-        result.outcomes["released"] += release_claims(ahead.untried, worker)
+            if pk in ahead.lost:
+                result.outcomes["taken"] += 1
+                continue
+            if ahead.on and together[index] and pk not in ahead.claims:
+                pairs = zip(candidates[index:], together[index:], strict=True)
+                chunk = [other for other, ok in pairs if ok][:CLAIM_AHEAD_ROWS]
+                ahead.claim(chunk, now or timezone.now())
+                if pk in ahead.lost:
+                    result.outcomes["taken"] += 1
+                    continue
+            claimed_at = ahead.claimed_at(pk)
+            if claimed_at is None and pk in ahead.untried:
+                # Held too long (slow sends before it): this one and the rest are
+                # claimed one at a time from here on.
+                _count(result, "released", ahead.give_back())
+            until = busy.get(connection_id)
+            if until is not None and until > (now or timezone.now()):
+                # This pass took the connection's slot: leave its other messages queued.
+                result.outcomes["waiting"] += 1
+                continue
+            try:
+                delivery = deliver(
+                    pk,
+                    worker,
+                    now=now,
+                    policy=policy,
+                    lease=lease,
+                    listed=row,
+                    shared=shared,
+                    claimed_at=claimed_at,
+                )
+            except Exception:
+                result.errors += 1
+                logger.exception("message %s: the sender failed to handle it", pk)
+                reset_broken_connection()
+                continue
+            result.outcomes[delivery.outcome] += 1
+            if delivery.busy_until is not None:
+                busy[connection_id] = delivery.busy_until
+    finally:
+        # Rows claimed ahead and not tried (stopped, or the pass failed) go back at once,
+        # not when their claim expires.
+        if ahead.untried:
+            try:
+                _count(result, "released", ahead.give_back())
+            except Exception:
+                result.errors += 1
+                logger.exception("the sender could not give back %s claims", len(ahead.untried))
+                reset_broken_connection()
     try:
         apply_waiting_receipts(shared.recorded, now or timezone.now())
     except Exception:

@@ -588,16 +588,21 @@ def test_one_message_that_breaks_the_sender_does_not_stop_the_others(db, script,
     assert script.texts() == [first.body, third.body]
 
 
-def test_a_pass_claims_nothing_once_asked_to_stop(db, script):
+def test_a_pass_sends_nothing_more_once_asked_to_stop(db, script):
     connection = make_connection(script)
-    queue(connection, 3)
+    messages = queue(connection, 3)
     stop = threading.Event()
     script.on_send = lambda sent: stop.set()
 
-    send_due_messages("worker", stop=stop)
+    result = send_due_messages("worker", stop=stop)
 
     assert len(script.sends) == 1
-    assert sorted(statuses()) == ["queued", "sent"]
+    # What it had claimed ahead goes back as it was: due, unclaimed, no attempt counted.
+    assert dict(result.outcomes) == {"sent": 1, "released": 2}
+    rows = [OutboundMessage.objects.get(pk=m.pk) for m in messages]
+    assert [(r.status, r.attempts, r.claimed_by, r.claim_expires_at) for r in rows[1:]] == [
+        ("queued", 0, "", None)
+    ] * 2
 
 
 def test_it_bounds_the_batch(db, script):

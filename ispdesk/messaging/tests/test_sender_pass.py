@@ -30,7 +30,7 @@ from ispdesk.system.models import SystemConfig
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_pass_costs_one_claim_and_a_record_per_message(script):
+def test_a_pass_costs_a_claim_per_five_rows_and_a_record_per_message(script):
     connection = make_connection(script)
     messages = queue(connection, 6)
 
@@ -44,11 +44,12 @@ def test_a_pass_costs_one_claim_and_a_record_per_message(script):
     sql = [query["sql"] for query in queries if "system_systemconfig" not in query["sql"]]
     statements = [text.split()[0].upper() for text in sql]
     assert "BEGIN" not in statements and "SAVEPOINT" not in statements
-    # The listing, one claim for all six (which also checks the connection is as listed),
+    # The listing, a claim per five rows (which also checks the connection is as listed),
     # a record per message, then one early-receipt check for the pass.
-    assert len(sql) == 1 + 1 + 6 + 1, statements
-    assert statements == ["SELECT", *["UPDATE"] * 7, "SELECT"]
+    assert len(sql) == 1 + 2 + 6 + 1, statements
+    assert statements == ["SELECT", *["UPDATE"] * 8, "SELECT"]
     assert "messaging_gatewayconnection" in sql[1]
+    assert "messaging_gatewayconnection" in sql[7]  # the sixth row's claim
     assert "messaging_earlyreceipt" in sql[-1]
 
 
@@ -90,19 +91,36 @@ def test_what_a_pass_claimed_before_a_connection_was_switched_off_still_goes(scr
     assert send_due_messages("worker-1").listed == 0
 
 
+class Clock:
+    """The sender's clock for how fresh a claim is; `later()` moves it past freshness."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        self.now = 1000.0
+        monkeypatch.setattr(sender, "_clock", lambda: self.now)
+
+    def later(self) -> None:
+        self.now += sender.CLAIM_AHEAD_SECONDS + 1
+
+
 def test_a_connection_switched_off_sends_no_more_once_the_claim_is_not_fresh(script, monkeypatch):
     connection = make_connection(script)
     messages = queue(connection, 3)
-    switch_off_on_send(script, connection)
+    clock = Clock(monkeypatch)
 
-    with monkeypatch.context() as patched:
-        patched.setattr(sender, "CLAIM_AHEAD_SECONDS", -1.0)  # stale after the first send
-        result = send_due_messages("worker-1")
+    def slow_then_off(sent: Any) -> None:
+        # A slow send, and an administrator disables the number meanwhile.
+        clock.later()
+        GatewayConnection.objects.filter(pk=connection.pk).update(enabled=False)
 
-    # The other two are given back untried (their claim's attempt undone); the next pass
-    # reads the connection again and fails them.
+    script.on_send = slow_then_off
+
+    result = send_due_messages("worker-1")
+
+    # The other two are given back (their claim's attempt undone) and claimed one at a time,
+    # each against the connection as it is now: switched off, so neither is sent. The next
+    # pass reads the connection again and fails them.
     assert len(script.sends) == 1
-    assert dict(result.outcomes) == {"sent": 1, "released": 2}
+    assert dict(result.outcomes) == {"sent": 1, "released": 2, "taken": 2}
     assert [reloaded(m).status for m in messages] == ["sent", "queued", "queued"]
     assert [reloaded(m).attempts for m in messages] == [1, 0, 0]
     assert [reloaded(m).claimed_by for m in messages][1:] == ["", ""]
@@ -112,38 +130,68 @@ def test_a_connection_switched_off_sends_no_more_once_the_claim_is_not_fresh(scr
     assert [reloaded(m).attempts for m in messages] == [1, 1, 1]
 
 
-def test_a_connection_saved_mid_pass_is_read_again_by_the_next_pass(script, monkeypatch):
+def test_a_connection_saved_mid_pass_is_read_again_once_the_claim_is_not_fresh(script, monkeypatch):
     connection = make_connection(script)
     messages = queue(connection, 2)
     other = Script()
     monkeypatch.setitem(SCRIPTS, other.name, other)
-    monkeypatch.setattr(sender, "CLAIM_AHEAD_SECONDS", -1.0)
+    clock = Clock(monkeypatch)
 
     def point_elsewhere(sent: Any) -> None:
         # An administrator saves new settings (here: another gateway) mid-pass.
+        clock.later()
         saved = GatewayConnection.objects.get(pk=connection.pk)
         saved.config = other.config()
         saved.save()
 
     script.on_send = point_elsewhere
 
-    assert dict(send_due_messages("worker-1").outcomes) == {"sent": 1, "released": 1}
+    assert dict(send_due_messages("worker-1").outcomes) == {"sent": 1, "released": 1, "taken": 1}
     assert dict(send_due_messages("worker-1").outcomes) == {"sent": 1}
     assert [reloaded(m).status for m in messages] == ["sent", "sent"]
     assert (script.texts(), other.texts()) == (["mensaje 0"], ["mensaje 1"])
 
 
-def test_a_pass_whose_lease_cannot_cover_another_send_gives_the_rest_back(script):
-    connection = make_connection(script)
-    messages = queue(connection, 3)
-    # Shorter than a send may take (the request timeout): only the first may go.
-    SystemConfig.objects.create(key="outbox_claim_lease_seconds", value=10)
+def test_a_claim_that_expired_behind_slow_sends_is_never_sent_twice(script, monkeypatch):
+    free = make_connection(script, rate_per_second=0)
+    paced = make_connection(script, rate_per_second=1)
+    [first] = queue(free, 1)
+    [slow] = queue(paced, 1)
+    [held] = queue(free, 1)
+    clock = Clock(monkeypatch)
+    lease = timedelta(seconds=120)
+    sends = iter(range(10))
+
+    def slow_send(sent: Any) -> None:
+        if next(sends) == 1:  # the paced one
+            # It took so long that the held row's claim expired; another worker took it
+            # and sent it.
+            clock.now += lease.total_seconds() + 5
+            later = timezone.now() + lease + timedelta(seconds=5)
+            assert deliver(held.pk, "worker-2", now=later).outcome == "sent"
+
+    script.on_send = slow_send
 
     result = send_due_messages("worker-1")
 
-    assert dict(result.outcomes) == {"sent": 1, "released": 2}
-    assert [reloaded(m).status for m in messages] == ["sent", "queued", "queued"]
-    assert [reloaded(m).attempts for m in messages] == [1, 0, 0]
+    assert [reloaded(m).status for m in (first, slow, held)] == ["sent"] * 3
+    assert len(script.sends) == 3  # each once: the held row by worker-2 alone
+    assert dict(result.outcomes) == {"sent": 2, "taken": 1}
+    assert reloaded(held).attempts == 2  # worker-1's claim, then worker-2's
+
+
+def test_a_lease_too_short_to_cover_a_send_claims_one_row_at_a_time(script):
+    connection = make_connection(script)
+    messages = queue(connection, 3)
+    SystemConfig.objects.create(key="outbox_claim_lease_seconds", value=10)
+
+    with CaptureQueriesContext(db_connection) as queries:
+        result = send_due_messages("worker-1")
+
+    assert dict(result.outcomes) == {"sent": 3}
+    assert [reloaded(m).status for m in messages] == ["sent"] * 3
+    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 6  # a claim and a record per message
 
 
 def test_rows_another_worker_claimed_between_the_listing_and_the_claim_are_left_to_it(
