@@ -16,6 +16,7 @@ next send slot, an expired claim), at most `poll_seconds`, and wakes at once whe
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -69,10 +70,12 @@ STATUS_BUNDLE_SECONDS = 0.1
 # the claim applies at most this much later (the rest of the pass then claims row by row).
 CLAIM_AHEAD_ROWS = 5
 CLAIM_AHEAD_SECONDS = 2.0
-# The longest one send may take (the request's timeout applies to connecting and to
-# reading, then recording retries for a while): a lease shorter than this plus the
-# freshness above claims one row at a time, each just before it is sent.
+# About the longest one send takes (the request's timeout applies to connecting and to
+# reading; then recording it retries for a while).
 SEND_ALLOWANCE_SECONDS = 2 * DEFAULT_TIMEOUT + sum(RECORD_RETRY_DELAYS)
+# Leases shorter than this (twice that, a wide margin: a send may make several requests,
+# and waits on the database come on top) claim one row at a time, just before its send.
+CLAIM_AHEAD_MIN_LEASE_SECONDS = 2 * SEND_ALLOWANCE_SECONDS
 _clock = time.monotonic  # how fresh a claim is (tests move it)
 # How often the loop applies early receipts a stopped pass left behind.
 RECEIPT_SWEEP_SECONDS = 60.0
@@ -184,14 +187,25 @@ class ClaimedAhead:
     def __init__(self, worker: str, lease: timedelta) -> None:
         self.worker = worker
         self.lease = lease
-        self.on = lease.total_seconds() >= SEND_ALLOWANCE_SECONDS + CLAIM_AHEAD_SECONDS
+        self.on = lease.total_seconds() >= CLAIM_AHEAD_MIN_LEASE_SECONDS
         self.claims: dict[int, tuple[datetime, float]] = {}  # held row: (claimed at, clock)
         self.lost: set[int] = set()  # another worker was first, or the row changed
         self.untried: set[int] = set()
 
     def claim(self, rows: list[OutboundMessage], now: datetime) -> None:
-        held = claim_listed(rows, self.worker, now, self.lease)
-        started = _clock()
+        """Claim `rows` in one statement. If that fails, the pass claims row by row from
+        here on (whatever the statement took is given back, if it can be)."""
+        started = _clock()  # before the statement: its own wait counts against the claim
+        try:
+            held = claim_listed(rows, self.worker, now, self.lease)
+        except Exception:
+            self.on = False
+            logger.exception("the sender could not claim %s messages ahead", len(rows))
+            reset_broken_connection()
+            # Only this worker's claims; if the database is still away they just expire.
+            with contextlib.suppress(Exception):
+                release_claims([row.pk for row in rows], self.worker)
+            return
         self.claims.update((pk, (now, started)) for pk in held)
         self.untried |= held
         self.lost |= {row.pk for row in rows} - held
@@ -209,8 +223,9 @@ class ClaimedAhead:
     def give_back(self) -> int:
         """Release every untried row and claim no more ahead in this pass."""
         self.on = False
-        untried, self.untried = self.untried, set()
-        return release_claims(untried, self.worker) if untried else 0
+        released = release_claims(self.untried, self.worker) if self.untried else 0
+        self.untried = set()
+        return released
 
 
 @dataclass
@@ -260,6 +275,11 @@ def send_due_messages(
             pk, connection_id = row.pk, row.connection_id
             if stop is not None and stop.is_set():
                 break
+            until = busy.get(connection_id)
+            if until is not None and until > (now or timezone.now()):
+                # This pass took the connection's slot: leave its other messages queued.
+                result.outcomes["waiting"] += 1
+                continue
             if pk in ahead.lost:
                 result.outcomes["taken"] += 1
                 continue
@@ -275,11 +295,6 @@ def send_due_messages(
                 # Held too long (slow sends before it): this one and the rest are
                 # claimed one at a time from here on.
                 _count(result, "released", ahead.give_back())
-            until = busy.get(connection_id)
-            if until is not None and until > (now or timezone.now()):
-                # This pass took the connection's slot: leave its other messages queued.
-                result.outcomes["waiting"] += 1
-                continue
             try:
                 delivery = deliver(
                     pk,
@@ -307,7 +322,7 @@ def send_due_messages(
                 _count(result, "released", ahead.give_back())
             except Exception:
                 result.errors += 1
-                logger.exception("the sender could not give back %s claims", len(ahead.untried))
+                logger.exception("the sender could not give back its claims")
                 reset_broken_connection()
     try:
         apply_waiting_receipts(shared.recorded, now or timezone.now())

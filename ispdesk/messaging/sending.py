@@ -697,7 +697,8 @@ def deliver(
     shared: SendingPass | None = None,
     claimed_at: datetime | None = None,
 ) -> Delivery:
-    """Claim message `pk` if it is still due and send it.
+    """Claim message `pk` if it is still due (unless the pass already did: `claimed_at`)
+    and send it.
 
     `listed`: the row (with its connection) as a pass read it; the claim then also requires
     the row and its connection unchanged since (see `claim_message`), and neither is read

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import OperationalError
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -180,10 +181,79 @@ def test_a_claim_that_expired_behind_slow_sends_is_never_sent_twice(script, monk
     assert reloaded(held).attempts == 2  # worker-1's claim, then worker-2's
 
 
+def test_a_stale_row_another_worker_is_still_sending_is_neither_released_nor_resent(
+    script, monkeypatch
+):
+    free = make_connection(script, rate_per_second=0)
+    paced = make_connection(script, rate_per_second=1)
+    queue(free, 1)
+    queue(paced, 1)
+    [held] = queue(free, 1)
+    clock = Clock(monkeypatch)
+    lease = timedelta(seconds=120)
+    sends = iter(range(10))
+
+    def slow_send(sent: Any) -> None:
+        if next(sends) == 1:  # the paced one, so slow that the held claim expired
+            clock.now += lease.total_seconds() + 5
+            later = timezone.now() + lease + timedelta(seconds=5)
+            # Another worker takes the row again and is sending it (nothing recorded yet).
+            assert claim_message(held.pk, "worker-2", later, lease)
+
+    script.on_send = slow_send
+
+    result = send_due_messages("worker-1")
+
+    row = reloaded(held)
+    assert (row.status, row.claimed_by, row.attempts) == ("sending", "worker-2", 2)
+    assert len(script.sends) == 2
+    assert dict(result.outcomes) == {"sent": 2, "taken": 1}
+
+
+def test_a_claim_ahead_that_fails_leaves_the_pass_to_claim_row_by_row(script, monkeypatch):
+    connection = make_connection(script)
+    messages = queue(connection, 7)
+    real = sender.claim_listed
+    calls = iter(range(10))
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if next(calls) == 1:  # the second five
+            raise OperationalError("database is locked")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sender, "claim_listed", flaky)
+
+    result = send_due_messages("worker-1")
+
+    assert dict(result.outcomes) == {"sent": 7}
+    assert [reloaded(m).status for m in messages] == ["sent"] * 7
+    assert [reloaded(m).attempts for m in messages] == [1] * 7
+
+
+def test_a_claim_ahead_is_as_old_as_the_wait_for_its_statement(script, monkeypatch):
+    connection = make_connection(script)
+    messages = queue(connection, 2)
+    clock = Clock(monkeypatch)
+    real = sender.claim_listed
+
+    def slow_claim(*args: Any, **kwargs: Any) -> Any:
+        clock.later()  # the statement waited (a lock) longer than a claim stays fresh
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sender, "claim_listed", slow_claim)
+
+    result = send_due_messages("worker-1")
+
+    # Not used: given back and claimed again, one row at a time.
+    assert dict(result.outcomes) == {"sent": 2, "released": 2}
+    assert [reloaded(m).attempts for m in messages] == [1, 1]
+
+
 def test_a_lease_too_short_to_cover_a_send_claims_one_row_at_a_time(script):
     connection = make_connection(script)
     messages = queue(connection, 3)
-    SystemConfig.objects.create(key="outbox_claim_lease_seconds", value=10)
+    # Shorter than claiming ahead needs (a send, waits, and the freshness on top).
+    SystemConfig.objects.create(key="outbox_claim_lease_seconds", value=60)
 
     with CaptureQueriesContext(db_connection) as queries:
         result = send_due_messages("worker-1")
