@@ -15,6 +15,10 @@ from ispdesk.testing.live_asgi import LiveServer, live_asgi  # noqa: F401
 
 TIMEOUT_MS = 10_000
 
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:StreamingHttpResponse must consume synchronous iterators"
+)
+
 # Every event the page's realtime.js hands out, by type, in arrival order.
 COLLECT = """() => {
   window.seen = [];
