@@ -73,9 +73,10 @@ CLAIM_AHEAD_SECONDS = 2.0
 # About the longest one send takes (the request's timeout applies to connecting and to
 # reading; then recording it retries for a while).
 SEND_ALLOWANCE_SECONDS = 2 * DEFAULT_TIMEOUT + sum(RECORD_RETRY_DELAYS)
-# Leases shorter than this (twice that, a wide margin: a send may make several requests,
-# and waits on the database come on top) claim one row at a time, just before its send.
-CLAIM_AHEAD_MIN_LEASE_SECONDS = 2 * SEND_ALLOWANCE_SECONDS
+# Leases shorter than this (at least twice that, a wide margin: a send may make several
+# requests, and waits on the database come on top) claim one row at a time, just before its
+# send. The lease setting's help text names it.
+CLAIM_AHEAD_MIN_LEASE_SECONDS = 80
 _clock = time.monotonic  # how fresh a claim is (tests move it)
 # How often the loop applies early receipts a stopped pass left behind.
 RECEIPT_SWEEP_SECONDS = 60.0

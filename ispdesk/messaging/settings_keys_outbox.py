@@ -53,7 +53,9 @@ OUTBOX_CLAIM_LEASE_SECONDS = define(
         _(
             "Seconds a worker holds a message it is sending; if the worker dies, another one "
             "sends the message after this time. Keep it well above the gateway timeout (15 s), "
-            "or a slow gateway may receive a message twice."
+            "or a slow gateway may receive a message twice. From 80 s up, the sender claims "
+            "several messages per database statement (below, one at a time: slower in a "
+            "burst)."
         ),
         group=GROUP,
         minimum=2,

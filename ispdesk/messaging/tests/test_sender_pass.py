@@ -23,6 +23,7 @@ from ispdesk.messaging.models import (
 from ispdesk.messaging.receiving import receive_events
 from ispdesk.messaging.sender import due_rows, send_due_messages
 from ispdesk.messaging.sending import claim_message, deliver
+from ispdesk.messaging.settings_keys_outbox import OUTBOX_CLAIM_LEASE_SECONDS
 from ispdesk.messaging.tests.scripted_gateway import SCRIPTS, Script
 from ispdesk.messaging.tests.sender_support import make_connection, queue, reloaded
 from ispdesk.system.models import SystemConfig
@@ -247,6 +248,15 @@ def test_a_claim_ahead_is_as_old_as_the_wait_for_its_statement(script, monkeypat
     # Not used: given back and claimed again, one row at a time.
     assert dict(result.outcomes) == {"sent": 2, "released": 2}
     assert [reloaded(m).attempts for m in messages] == [1, 1]
+
+
+def test_claiming_ahead_needs_a_lease_of_twice_a_sends_allowance():
+    assert sender.CLAIM_AHEAD_MIN_LEASE_SECONDS >= 2 * sender.SEND_ALLOWANCE_SECONDS
+    default = OUTBOX_CLAIM_LEASE_SECONDS.default
+    assert default >= sender.CLAIM_AHEAD_MIN_LEASE_SECONDS
+    assert f"{sender.CLAIM_AHEAD_MIN_LEASE_SECONDS} s" in str(
+        OUTBOX_CLAIM_LEASE_SECONDS.description
+    )
 
 
 def test_a_lease_too_short_to_cover_a_send_claims_one_row_at_a_time(script):
