@@ -37,6 +37,7 @@ from ispdesk.lib.http import DEFAULT_TIMEOUT
 from ispdesk.lib.loops import WakeableLoop
 from ispdesk.lib.rawsql import Select, column, moment, table
 from ispdesk.lib.wakeups import SENDER
+from ispdesk.messaging.claims import claim_listed, due_params, due_sql, release_claims
 from ispdesk.messaging.models import GatewayConnection, OutboundMessage, OutboundStatus, Purpose
 from ispdesk.messaging.sending import (
     RECORD_RETRY_DELAYS,
@@ -44,11 +45,7 @@ from ispdesk.messaging.sending import (
     SendingPass,
     apply_stranded_receipts,
     apply_waiting_receipts,
-    claim_listed,
     deliver,
-    due_params,
-    due_sql,
-    release_claims,
     reset_broken_connection,
 )
 from ispdesk.realtime.events import bundled_events

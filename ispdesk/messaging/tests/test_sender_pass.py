@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ispdesk.integrations.whatsapp.base import StatusReceipt
 from ispdesk.messaging import sender
+from ispdesk.messaging.claims import claim_message
 from ispdesk.messaging.models import (
     EarlyReceipt,
     GatewayConnection,
@@ -22,7 +23,7 @@ from ispdesk.messaging.models import (
 )
 from ispdesk.messaging.receiving import receive_events
 from ispdesk.messaging.sender import due_rows, send_due_messages
-from ispdesk.messaging.sending import claim_message, deliver
+from ispdesk.messaging.sending import deliver
 from ispdesk.messaging.settings_keys_outbox import OUTBOX_CLAIM_LEASE_SECONDS
 from ispdesk.messaging.tests.scripted_gateway import SCRIPTS, Script
 from ispdesk.messaging.tests.sender_support import make_connection, queue, reloaded
