@@ -154,6 +154,12 @@ def _database(url: str) -> dj_database_url.DBConfig:
         name = str(config["NAME"])
         if name != ":memory:":
             Path(name).parent.mkdir(parents=True, exist_ok=True)
+        # A connection stays open with its thread: opening one runs the PRAGMAs below and
+        # registers Django's ~30 SQL functions, which cost the embedded server's webhook
+        # more than its insert did (py-spy, issue 7). SQLite has no server to hold it.
+        config["CONN_MAX_AGE"] = None
+        # Django's backend, with the process's writers queued rather than polling the lock.
+        config["ENGINE"] = "ispdesk.lib.sqlite_backend"
         config["OPTIONS"] = {
             # IMMEDIATE takes the write lock at BEGIN, so concurrent writers queue on the
             # busy timeout instead of failing with "database is locked" mid-transaction.

@@ -124,7 +124,7 @@ def _server_admin(vendor: str, options: dict[str, Any], statement: str) -> None:
 def database(tmp_path: Path) -> Iterator[Database]:
     current = settings.DATABASES["default"]
     engine = current["ENGINE"].rsplit(".", 1)[-1]
-    if engine == "sqlite3":
+    if engine in ("sqlite3", "sqlite_backend"):
         path = tmp_path / "crash.sqlite3"
         yield Database("sqlite", f"sqlite:///{path}", {"NAME": str(path)})
         return

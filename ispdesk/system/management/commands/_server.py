@@ -94,6 +94,10 @@ def uvicorn_options(host: str, port: int) -> dict[str, Any]:
         "log_config": None,
         # Keep websocket frames well under the channel layer's message size.
         "ws_max_size": 1024 * 1024,
+        # No permessage-deflate: the console's frames are small JSON, compressing each one
+        # for every socket was a tenth of the embedded server's event loop (py-spy, issue
+        # 7), and each socket's zlib state would hold hundreds of KB.
+        "ws_per_message_deflate": False,
         # An idle keep-alive connection stays open longer than the clients' own idle limit
         # (httpx 5 s, nginx upstreams 60 s): with uvicorn's default of 5 s, a gateway's next
         # POST could cross our close on the wire and fail unanswered (seen in the benchmark
