@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern] = [
     path("c/<int:pk>/", views.desk_chat, name="desk_chat"),
     path("c/<int:pk>/messages/", views.desk_messages, name="desk_messages"),
     path("c/<int:pk>/send/", views.desk_send, name="desk_send"),
+    path("c/<int:pk>/targets/", views.desk_targets, name="desk_targets"),
     path("c/<int:pk>/transfer/", views.desk_transfer, name="desk_transfer"),
     path("c/<int:pk>/assign/", views.desk_assign, name="desk_assign"),
     path("c/<int:pk>/close/", views.desk_close, name="desk_close"),

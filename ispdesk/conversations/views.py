@@ -249,13 +249,12 @@ def _options(targets: list[Target]) -> str:
     return format_html_join("", '<option value="{}">{}</option>', rows)
 
 
-def _transfer_targets(conversation: Conversation) -> tuple[list[Target], list[Target]]:
-    areas = [
+def _area_targets(conversation: Conversation) -> list[Target]:
+    return [
         Target(f"area:{area.pk}", area.name)
         for area in Area.objects.filter(active=True).order_by("name")
         if area.pk != conversation.area_id
     ]
-    return areas, _operator_targets(conversation)
 
 
 def _operator_targets(conversation: Conversation) -> list[Target]:
@@ -284,10 +283,6 @@ def _chat_context(
     thread = newest_lines(conversation)
     last_message, last_event = last_ids(thread.lines)
     may_act = _may_act(viewer, conversation)
-    areas: list[Target] = []
-    operators: list[Target] = []
-    if may_act:
-        areas, operators = _transfer_targets(conversation)
     contact = conversation.contact
     earlier = list(
         conversations_for(viewer.user)
@@ -307,8 +302,6 @@ def _chat_context(
         "may_act": may_act,
         "may_reply": may_act and (conversation.assignee is not None or operator is not None),
         "takes_it": may_act and conversation.assignee is None and operator is not None,
-        "area_options": _options(areas),
-        "operator_options": _options(operators),
         "may_assign": may_act and viewer.is_supervisor,
         "may_take_over": (
             may_act
@@ -380,6 +373,31 @@ def desk_chat(request: AuthenticatedRequest, viewer: Viewer, pk: int) -> HttpRes
     conversation = access_conversation(request.user, pk)
     _mark_read(viewer, conversation)
     return _render_chat(request, viewer, conversation)
+
+
+TARGETS_FOR = ("transfer", "assign")
+
+
+@require_GET
+@desk_view
+def desk_targets(request: AuthenticatedRequest, viewer: Viewer, pk: int) -> HttpResponse:
+    """The `<option>`s of the transfer (`for=transfer`: other areas, then colleagues) or
+    assign (`for=assign`: colleagues) dialog, loaded as the dialog opens: opening a chat
+    does not read the whole team, and the presence shown is the one of that moment."""
+    purpose = request.GET.get("for", "")
+    if purpose not in TARGETS_FOR:
+        return HttpResponse(_("Say which dialog the options are for."), status=400)
+    conversation = access_conversation(request.user, pk)
+    allowed = _may_act(viewer, conversation) and (purpose == "transfer" or viewer.is_supervisor)
+    if not allowed:
+        return HttpResponse(_("You cannot move this chat."), status=403)
+    areas = _area_targets(conversation) if purpose == "transfer" else []
+    context = {
+        "purpose": purpose,
+        "area_options": _options(areas),
+        "operator_options": _options(_operator_targets(conversation)),
+    }
+    return render(request, "desk/_targets.html", context)
 
 
 def _older_url(conversation_id: int, older_than: int | None) -> str:

@@ -44,7 +44,9 @@ class LiveServer:
 @contextmanager
 def _no_persistent_connections() -> Iterator[None]:
     # Each ASGI request runs in a thread of its own; a persistent connection would outlive
-    # it and keep the test database busy at teardown (Django advises CONN_MAX_AGE=0 on ASGI).
+    # it and keep the test database busy at teardown (Django advises CONN_MAX_AGE=0 on ASGI;
+    # production's SQLite connections stay open but close with their thread,
+    # `lib.sqlite_backend`, whose own tests cover that).
     settings_dicts = [connections[alias].settings_dict for alias in connections]
     saved = [settings_dict.get("CONN_MAX_AGE", 0) for settings_dict in settings_dicts]
     for settings_dict in settings_dicts:

@@ -402,3 +402,38 @@ def test_ana_scrolls_back_through_a_long_chat(
     )
     expect(desk.locator("[data-desk-older]")).to_have_count(0)
     assert desk.evaluate("window.notReloaded") is True
+
+
+def test_ana_transfers_a_chat_to_a_colleague_chosen_from_options_loaded_as_the_dialog_opens(
+    live_asgi: LiveServer,  # noqa: F811
+    browser: Any,
+    offline_ana: Operator,
+    soporte: Area,
+) -> None:
+    from playwright.sync_api import expect
+
+    juan = desk_operator("juan", [soporte], first_name="Juan")
+    ventas = Area.objects.create(name="Ventas")
+    chat = make_conversation(
+        make_contact("Marcela Gómez", MARCELA), area=soporte, assignee=offline_ana
+    )
+    desk = open_console(browser, live_asgi, offline_ana.user)
+    desk.locator(".desk-row", has_text="Marcela").click()
+    target = desk.locator("#desk-transfer-target")
+    expect(target.locator("option")).to_have_count(1)  # only the prompt until it opens
+
+    desk.get_by_role("button", name="Transfer").first.click()
+    expect(target.locator(f'option[value="area:{ventas.pk}"]')).to_have_text("Ventas")
+    expect(target.locator(f'option[value="operator:{juan.pk}"]')).to_have_text("Juan (online)")
+    screenshot(desk, "desk-transfer-dialog.png")
+    target.select_option(f"operator:{juan.pk}")
+    desk.locator("#desk-transfer-note").fill("Pidió hablar con Juan")
+    desk.locator("#desk-transfer-dialog button[type=submit]").click()
+
+    expect(desk.locator("#desk-transfer-dialog")).to_have_count(0)
+    wait_until(
+        lambda: Conversation.objects.get(pk=chat.pk).assignee_id == juan.pk,
+        timeout=10,
+        message="the chat transferred to Juan",
+    )
+    assert desk.evaluate("window.notReloaded") is True

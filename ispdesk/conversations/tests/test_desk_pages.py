@@ -423,14 +423,26 @@ def test_a_queued_chat_says_that_answering_takes_it(operator_client, ana, soport
     assert "Answering assigns the chat to you." in html
 
 
+def targets(client: Client, chat: Any, purpose: str) -> Any:
+    return client.get(
+        f"/desk/c/{chat.pk}/targets/", {"for": purpose}, headers={"HX-Request": "true"}
+    )
+
+
 def test_supervisors_get_assign_and_take_over(supervisor, ana, juan, soporte):
     Operator.objects.create(user=supervisor)
     chat = make_conversation(area=soporte, assignee=juan)
-    html = logged_in_client(supervisor).get(f"/desk/c/{chat.pk}/", **HTMX).content.decode()
+    client = logged_in_client(supervisor)
+    html = client.get(f"/desk/c/{chat.pk}/", **HTMX).content.decode()
     assert 'data-dialog-open="desk-assign-dialog"' in html
     assert 'name="take_over"' in html
-    assert f'value="operator:{ana.pk}"' in html
-    assert f'value="operator:{juan.pk}"' not in html  # already his
+    assert f'hx-get="/desk/c/{chat.pk}/targets/?for=assign"' in html
+
+    options = targets(client, chat, "assign").content.decode()
+    assert options.strip().startswith('<option value="">Choose an operator</option>')
+    assert f'value="operator:{ana.pk}"' in options
+    assert f'value="operator:{juan.pk}"' not in options  # already his
+    assert "area:" not in options
 
 
 def test_the_transfer_dialog_offers_other_areas_and_colleagues(
@@ -439,10 +451,73 @@ def test_the_transfer_dialog_offers_other_areas_and_colleagues(
     Area.objects.create(name="Archivo", active=False)
     chat = make_conversation(area=soporte, assignee=ana)
     html = operator_client.get(f"/desk/c/{chat.pk}/", **HTMX).content.decode()
-    assert f'value="area:{ventas.pk}"' in html
-    assert f'value="area:{soporte.pk}"' not in html  # where it already is
-    assert "Archivo" not in html
-    assert "Juan (online)" in html
+    # Opening the chat reads no team: the dialog loads its options as it opens.
+    assert f'hx-get="/desk/c/{chat.pk}/targets/?for=transfer"' in html
+    assert "operator:" not in html and "area:" not in html
+
+    options = targets(operator_client, chat, "transfer").content.decode()
+    assert f'value="area:{ventas.pk}"' in options
+    assert f'value="area:{soporte.pk}"' not in options  # where it already is
+    assert "Archivo" not in options
+    assert "Juan (online)" in options
+    assert options.index("Area queues") < options.index("Operators")
+
+
+def test_opening_a_chat_reads_neither_the_team_nor_the_pause_banner(
+    operator_client, ana, juan, soporte, ventas
+):
+    chat = make_conversation(area=soporte, assignee=ana)
+    with CaptureQueriesContext(db_connection) as queries:
+        answer = operator_client.get(f"/desk/c/{chat.pk}/", **HTMX)
+
+    assert answer.status_code == 200
+    read = " ".join(query["sql"].replace("`", '"') for query in queries.captured_queries)
+    # The transfer dialog's areas and colleagues load as it opens; the fragment has no
+    # banner for the system's pause to show in.
+    for table in ("operators_area", "operators_consolesession", "system_systemstate"):
+        assert f'FROM "{table}"' not in read
+
+
+def test_the_dialogs_options_say_when_someone_went_away_since_the_chat_opened(
+    operator_client, ana, juan, soporte
+):
+    chat = make_conversation(area=soporte, assignee=ana)
+    operator_client.get(f"/desk/c/{chat.pk}/", **HTMX)
+    Operator.objects.filter(pk=juan.pk).update(away=True)
+
+    assert "Juan (away)" in targets(operator_client, chat, "transfer").content.decode()
+
+
+def test_the_options_are_only_for_whoever_may_move_the_chat(
+    operator_client, supervisor_client, ana, juan, soporte
+):
+    theirs = make_conversation(area=soporte, assignee=juan)
+    mine = make_conversation(make_contact("Mía", "+5491155550001"), area=soporte, assignee=ana)
+    closed = make_conversation(
+        make_contact("Cerrada", "+5491155550002"), area=soporte, assignee=ana, status="closed"
+    )
+
+    assert targets(operator_client, theirs, "transfer").status_code == 403
+    assert targets(operator_client, closed, "transfer").status_code == 403
+    assert targets(operator_client, mine, "assign").status_code == 403  # supervisors assign
+    assert targets(supervisor_client, theirs, "assign").status_code == 200
+    refused = targets(operator_client, theirs, "transfer")
+    assert "operator:" not in refused.content.decode()
+
+
+@pytest.mark.parametrize("purpose", ["", "close", "transfer\x00"])
+def test_options_for_an_unknown_dialog_are_a_clear_error(operator_client, ana, soporte, purpose):
+    chat = make_conversation(area=soporte, assignee=ana)
+    answer = targets(operator_client, chat, purpose)
+
+    assert answer.status_code == 400
+    assert b"Say which dialog" in answer.content
+
+
+def test_options_for_a_chat_out_of_sight_are_not_found(operator_client, ana, ventas):
+    elsewhere = make_conversation(area=ventas)
+
+    assert targets(operator_client, elsewhere, "transfer").status_code == 404
 
 
 def test_opening_my_chat_marks_it_read(operator_client, ana, soporte):

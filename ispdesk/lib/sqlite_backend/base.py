@@ -13,14 +13,22 @@ timeout.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
+import weakref
 from typing import Any
 
 from django.db.backends.sqlite3 import base
 
 from ispdesk.lib.fairlock import FairLock
 
-WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+# A write statement: its first word (after any comments), or a write after a WITH.
+_WRITE = re.compile(
+    r"(?:\s|/\*.*?\*/|--[^\n]*\n)*"
+    r"(?:INSERT|UPDATE|DELETE|REPLACE|WITH\b.*\b(?:INSERT|UPDATE|DELETE|REPLACE))\b",
+    re.IGNORECASE | re.DOTALL,
+)
 
 _turns: dict[str, FairLock] = {}
 _turns_mutex = threading.Lock()
@@ -33,11 +41,11 @@ def turns_for(name: str) -> FairLock:
 
 
 def is_write(query: str) -> bool:
-    return query.lstrip()[:7].upper().startswith(WRITE_VERBS)
+    return _WRITE.match(query) is not None
 
 
 class TurnTakingCursor(base.SQLiteCursorWrapper):
-    """Waits for the writers' turn around a write statement outside a transaction."""
+    """Waits for the writers' turn before a write statement outside a transaction."""
 
     owner: DatabaseWrapper
 
@@ -55,6 +63,9 @@ class TurnTakingCursor(base.SQLiteCursorWrapper):
 
 
 class _Turn:
+    """The turn around one statement; kept when the statement opened a transaction (with
+    autocommit off, sqlite3 begins one before a write), until it commits or rolls back."""
+
     def __init__(self, owner: DatabaseWrapper) -> None:
         self.owner = owner
 
@@ -62,22 +73,27 @@ class _Turn:
         self.owner.take_turn()
 
     def __exit__(self, *exc: object) -> None:
-        self.owner.end_turn()
+        if not self.owner.connection.in_transaction:
+            self.owner.end_turn()
 
 
 class _ClosedWithThread:
-    """The connections a thread opened, closed when the thread ends. Connections stay open
-    across requests (CONN_MAX_AGE None: opening one costs more than a webhook's insert), but
-    Django's ASGI handler runs each page's synchronous code in a thread of its own: without
-    this, the connection of a finished thread would stay open until the garbage collector
-    found its wrapper (two dozen at a time, seen in the demo)."""
+    """The connections a thread opened, closed (and their turns given up) when the thread
+    ends. Connections stay open across requests (CONN_MAX_AGE None: opening one costs more
+    than a webhook's insert), but Django's ASGI handler runs each page's synchronous code in
+    a thread of its own: without this, the connection of a finished thread would stay open
+    until the garbage collector found its wrapper (two dozen at a time, seen in the demo)."""
 
     def __init__(self) -> None:
-        self.open: list[Any] = []
+        self.open: list[DatabaseWrapper] = []
 
     def __del__(self) -> None:
-        for connection in self.open:
-            connection.close()
+        for wrapper in self.open:
+            try:
+                wrapper.end_turn()
+            finally:
+                with contextlib.suppress(Exception):
+                    wrapper.connection.close()
 
 
 _this_thread = threading.local()
@@ -92,7 +108,10 @@ def _thread_connections() -> _ClosedWithThread:
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.has_turn = False
+        self.held_turn: FairLock | None = None  # the queue whose turn this connection has
+        # Weak: the thread's list refers to this wrapper, and a cycle would wait for the
+        # garbage collector instead of closing as the thread ends.
+        self.opened_in: weakref.ref[_ClosedWithThread] | None = None
 
     @property
     def turns(self) -> FairLock:
@@ -102,18 +121,25 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return _Turn(self)
 
     def take_turn(self) -> None:
-        if not self.has_turn:
-            timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
-            self.has_turn = self.turns.acquire(timeout)
+        """Wait for this process's writers' turn, up to the busy timeout (then SQLite's own
+        lock decides). Not for an in-memory database: each connection has its own."""
+        if self.held_turn is not None or self.is_in_memory_db():
+            return
+        turns = self.turns
+        timeout = float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
+        if turns.acquire(timeout):
+            self.held_turn = turns
 
     def end_turn(self) -> None:
-        if self.has_turn:
-            self.has_turn = False
-            self.turns.release()
+        turns, self.held_turn = self.held_turn, None
+        if turns is not None:
+            turns.release()
 
     def get_new_connection(self, conn_params: Any) -> Any:
         connection = super().get_new_connection(conn_params)
-        _thread_connections().open.append(connection)
+        held = _thread_connections()
+        held.open.append(self)
+        self.opened_in = weakref.ref(held)
         return connection
 
     def create_cursor(self, name: str | None = None) -> Any:
@@ -142,9 +168,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self.end_turn()
 
     def _close(self) -> None:
-        held = _thread_connections().open
-        if self.connection in held:
-            held.remove(self.connection)
+        opened_in = self.opened_in() if self.opened_in is not None else None
+        self.opened_in = None
+        if opened_in is not None and self in opened_in.open:
+            opened_in.open.remove(self)
         try:
             super()._close()  # type: ignore[misc]
         finally:

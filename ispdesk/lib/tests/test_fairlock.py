@@ -98,13 +98,62 @@ def test_a_waiter_whose_wait_ends_as_the_lock_is_handed_to_it_keeps_it():
             return False  # ...just as this waiter's timeout fires
 
     lock = HandedAsTheWaitEnds()
-    lock.acquire(timeout=0)
+    start(lambda: lock.acquire(timeout=0)).join(TIMEOUT)  # held by another thread
 
     assert lock.acquire(timeout=0.01)
     assert lock.locked()
     assert lock.waiting() == 0
     lock.release()
     assert not lock.locked()
+
+
+def test_a_thread_that_holds_the_lock_does_not_wait_for_itself():
+    lock = FairLock()
+    lock.acquire(timeout=0)
+
+    assert lock.acquire(timeout=TIMEOUT) is False  # at once, not after the timeout
+    assert lock.waiting() == 0
+    lock.release()
+    assert not lock.locked()
+
+
+class Interrupted(BaseException):
+    pass
+
+
+def held_elsewhere(lock: FairLock) -> None:
+    start(lambda: lock.acquire(timeout=0)).join(TIMEOUT)
+    assert lock.locked()
+
+
+def test_an_interrupted_wait_leaves_the_queue():
+    class InterruptedWait(FairLock):
+        def _wait(self, turn: threading.Lock, timeout: float) -> bool:
+            raise Interrupted
+
+    lock = InterruptedWait()
+    held_elsewhere(lock)
+
+    with pytest.raises(Interrupted):
+        lock.acquire(timeout=TIMEOUT)
+    assert lock.waiting() == 0
+    lock.release()
+    assert not lock.locked()  # not handed to the thread that gave up
+
+
+def test_a_wait_interrupted_as_the_lock_is_handed_over_passes_it_on():
+    class HandedThenInterrupted(FairLock):
+        def _wait(self, turn: threading.Lock, timeout: float) -> bool:
+            self.release()
+            raise Interrupted
+
+    lock = HandedThenInterrupted()
+    held_elsewhere(lock)
+
+    with pytest.raises(Interrupted):
+        lock.acquire(timeout=TIMEOUT)
+    assert not lock.locked()
+    assert lock.acquire(timeout=0)
 
 
 def test_releasing_a_free_lock_is_an_error():

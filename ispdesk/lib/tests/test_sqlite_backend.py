@@ -212,6 +212,44 @@ def test_a_connection_closed_by_its_thread_is_not_closed_again_later(database):
     assert raw not in _thread_connections().open
 
 
+def test_a_thread_that_ends_inside_a_transaction_gives_its_turn_up(database):
+    def leave_a_transaction_open() -> None:
+        connection = database()
+        begin(connection)
+        connection.cursor().execute("INSERT INTO note (text) VALUES ('abandoned')")
+
+    thread, outcome = in_thread(leave_a_transaction_open)
+    thread.join(TIMEOUT)
+
+    assert outcome == [None]
+    connection = database()
+    assert not connection.turns.locked()
+    insert(database, "next")()  # no wait for a turn nobody will give back
+    assert texts(connection) == ["next"]  # the abandoned write was never committed
+
+
+def test_a_manual_transaction_keeps_the_turn_until_it_commits(database):
+    connection = database()
+    connection.set_autocommit(False)
+    connection.cursor().execute("INSERT INTO note (text) VALUES ('manual')")
+
+    assert connection.turns.locked()  # sqlite3 began a transaction before the write
+    connection.commit()
+    assert not connection.turns.locked()
+    connection.set_autocommit(True)
+
+
+def test_a_second_connection_of_the_same_thread_does_not_wait_for_its_own_turn(database):
+    holder = database()
+    begin(holder)
+    other = database(timeout=0.1)
+
+    with pytest.raises(OperationalError, match="locked"):
+        other.cursor().execute("INSERT INTO note (text) VALUES ('second')")
+    assert holder.turns.waiting() == 0
+    holder.rollback()
+
+
 def test_connections_to_different_files_have_separate_turns(tmp_path):
     assert turns_for(str(tmp_path / "a.sqlite3")) is not turns_for(str(tmp_path / "b.sqlite3"))
     assert turns_for(str(tmp_path / "a.sqlite3")) is turns_for(str(tmp_path / "a.sqlite3"))
@@ -222,6 +260,11 @@ def test_connections_to_different_files_have_separate_turns(tmp_path):
     [
         ('INSERT OR IGNORE INTO "t" VALUES (1)', True),
         ("  update t set a = 1", True),
+        ("/* why */ DELETE FROM t", True),
+        ("-- why\nINSERT INTO t VALUES (1)", True),
+        ("WITH old AS (SELECT 1) UPDATE t SET a = 1", True),
+        ("WITH old AS (SELECT 1) SELECT * FROM old", False),
+        ("SELECT updated_at FROM t", False),
         ("DELETE FROM t", True),
         ("REPLACE INTO t VALUES (1)", True),
         ("SELECT * FROM t", False),

@@ -580,7 +580,11 @@
     var opener = target.closest("[data-dialog-open]");
     if (opener) {
       var dialog = document.getElementById(opener.getAttribute("data-dialog-open"));
-      if (dialog && dialog.showModal) dialog.showModal();
+      if (dialog && dialog.showModal) {
+        dialog.showModal();
+        // Its options load now (hx-trigger="dialog-opened from:closest dialog").
+        dialog.dispatchEvent(new CustomEvent("dialog-opened"));
+      }
       return;
     }
     var closer = target.closest("[data-dialog-close]");
