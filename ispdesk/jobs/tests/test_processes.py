@@ -6,6 +6,7 @@ stops cleanly and promptly on SIGTERM or Ctrl-C: status 0 and no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -204,6 +205,33 @@ def test_a_supervisor_signalling_both_processes_stops_them_cleanly(start):
     assert output.count("ispdesk worker stopped") == 2
     assert "ended with status" not in output
     assert "Traceback" not in output
+
+
+def test_a_child_signalled_again_and_again_while_it_stops_still_ends_cleanly(start):
+    # Its parent asks it to stop after the supervisor's own SIGTERM reached it: the second
+    # one may come as the child exits, when Python has put back the default action (being
+    # killed, status -15) in place of its handler. Signalled as fast as this loop can from
+    # the moment it says it stopped, its exit is surely hit.
+    child = start("worker", "--loops", "sender", ISPDESK_PARENT_PID=str(os.getpid()))
+    wait_until(
+        lambda: SENDER_STARTED.search(child.output()) is not None,
+        timeout=START_TIMEOUT,
+        message="the sender loop",
+        still_starting=child.alive,
+    )
+    child.popen.send_signal(signal.SIGTERM)
+    wait_until(
+        lambda: "ispdesk worker stopped" in child.output() or not child.alive(),
+        timeout=STOP_TIMEOUT,
+        message="the child's stop",
+    )
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while child.popen.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.popen.pid, signal.SIGTERM)
+
+    assert child.popen.wait(timeout=STOP_TIMEOUT) == 0, child.output()
+    assert "ispdesk worker stopped" in child.output()
 
 
 def test_a_worker_whose_sender_process_dies_stops_with_an_error(start):

@@ -169,8 +169,14 @@ def run_loops_until_signal(
             if is_child():
                 return
             raise SystemExit(1)
+        stop.set()  # first: a signal arriving while this one is logged returns at once
+        if is_child():
+            # The parent's SIGTERM may come after the supervisor's, even as this process
+            # exits, when Python has put back the default action (ending it, status -15)
+            # in place of this handler: the signals that follow are ignored instead.
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
         logger.info("received signal %s, stopping", signum)
-        stop.set()
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, handle)
