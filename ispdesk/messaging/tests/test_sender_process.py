@@ -29,6 +29,7 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.db import connection as suite_connection
 
 from ispdesk.testing.fakes.evolution import FakeEvolution
 from ispdesk.testing.fakes.server import serving
@@ -123,8 +124,7 @@ def _server_admin(vendor: str, options: dict[str, Any], statement: str) -> None:
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
     current = settings.DATABASES["default"]
-    engine = current["ENGINE"].rsplit(".", 1)[-1]
-    if engine in ("sqlite3", "sqlite_backend"):
+    if suite_connection.vendor == "sqlite":
         path = tmp_path / "crash.sqlite3"
         yield Database("sqlite", f"sqlite:///{path}", {"NAME": str(path)})
         return
@@ -134,7 +134,7 @@ def database(tmp_path: Path) -> Iterator[Database]:
         f":{quote(options['PASSWORD'])}" if options["PASSWORD"] else ""
     )
     location = f"{credentials}@{options['HOST'] or '127.0.0.1'}"
-    if engine == "postgresql":
+    if suite_connection.vendor == "postgresql":
         vendor = "postgresql"
         url = f"postgres://{location}:{options['PORT'] or 5432}/{name}"
         _server_admin(vendor, options, f'CREATE DATABASE "{name}"')
