@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import threading
 from pathlib import Path
 from typing import Any
 
+from ispdesk.lib.stopsignals import StopSignals
 from ispdesk.testing.fakes.evolution import FakeEvolution
 from ispdesk.testing.fakes.graph import FakeGraph
 from ispdesk.testing.fakes.server import Answer, RecordedRequest, json_answer, serving
@@ -57,10 +56,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Serve the fake gateways for a benchmark run.")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     with (
+        StopSignals().installed() as stop,
         serving(BenchEvolution(), keep_alive=True) as evolution,
         serving(BenchGraph(), keep_alive=True) as graph,
     ):
@@ -70,7 +67,8 @@ def main() -> None:
             "urls": {"evolution": evolution.url, "cloud": graph.url},
         }
         args.out.write_text(json.dumps(config))
-        stop.wait()
+        while not stop.wait(60):
+            pass
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ def migrated(tmp_path_factory) -> Setup:  # type: ignore[no-untyped-def]
         SECRET_KEY="process-test-secret-key-0123456789abcdefghijklmnop",
         JOBS_POLL_SECONDS="1",
         LOG_LEVEL="INFO",
+        # A process that does not stop in time is sent SIGABRT (`Process.wait`): it prints
+        # every thread's stack first, so the failure shows where it was stuck.
+        PYTHONFAULTHANDLER="1",
     )
     subprocess.run(
         [sys.executable, "-m", "ispdesk", "migrate", "--no-input", "-v", "0"],
@@ -72,11 +75,23 @@ class Process:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def wait(self, timeout: float = STOP_TIMEOUT) -> int:
+        """Its exit status; if it does not end within `timeout`, it and its children are
+        made to print their threads' stacks (SIGABRT) and the test fails with them."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return self.popen.wait(timeout=timeout)
+        for pid in [*children_of(self.popen.pid), self.popen.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGABRT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=STOP_TIMEOUT)
+        pytest.fail(f"still running after {timeout}s:\n{self.output()}")
+
     def stop(self, sig: int) -> tuple[int, float]:
         """Send `sig`; return the exit status and how long the process took to end."""
         sent = time.monotonic()
         self.popen.send_signal(sig)
-        status = self.popen.wait(timeout=STOP_TIMEOUT)
+        status = self.wait()
         return status, time.monotonic() - sent
 
 
@@ -178,7 +193,7 @@ def test_a_worker_killed_outright_takes_its_sender_process_with_it(start):
     worker = start("worker", WORKER_SENDER_PROCESS="yes")
     child = sender_child(worker)
     worker.popen.send_signal(signal.SIGKILL)
-    worker.popen.wait(timeout=STOP_TIMEOUT)
+    worker.wait()
 
     wait_until(lambda: ended(child), timeout=STOP_TIMEOUT, message="the orphaned sender ending")
     output = worker.output()
@@ -197,7 +212,7 @@ def test_a_supervisor_signalling_both_processes_stops_them_cleanly(start):
     child = sender_child(worker)
     worker.popen.send_signal(signal.SIGTERM)
     os.kill(child, signal.SIGTERM)
-    status = worker.popen.wait(timeout=STOP_TIMEOUT)
+    status = worker.wait()
 
     output = worker.output()
     assert status == 0, output
@@ -230,7 +245,7 @@ def test_a_child_signalled_again_and_again_while_it_stops_still_ends_cleanly(sta
         with contextlib.suppress(ProcessLookupError):
             os.kill(child.popen.pid, signal.SIGTERM)
 
-    assert child.popen.wait(timeout=STOP_TIMEOUT) == 0, child.output()
+    assert child.wait() == 0, child.output()
     assert "ispdesk worker stopped" in child.output()
 
 
@@ -238,7 +253,7 @@ def test_a_worker_whose_sender_process_dies_stops_with_an_error(start):
     worker = start("worker", WORKER_SENDER_PROCESS="yes")
     child = sender_child(worker)
     os.kill(child, signal.SIGKILL)
-    status = worker.popen.wait(timeout=STOP_TIMEOUT)
+    status = worker.wait()
 
     assert status == 1
     assert f"child process {child} ended unexpectedly" in worker.output()
@@ -247,7 +262,7 @@ def test_a_worker_whose_sender_process_dies_stops_with_an_error(start):
 
 def test_the_worker_refuses_unknown_loop_names(start):
     worker = start("worker", "--loops", "hand-over,mailer")
-    status = worker.popen.wait(timeout=START_TIMEOUT)
+    status = worker.wait(START_TIMEOUT)
 
     assert status == 1
     assert "--loops takes a comma-separated list of hand-over, sender, jobs" in worker.output()

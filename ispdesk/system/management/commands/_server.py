@@ -12,13 +12,14 @@ from typing import Any
 
 from django.conf import settings
 
+from ispdesk.lib.stopsignals import STOP_SIGNALS
 from ispdesk.lib.wakeups import WakeListener, listen_for
 
 logger = logging.getLogger("ispdesk")
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # How long a stopping process waits for a loop to finish the job it is running.
 LOOP_STOP_TIMEOUT = 30
+# How often the main loop looks for a loop, child or parent that ended.
 SIGNAL_CHECK_SECONDS = 0.5
 
 
@@ -160,48 +161,51 @@ def run_loops_until_signal(
     twice, and the parent kills it if it takes too long.
     """
     from ispdesk.lib.children import ask_to_stop, is_child, parent_gone, wait_or_kill
+    from ispdesk.lib.stopsignals import StopSignals
 
-    stop = threading.Event()
+    stop = StopSignals()
+    if is_child():
+        # The parent's SIGTERM may come after the supervisor's, even as this process exits,
+        # when Python has put back the default action (ending it, status -15) in place of
+        # the handler: the signals that follow the first are ignored instead.
+        stop.first = _ignore_the_rest
+    else:
+        stop.again = _exit_at_once
     clean = True
-
-    def handle(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            if is_child():
-                return
-            raise SystemExit(1)
-        stop.set()  # first: a signal arriving while this one is logged returns at once
-        if is_child():
-            # The parent's SIGTERM may come after the supervisor's, even as this process
-            # exits, when Python has put back the default action (ending it, status -15)
-            # in place of this handler: the signals that follow are ignored instead.
-            for sig in STOP_SIGNALS:
-                signal.signal(sig, signal.SIG_IGN)
-        logger.info("received signal %s, stopping", signum)
-
-    for sig in STOP_SIGNALS:
-        signal.signal(sig, handle)
     loops = Loops()
-    try:
-        loops = start_loops(names)
-        # A timed wait keeps the main thread responsive to signals.
-        while not stop.wait(SIGNAL_CHECK_SECONDS):
-            ended = [loop.thread.name for loop in loops if not loop.thread.is_alive()]
-            ended += [f"child process {c.pid}" for c in children if c.poll() is not None]
-            if loops.listener is not None and not loops.listener.is_alive():
-                ended.append("the wake-up listener")
-            if parent_gone():
-                ended.append("the parent process")
-            for name in ended:
-                logger.error("%s ended unexpectedly; stopping", name)
-            if ended:
-                clean = False
-                stop.set()
-    finally:
-        for child in children:
-            ask_to_stop(child)  # stops alongside this process's own loops
-        stop_loops(loops)
-        for child in children:
-            if (status := wait_or_kill(child, LOOP_STOP_TIMEOUT)) != 0:
-                logger.warning("child process %s ended with status %s", child.pid, status)
-                clean = False
+    with stop.installed():
+        try:
+            loops = start_loops(names)
+            # A timed wait keeps an eye on the loops and the processes.
+            while not stop.wait(SIGNAL_CHECK_SECONDS):
+                ended = [loop.thread.name for loop in loops if not loop.thread.is_alive()]
+                ended += [f"child process {c.pid}" for c in children if c.poll() is not None]
+                if loops.listener is not None and not loops.listener.is_alive():
+                    ended.append("the wake-up listener")
+                if parent_gone():
+                    ended.append("the parent process")
+                for name in ended:
+                    logger.error("%s ended unexpectedly; stopping", name)
+                if ended:
+                    clean = False
+                    stop.request()
+            if stop.signal is not None:
+                logger.info("received signal %s, stopping", stop.signal)
+        finally:
+            for child in children:
+                ask_to_stop(child)  # stops alongside this process's own loops
+            stop_loops(loops)
+            for child in children:
+                if (status := wait_or_kill(child, LOOP_STOP_TIMEOUT)) != 0:
+                    logger.warning("child process %s ended with status %s", child.pid, status)
+                    clean = False
     return clean
+
+
+def _ignore_the_rest(signum: int) -> None:
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _exit_at_once(signum: int) -> None:
+    raise SystemExit(1)

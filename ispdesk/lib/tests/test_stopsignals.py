@@ -1,0 +1,119 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+from ispdesk.lib.stopsignals import StopSignals
+
+
+def signal_soon(sig: int) -> threading.Thread:
+    """Send `sig` to this process from another thread (it reaches the main thread)."""
+    thread = threading.Thread(target=os.kill, args=(os.getpid(), sig))
+    thread.start()
+    return thread
+
+
+def test_a_stop_signal_ends_the_wait_at_once_and_is_recorded():
+    stop = StopSignals()
+    with stop.installed():
+        assert stop.wait(0) is False
+        started = time.monotonic()
+        sender = signal_soon(signal.SIGTERM)
+        stopping = stop.wait(60)
+        sender.join()
+
+    assert stopping is True
+    assert stop.signal == signal.SIGTERM
+    assert time.monotonic() - started < 30  # woken by the signal, not by the timeout
+
+
+def test_the_first_signal_and_the_ones_after_it_go_to_their_callbacks():
+    stop = StopSignals()
+    first: list[int] = []
+    again: list[int] = []
+    stop.first, stop.again = first.append, again.append
+    with stop.installed():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGTERM):
+            signal_soon(sig).join()
+            stop.wait(60)
+
+    assert (first, again) == ([signal.SIGINT], [signal.SIGTERM, signal.SIGTERM])
+    assert stop.signal == signal.SIGINT
+
+
+def test_a_request_from_code_stops_without_a_signal():
+    stop = StopSignals()
+    with stop.installed():
+        stop.request()
+        assert stop.wait(60) is True
+    assert stop.signal is None
+
+
+def test_the_previous_handlers_and_wakeup_descriptor_come_back_unless_changed_meanwhile():
+    def mine(signum, frame):  # type: ignore[no-untyped-def]
+        pass
+
+    before = signal.signal(signal.SIGTERM, mine)
+    interrupt = signal.getsignal(signal.SIGINT)
+    try:
+        stop = StopSignals()
+        with stop.installed():
+            assert signal.getsignal(signal.SIGTERM) == stop._handle
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a child's first signal does
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        assert signal.set_wakeup_fd(-1) == -1
+    finally:
+        signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGINT, interrupt)
+
+
+# A main loop waiting in short slices while another thread keeps the interpreter busy, and a
+# flood of stop signals: a handler that set a threading.Event deadlocked here within seconds
+# (the signal landed while `Event.wait` held the lock `set` takes).
+FLOODED = textwrap.dedent(
+    """
+    import signal, sys, threading
+    from ispdesk.lib.stopsignals import StopSignals
+
+    stop = StopSignals()
+    count = [0]
+    stop.again = lambda signum: count.__setitem__(0, count[0] + 1)
+    def busy():
+        while True:
+            sum(range(1000))
+    threading.Thread(target=busy, daemon=True).start()
+    with stop.installed():
+        print("ready", flush=True)
+        while count[0] < int(sys.argv[1]):
+            stop.wait(0.0001)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the flood goes on until it exits
+    print("survived", count[0], flush=True)
+    """
+)
+
+
+def test_a_flood_of_stop_signals_never_leaves_the_main_loop_stuck():
+    signals = 2000
+    process = subprocess.Popen(
+        [sys.executable, "-c", FLOODED, str(signals)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline() == "ready\n"
+    # Signals sent close together may arrive as one: send until it has counted enough.
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        os.kill(process.pid, signal.SIGTERM)
+    try:
+        output, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+
+    assert process.returncode == 0, output
+    assert output.startswith("survived")
