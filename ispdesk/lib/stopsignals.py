@@ -31,9 +31,7 @@ class StopSignals:
         self.again: Callable[[int], None] = lambda signum: None
         # Called, in the handler, with the first one.
         self.first: Callable[[int], None] = lambda signum: None
-        self._reader, self._writer = socket.socketpair()
-        for end in (self._reader, self._writer):
-            end.setblocking(False)
+        self._reader: socket.socket | None = None  # while installed
 
     @property
     def stopping(self) -> bool:
@@ -44,12 +42,12 @@ class StopSignals:
         self.requested = True
 
     def wait(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for a stop signal; whether the process should stop."""
-        if not self.stopping:
-            with contextlib.suppress(InterruptedError):
-                select.select([self._reader], [], [], timeout)
+        """Wait up to `timeout` seconds for a stop signal (while installed; at once otherwise);
+        whether the process should stop."""
+        if not self.stopping and self._reader is not None:
+            select.select([self._reader], [], [], timeout)
             with contextlib.suppress(BlockingIOError):
-                while self._reader.recv(64):
+                while self._reader.recv(4096):
                     pass
         return self.stopping
 
@@ -62,17 +60,29 @@ class StopSignals:
         self.first(signum)
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator[StopSignals]:
-        """Handle the stop signals (from the main thread) until the block ends; the previous
-        handlers and wake-up descriptor are put back then."""
-        previous = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
-        previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+    def installed(self, restore: bool = True) -> Iterator[StopSignals]:
+        """Handle the stop signals (from the main thread) in the block. The previous wake-up
+        descriptor is put back after it, and the previous handlers too unless `restore` is
+        false: a process about to exit keeps these (a late signal meets `again`, not the
+        default action)."""
+        reader, writer = socket.socketpair()
+        previous: dict[int, Any] = {}
+        previous_fd = None
         try:
+            for end in (reader, writer):
+                end.setblocking(False)
+            for sig in STOP_SIGNALS:
+                previous[sig] = signal.signal(sig, self._handle)
+            previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+            self._reader = reader
             yield self
         finally:
-            signal.set_wakeup_fd(previous_fd)
-            for sig, handler in previous.items():
-                if signal.getsignal(sig) == self._handle:
-                    signal.signal(sig, handler)
-            self._reader.close()
-            self._writer.close()
+            self._reader = None
+            if previous_fd is not None:
+                signal.set_wakeup_fd(previous_fd)
+            for number, handler in previous.items():
+                # Not over a handler set meanwhile (a child's SIG_IGN), nor one set from C.
+                if restore and handler is not None and signal.getsignal(number) == self._handle:
+                    signal.signal(number, handler)
+            reader.close()
+            writer.close()

@@ -80,11 +80,16 @@ class Process:
         made to print their threads' stacks (SIGABRT) and the test fails with them."""
         with contextlib.suppress(subprocess.TimeoutExpired):
             return self.popen.wait(timeout=timeout)
-        for pid in [*children_of(self.popen.pid), self.popen.pid]:
+        children = children_of(self.popen.pid)
+        for pid in [*children, self.popen.pid]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGABRT)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=STOP_TIMEOUT)
+        with contextlib.suppress(TimeoutError):  # their stacks are in the log once they end
+            wait_until(
+                lambda: all(map(ended, children)), timeout=STOP_TIMEOUT, message="the children"
+            )
         pytest.fail(f"still running after {timeout}s:\n{self.output()}")
 
     def stop(self, sig: int) -> tuple[int, float]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from ispdesk.lib.stopsignals import STOP_SIGNALS
+from ispdesk.lib.stopsignals import STOP_SIGNALS, StopSignals
 from ispdesk.lib.wakeups import WakeListener, listen_for
 
 logger = logging.getLogger("ispdesk")
@@ -158,10 +158,10 @@ def run_loops_until_signal(
 
     A second signal while they finish what they are doing ends the process at once, except
     in a child: its parent (or a supervisor signalling the whole group) may well signal it
-    twice, and the parent kills it if it takes too long.
+    twice, and the parent kills it if it takes too long. (A stop that began without a
+    signal, a loop or process having ended, takes a signal as a first one.)
     """
     from ispdesk.lib.children import ask_to_stop, is_child, parent_gone, wait_or_kill
-    from ispdesk.lib.stopsignals import StopSignals
 
     stop = StopSignals()
     if is_child():
@@ -173,7 +173,8 @@ def run_loops_until_signal(
         stop.again = _exit_at_once
     clean = True
     loops = Loops()
-    with stop.installed():
+    # The handlers stay after the block, as the process exits.
+    with stop.installed(restore=False):
         try:
             loops = start_loops(names)
             # A timed wait keeps an eye on the loops and the processes.
