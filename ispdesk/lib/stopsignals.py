@@ -22,34 +22,25 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class StopSignals:
-    """The stop request, from a signal or from the process's own code (`request`)."""
+    """The stop request a signal makes."""
 
     def __init__(self) -> None:
         self.signal: int | None = None  # the first stop signal received
-        self.requested = False
         # Called, in the handler, for every stop signal after the first (it may raise).
         self.again: Callable[[int], None] = lambda signum: None
         # Called, in the handler, with the first one.
         self.first: Callable[[int], None] = lambda signum: None
         self._reader: socket.socket | None = None  # while installed
 
-    @property
-    def stopping(self) -> bool:
-        return self.requested or self.signal is not None
-
-    def request(self) -> None:
-        """Stop without a signal (from the main thread: it does not wake a `wait`)."""
-        self.requested = True
-
     def wait(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for a stop signal (while installed; at once otherwise);
         whether the process should stop."""
-        if not self.stopping and self._reader is not None:
+        if self.signal is None and self._reader is not None:
             select.select([self._reader], [], [], timeout)
             with contextlib.suppress(BlockingIOError):
                 while self._reader.recv(4096):
                     pass
-        return self.stopping
+        return self.signal is not None
 
     def _handle(self, signum: int, frame: Any) -> None:
         # Nothing here may take a lock: no logging, no `threading` objects.

@@ -44,14 +44,6 @@ def test_the_first_signal_and_the_ones_after_it_go_to_their_callbacks():
     assert stop.signal == signal.SIGINT
 
 
-def test_a_request_from_code_stops_without_a_signal():
-    stop = StopSignals()
-    with stop.installed():
-        stop.request()
-        assert stop.wait(60) is True
-    assert stop.signal is None
-
-
 def test_the_previous_handlers_and_wakeup_descriptor_come_back_unless_changed_meanwhile():
     def mine(signum, frame):  # type: ignore[no-untyped-def]
         pass

@@ -189,7 +189,7 @@ def run_loops_until_signal(
                     logger.error("%s ended unexpectedly; stopping", name)
                 if ended:
                     clean = False
-                    stop.request()
+                    break
             if stop.signal is not None:
                 logger.info("received signal %s, stopping", stop.signal)
         finally:
