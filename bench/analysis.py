@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.loadgen import Outcome
-from bench.stats import summarise
+from bench.stats import summarise, timeline
 from bench.timetable import DUPLICATE, MESSAGE, Timetable
 
 SUPERVISOR = "supervisor"
@@ -88,6 +88,13 @@ def ms(seconds: Sequence[float]) -> dict[str, Any]:
     return summarise([value * 1000 for value in seconds]).as_dict()
 
 
+def ms_timeline(timetable: Timetable, points: Sequence[tuple[float, float]]) -> list[Any]:
+    """Latencies (seconds since the run's start, latency in seconds) per tenth of the run,
+    at least 10 s each (a minute for the soak), in milliseconds: when a long run slowed."""
+    window = max(10.0, timetable.span / 10)
+    return timeline([(at, latency * 1000) for at, latency in points], window)
+
+
 # Entitlement -------------------------------------------------------------------------------
 
 
@@ -138,6 +145,9 @@ def ack_figures(timetable: Timetable, start: float, outcomes: Sequence[Outcome])
     end = max((outcome.finished for outcome in outcomes), default=start)
     return {
         "ack": ms([outcome.latency for outcome in ok]),
+        "ack_timeline": ms_timeline(
+            timetable, [(outcome.due - start, outcome.latency) for outcome in ok]
+        ),
         "failures": dict(failures),
         "unacknowledged_ids": len(set(timetable.unique_ids) - acked_ids(timetable, outcomes)),
         "loadgen_lag": ms([outcome.started - outcome.due for outcome in outcomes]),
@@ -207,7 +217,7 @@ def screen_figures(
             first_incoming[conversation_id] = min(
                 first_incoming.get(conversation_id, event.at), event.at
             )
-    screen = []
+    screen: list[tuple[float, float]] = []  # (due since the start, latency)
     unmatched = 0
     last_seen = 0.0
     for message_id in timetable.unique_ids:
@@ -216,13 +226,15 @@ def screen_figures(
         if arrived is None:
             unmatched += 1
             continue
-        screen.append(arrived - _first_due(timetable, start, message_id))
+        due = _first_due(timetable, start, message_id)
+        screen.append((due - start, arrived - due))
         last_seen = max(last_seen, arrived)
     queue = _queue_latencies(timetable, start, inbound, conversations, first_incoming)
     supervisors = [name for name, client in clients.items() if client.role == SUPERVISOR]
     missed = _missed(ours, receivers, clients, supervisors)
     return {
-        "screen": ms(screen),
+        "screen": ms([latency for _due, latency in screen]),
+        "screen_timeline": ms_timeline(timetable, screen),
         "screen_unmatched": unmatched,
         "queue": ms(queue["latencies"]),
         "queue_unmatched": queue["unmatched"],

@@ -170,18 +170,36 @@ def table(shape_results: Mapping[str, Any]) -> list[list[str]]:
     return rows
 
 
-def render_text(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(line[i])) for line in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+TIMELINE_COLUMNS = ("from s", "acks", "ack p50/p99 ms", "screen p50/p95/max ms")
+
+
+def timeline_table(figures: Mapping[str, Any]) -> list[list[str]]:
+    """A long run's latencies per window of its timetable (the soak's per minute)."""
+    acks = {row["from"]: row for row in figures.get("ack_timeline", [])}
+    screens = {row["from"]: row for row in figures.get("screen_timeline", [])}
+    return [
+        [
+            _n(round(start)),
+            _n((acks.get(start) or {}).get("count")),
+            _quad(acks.get(start), ("p50", "p99")),
+            _quad(screens.get(start), ("p50", "p95", "max")),
+        ]
+        for start in sorted(acks.keys() | screens.keys())
+    ]
+
+
+def render_text(rows: Sequence[Sequence[str]], columns: Sequence[str] = COLUMNS) -> str:
+    widths = [max(len(str(line[i])) for line in [columns, *rows]) for i in range(len(columns))]
     lines = [
         "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True))
-        for line in [COLUMNS, *rows]
+        for line in [columns, *rows]
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
 
-def render_markdown(rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+def render_markdown(rows: Sequence[Sequence[str]], columns: Sequence[str] = COLUMNS) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(cell) for cell in line) + " |" for line in rows]
     return "\n".join(lines)
 
@@ -250,6 +268,12 @@ def render(results: Mapping[str, Any]) -> tuple[str, str]:
         rows = table(scenarios)
         text += [f"== {shape} ==", render_text(rows), ""]
         markdown += [f"## {shape}", "", render_markdown(rows), ""]
+        soak = (scenarios.get("soak") or {}).get("ispdesk") or {}
+        over_time = timeline_table(soak)
+        if over_time:
+            title = f"{shape}: the soak minute by minute (by each message's intended time)"
+            text += [title, render_text(over_time, TIMELINE_COLUMNS), ""]
+            markdown += [f"### {title}", "", render_markdown(over_time, TIMELINE_COLUMNS), ""]
     text += ["Targets:", *verdict_lines(verdicts)]
     markdown += [
         "## Targets",

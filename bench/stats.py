@@ -72,3 +72,18 @@ def growth_over_last_half(points: Sequence[tuple[float, float]]) -> float | None
     middle = start + (end - start) / 2
     fitted = slope([point for point in points if point[0] >= middle])
     return None if fitted is None else fitted * (end - middle)
+
+
+def timeline(
+    points: Sequence[tuple[float, float]], window: float
+) -> list[dict[str, float | int | None]]:
+    """Per `window` of x (from 0): how many points and their p50, p95 and max y; a window
+    without points is left out. Shows when in a long run a latency grew."""
+    if window <= 0:
+        raise ValueError(f"window must be positive, not {window}")
+    buckets: dict[int, list[float]] = {}
+    for x, y in points:
+        buckets.setdefault(math.floor(x / window), []).append(y)
+    return [
+        {"from": index * window, **summarise(buckets[index]).as_dict()} for index in sorted(buckets)
+    ]

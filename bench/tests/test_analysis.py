@@ -130,6 +130,9 @@ def test_a_message_reaches_the_screen_when_its_line_reaches_an_entitled_console(
     assert figures["screen_unmatched"] == 0
     assert figures["screen"]["count"] == len(table.unique_ids)
     assert 149 < figures["screen"]["p50"] < 151  # 50 ms to store + 100 ms to Ana's console
+    timeline = figures["screen_timeline"]
+    assert sum(row["count"] for row in timeline) == len(table.unique_ids)
+    assert all(149 < row["max"] < 151 for row in timeline)
     assert figures["misdelivered"] == len(table.unique_ids)
     assert figures["missed"]["supervisor"] == len(table.unique_ids) * 1  # one distinct event each
 
@@ -170,6 +173,10 @@ def test_loss_and_acknowledgements_are_counted_per_unique_id():
     acks = ack_figures(table, START, outcomes)
     assert acks["failures"] == {"503": 1}
     assert 19 < acks["ack"]["p50"] < 21
+    assert sum(row["count"] for row in acks["ack_timeline"]) == len(outcomes) - 1
+    assert [row["from"] for row in acks["ack_timeline"]] == sorted(
+        {(d.at // 10) * 10.0 for d in table.deliveries[1:]}
+    )
     facts = facts_for(table)
     refused = set(table.deliveries[0].message_ids)  # answered 503
     assert acked_ids(table, outcomes) == set(table.unique_ids) - refused

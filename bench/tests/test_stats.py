@@ -1,6 +1,6 @@
 import pytest
 
-from bench.stats import growth_over_last_half, percentile, slope, summarise
+from bench.stats import growth_over_last_half, percentile, slope, summarise, timeline
 
 
 def test_it_takes_the_nearest_rank_never_a_value_between_samples():
@@ -51,3 +51,17 @@ def test_it_sees_growth_over_the_last_half_only():
     assert growth_over_last_half(points) == pytest.approx(10.0, abs=0.5)
     assert growth_over_last_half([(float(t), 50.0) for t in range(20)]) == pytest.approx(0.0)
     assert growth_over_last_half([]) is None
+
+
+def test_a_timeline_summarises_each_window_and_leaves_empty_ones_out():
+    points = [(0.5, 10.0), (59.9, 30.0), (60.0, 5.0), (185.0, 7.0), (186.0, 9.0)]
+    rows = timeline(points, 60)
+    assert [row["from"] for row in rows] == [0, 60, 180]
+    assert [row["count"] for row in rows] == [2, 1, 2]
+    assert rows[0]["p50"] == 10.0 and rows[0]["max"] == 30.0
+    assert rows[2]["p95"] == 9.0
+
+
+def test_a_timeline_needs_a_positive_window():
+    with pytest.raises(ValueError, match="window"):
+        timeline([(1.0, 1.0)], 0)

@@ -161,3 +161,20 @@ def test_the_data_scale_file_is_read_as_bench_datascale_writes_it():
     assert verdicts["8"].figure == (
         "decision ms 9.96, decision queries 11, assign 1000 s 0.782 (failing: decision)"
     )
+
+
+def test_the_report_shows_the_soak_minute_by_minute():
+    results = passing_results()
+    soak = results["shapes"]["pg"]["soak"]["ispdesk"]
+    soak["ack_timeline"] = [
+        {"from": 0.0, "count": 6000, "p50": 12.0, "p95": 40.0, "p99": 80.0, "max": 300.0},
+        {"from": 60.0, "count": 6000, "p50": 13.0, "p95": 41.0, "p99": 90.0, "max": 310.0},
+    ]
+    soak["screen_timeline"] = [
+        {"from": 60.0, "count": 5000, "p50": 200.0, "p95": 1400.0, "p99": 1900.0, "max": 2500.0}
+    ]
+    text, markdown = render({**results, "machine": {}, "versions": {}})
+    assert "### pg: the soak minute by minute" in markdown
+    assert "| 0 | 6000 | 12/80 | - |" in markdown
+    assert "| 60 | 6000 | 13/90 | 200/1400/2500 |" in markdown
+    assert "embedded: the soak" not in text  # the embedded shape ran no soak here
