@@ -61,8 +61,8 @@ METHOD = (
     "- Correctness: lost = acknowledged (2xx) but not in the database; never acknowledged = "
     "answered 503 or timed out (a gateway would retry; this generator does not); "
     "misdelivered = events about a conversation at an operator not entitled to it; missed = "
-    "entitled consoles that did not get an event others got; copies = the same event twice at "
-    "one console (one per shared group).",
+    "entitled consoles that did not get an event others got; copies = the same event more than "
+    "once at one console (each must arrive once, also at a console in several of its groups).",
     "- Floor: `bench/floor.py`, a raw ASGI app on uvicorn (same worker count) that checks the "
     "same secret or signature, inserts one row per message or receipt (`ON CONFLICT DO "
     "NOTHING`) in its own table of the same database, publishes one event (Redis in the pg "

@@ -75,10 +75,10 @@ def _fmt(value: float | None, unit: str = "ms") -> str:
 def no_loss(shape_results: Mapping[str, Any], shape: str, scenarios: list[str] | None) -> Verdict:
     title = (
         "zero lost (acknowledged, not stored), zero never acknowledged, zero duplicated, "
-        "zero events to an operator not entitled"
+        "zero events to an operator not entitled, each event once at every entitled console"
     )
     names = scenarios if scenarios is not None else sorted(shape_results)
-    lost = refused = duplicated = misdelivered = 0
+    lost = refused = duplicated = misdelivered = missed = copies = 0
     measured = []
     for name in names:
         figures = _desk(shape_results, name)
@@ -90,13 +90,15 @@ def no_loss(shape_results: Mapping[str, Any], shape: str, scenarios: list[str] |
         refused += int(counts.get("never_acknowledged", 0))
         duplicated += int(counts.get("duplicated", 0))
         misdelivered += int(counts.get("misdelivered", 0))
+        missed += int(counts.get("missed", 0))
+        copies += int(counts.get("extra_copies", 0))
     if not measured:
         return Verdict("1", shape, title, "", NOT_MEASURED)
     figure = (
         f"lost {lost}, never acknowledged {refused}, duplicated {duplicated}, "
-        f"misdelivered {misdelivered} ({', '.join(measured)})"
+        f"misdelivered {misdelivered}, missed {missed}, copies {copies} ({', '.join(measured)})"
     )
-    ok = lost == refused == duplicated == misdelivered == 0
+    ok = lost == refused == duplicated == misdelivered == missed == copies == 0
     return Verdict("1", shape, title, figure, _status(ok))
 
 

@@ -28,6 +28,9 @@ SubscriptionCheck = Callable[[Any, str], bool]
 _subscriptions: dict[str, SubscriptionCheck] = {}
 _GROUP_NAME = re.compile(r"(?P<prefix>[a-z]+)\.[A-Za-z0-9_-]{1,80}")
 MAX_SUBSCRIPTIONS = 10
+# How many event ids a console remembers to forward each event once: the copies an event
+# sends to a console's several groups arrive together, a few events apart at most.
+RECENT_EVENT_IDS = 512
 
 
 def register_subscription(prefix: str, check: SubscriptionCheck) -> None:
@@ -96,10 +99,12 @@ def _groups_for(user: Any) -> list[str]:
 class EventsConsumer(AsyncJsonWebsocketConsumer):
     groups_joined: list[str]
     _own_groups: list[str]
+    _recent_ids: dict[int, None]  # insertion-ordered: the oldest goes first
 
     async def connect(self) -> None:
         self.groups_joined = []
         self._own_groups = []
+        self._recent_ids = {}
         remember_consumer_loop()
         user = self.scope.get("user")
         groups = await _groups_for(user) if user is not None and user.is_authenticated else []
@@ -168,13 +173,30 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             self.groups_joined.append(group)
         await self.send_json({"type": "subscribed", "group": group})
 
+    def _first_time(self, event_id: int | None) -> bool:
+        """Whether the event with this id has not been forwarded yet (it reaches every group
+        of this console it was published to); remembered among the last RECENT_EVENT_IDS."""
+        if event_id is None:
+            return True
+        recent = self._recent_ids
+        if event_id in recent:
+            return False
+        recent[event_id] = None
+        if len(recent) > RECENT_EVENT_IDS:
+            del recent[next(iter(recent))]
+        return True
+
     async def event_forward(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+        if self._first_time(message.get("id")):
+            await self.send_json(message["event"])
 
     async def event_bundle(self, message: dict[str, Any]) -> None:
         # One frame for the lot: one encoding and one socket write instead of one per event
         # (a storm's hand-over batch publishes dozens of events to each area's consoles).
         events = message["events"]
-        await self.send_json(
-            events[0] if len(events) == 1 else {"type": BUNDLE_FRAME, "events": events}
-        )
+        ids = message.get("ids") or [None] * len(events)
+        events = [event for event, i in zip(events, ids, strict=True) if self._first_time(i)]
+        if events:
+            await self.send_json(
+                events[0] if len(events) == 1 else {"type": BUNDLE_FRAME, "events": events}
+            )

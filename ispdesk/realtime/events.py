@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import itertools
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +30,18 @@ logger = logging.getLogger(__name__)
 LAYER_MESSAGE_TYPE = "event.forward"
 BUNDLE_TYPE = "event.bundle"
 SEND_TIMEOUT_SECONDS = 5
+
+# Every published event travels with an id ("id", or "ids" beside a bundle's events), the
+# same in each group it goes to: a console in several of them (its area's and its own, as
+# a chat's assignee) forwards it once (`consumers`). A random prefix per process and a
+# counter: unique across processes, and small enough for msgpack (63 bits).
+_ID_PREFIX = secrets.randbits(31) << 32
+_id_counter = itertools.count()
+
+
+def _event_id() -> int:
+    return _ID_PREFIX | (next(_id_counter) & 0xFFFF_FFFF)
+
 
 # The event loop the websocket consumers of this process run in (see `_group_send_all`).
 _consumer_loop: asyncio.AbstractEventLoop | None = None
@@ -210,8 +224,8 @@ def drain_publisher(timeout: float = SEND_TIMEOUT_SECONDS) -> None:
         logger.warning("events still waiting for the channel layer after %ss", timeout)
 
 
-def _forward(event: dict[str, Any]) -> dict[str, Any]:
-    return {"type": LAYER_MESSAGE_TYPE, "event": event}
+def _forward(event: dict[str, Any], event_id: int) -> dict[str, Any]:
+    return {"type": LAYER_MESSAGE_TYPE, "event": event, "id": event_id}
 
 
 def publish_now(groups: Iterable[str], event: dict[str, Any]) -> None:
@@ -221,7 +235,7 @@ def publish_now(groups: Iterable[str], event: dict[str, Any]) -> None:
         raise ValueError("an event needs a 'type'")
     bundle = getattr(_bundles, "events", None)
     if bundle is not None:
-        bundle.append((list(dict.fromkeys(groups)), event))
+        bundle.append((list(dict.fromkeys(groups)), event, _event_id()))
         flush_after = getattr(_bundles, "flush_after", None)
         if flush_after is not None and _clock() - _bundles.opened >= flush_after:
             _bundles.events = []
@@ -231,14 +245,17 @@ def publish_now(groups: Iterable[str], event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    message = _forward(event, _event_id())
     try:
-        _group_send_all(layer, [(group, _forward(event)) for group in dict.fromkeys(groups)])
+        _group_send_all(layer, [(group, message) for group in dict.fromkeys(groups)])
     except Exception:
         logger.exception("could not publish %s", event.get("type"))
 
 
 _bundles = threading.local()
 _clock = time.monotonic
+# An event collected by `bundled_events`: its groups, the event and its id.
+_Collected = tuple[list[str], dict[str, Any], int]
 
 
 @contextmanager
@@ -260,28 +277,32 @@ def bundled_events(*, flush_after: float | None = None) -> Iterator[None]:
     try:
         yield
     finally:
-        collected: list[tuple[list[str], dict[str, Any]]] = _bundles.events
+        collected: list[_Collected] = _bundles.events
         _bundles.events = None
         _bundles.flush_after = None
         _send_bundles(collected)
 
 
-def _send_bundles(collected: list[tuple[list[str], dict[str, Any]]]) -> None:
+def _send_bundles(collected: list[_Collected]) -> None:
     if not collected:
         return
     layer = get_channel_layer()
     if layer is None:
         return
-    by_group: dict[str, list[dict[str, Any]]] = {}
-    for groups, event in collected:
+    by_group: dict[str, tuple[list[dict[str, Any]], list[int]]] = {}
+    for groups, event, event_id in collected:
         for group in groups:
-            by_group.setdefault(group, []).append(event)
+            events, ids = by_group.setdefault(group, ([], []))
+            events.append(event)
+            ids.append(event_id)
     sends = [
         (
             group,
-            _forward(events[0]) if len(events) == 1 else {"type": BUNDLE_TYPE, "events": events},
+            _forward(events[0], ids[0])
+            if len(events) == 1
+            else {"type": BUNDLE_TYPE, "events": events, "ids": ids},
         )
-        for group, events in by_group.items()
+        for group, (events, ids) in by_group.items()
     ]
     try:
         _group_send_all(layer, sends)

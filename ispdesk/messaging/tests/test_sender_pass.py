@@ -309,9 +309,9 @@ def test_a_loop_pass_sends_its_status_events_in_bundles(script, monkeypatch):
     messages = queue(connection, 3)
     bundles: list[list[tuple[str, int]]] = []
 
-    def record(collected: list[tuple[list[str], dict[str, Any]]]) -> None:
+    def record(collected: list[tuple[list[str], dict[str, Any], int]]) -> None:
         if collected:
-            bundles.append([(event["status"], event["message"]) for _g, event in collected])
+            bundles.append([(event["status"], event["message"]) for _g, event, _id in collected])
 
     monkeypatch.setattr(events, "_send_bundles", record)
     monkeypatch.setattr(events, "_clock", lambda: 0.0)  # the pass never outlives its window

@@ -16,9 +16,9 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """The bundles sent, as lists of event types."""
     bundles: list[list[str]] = []
 
-    def record(collected: list[tuple[list[str], dict[str, Any]]]) -> None:
+    def record(collected: list[tuple[list[str], dict[str, Any], int]]) -> None:
         if collected:
-            bundles.append([event["type"] for _groups, event in collected])
+            bundles.append([event["type"] for _groups, event, _id in collected])
 
     monkeypatch.setattr(events, "_send_bundles", record)
     return bundles

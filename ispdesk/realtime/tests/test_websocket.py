@@ -19,7 +19,12 @@ from django.test import Client
 
 from ispdesk.accounts.models import User
 from ispdesk.asgi import application
-from ispdesk.realtime.consumers import BUNDLE_FRAME, CLOSE_UNAUTHENTICATED
+from ispdesk.realtime.consumers import (
+    BUNDLE_FRAME,
+    CLOSE_UNAUTHENTICATED,
+    RECENT_EVENT_IDS,
+    EventsConsumer,
+)
 from ispdesk.realtime.events import (
     bundled_events,
     close_publisher_pools,
@@ -237,11 +242,16 @@ async def test_a_bundle_carries_a_groups_events_in_one_layer_message(channel_lay
     assert one == {
         "type": "event.bundle",
         "events": [{"type": "test:first"}, {"type": "test:second"}, {"type": "test:third"}],
+        "ids": [ANY, ANY, ANY],
     }
     assert two == {
         "type": "event.bundle",
         "events": [{"type": "test:first"}, {"type": "test:third"}],
+        "ids": [ANY, ANY],
     }
+    # An event has the same id in every group it went to, and no other event has it.
+    assert two["ids"] == [one["ids"][0], one["ids"][2]]
+    assert len(set(one["ids"])) == 3
 
 
 async def test_a_console_gets_a_bundles_events_one_by_one_in_order(channel_layer, operator):
@@ -264,3 +274,39 @@ async def test_a_console_gets_a_bundles_events_one_by_one_in_order(channel_layer
         {"type": "test:marker"},
     ]
     await communicator.disconnect(timeout=TIMEOUT)
+
+
+async def test_a_console_in_several_of_an_events_groups_gets_it_once(channel_layer, operator):
+    # The assignee's console is in its area's group and its own: each event about the chat
+    # goes to both, and must reach the page once.
+    communicator = await open_socket_for(operator)
+    own = [f"user.{operator.pk}", f"role.{operator.role}"]
+
+    await sync_to_async(publish_now)(own, {"type": "test:lone"})
+    await sync_to_async(publish_a_batch)(own)
+    await sync_to_async(publish_now)(own[1:], {"type": "test:marker"})
+
+    received = [await next_event_type(communicator) for _ in range(5)]
+    assert received == ["test:lone", "test:first", "test:second", "test:third", "test:marker"]
+    assert communicator.frames == [
+        {"type": "hello", "groups": own},
+        {"type": "test:lone"},
+        {
+            "type": BUNDLE_FRAME,
+            "events": [{"type": "test:first"}, {"type": "test:second"}, {"type": "test:third"}],
+        },
+        {"type": "test:marker"},
+    ]
+    await communicator.disconnect(timeout=TIMEOUT)
+
+
+def test_a_console_remembers_the_latest_event_ids_only():
+    consumer = EventsConsumer()
+    consumer._recent_ids = {}
+    assert consumer._first_time(1) and not consumer._first_time(1)
+    assert consumer._first_time(None) and consumer._first_time(None)  # no id: always sent
+    for event_id in range(2, RECENT_EVENT_IDS + 2):
+        assert consumer._first_time(event_id)
+    assert len(consumer._recent_ids) == RECENT_EVENT_IDS
+    assert consumer._first_time(1)  # forgotten: the oldest went first
+    assert not consumer._first_time(RECENT_EVENT_IDS + 1)
