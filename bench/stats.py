@@ -75,15 +75,18 @@ def growth_over_last_half(points: Sequence[tuple[float, float]]) -> float | None
 
 
 def timeline(
-    points: Sequence[tuple[float, float]], window: float
+    points: Sequence[tuple[float, float]], window: float, end: float | None = None
 ) -> list[dict[str, float | int | None]]:
     """Per `window` of x (from 0): how many points and their p50, p95 and max y; a window
-    without points is left out. Shows when in a long run a latency grew."""
+    without points is left out. Points at `end` (the run's last moment) count in the last
+    window, not in one of their own. Shows when in a long run a latency grew."""
     if window <= 0:
         raise ValueError(f"window must be positive, not {window}")
+    last = None if end is None else max(0, math.ceil(end / window) - 1)
     buckets: dict[int, list[float]] = {}
     for x, y in points:
-        buckets.setdefault(math.floor(x / window), []).append(y)
+        index = math.floor(x / window)
+        buckets.setdefault(index if last is None else min(index, last), []).append(y)
     return [
         {"from": index * window, **summarise(buckets[index]).as_dict()} for index in sorted(buckets)
     ]

@@ -62,6 +62,11 @@ def test_a_timeline_summarises_each_window_and_leaves_empty_ones_out():
     assert rows[2]["p95"] == 9.0
 
 
+def test_a_timeline_counts_the_run_s_last_moment_in_its_last_window():
+    rows = timeline([(0.0, 1.0), (59.0, 2.0), (60.0, 3.0)], 10, end=60.0)
+    assert [(row["from"], row["count"]) for row in rows] == [(0, 1), (50, 2)]
+
+
 def test_a_timeline_needs_a_positive_window():
     with pytest.raises(ValueError, match="window"):
         timeline([(1.0, 1.0)], 0)

@@ -407,19 +407,20 @@ def _select_receipted(vendor: str, count: int) -> SelectRows[OutboundMessage]:
     )
 
 
-def apply_early_receipts(message_pk: int, now: datetime) -> None:
-    """Apply receipts that arrived before the sender stored this message's provider id."""
+def apply_early_receipts(message_pk: int, now: datetime) -> str | None:
+    """Apply receipts that arrived before the sender stored this message's provider id;
+    the status published when they moved it (None: they did not)."""
     with transaction.atomic():
         row = OutboundMessage.objects.select_for_update().filter(pk=message_pk).first()
         if row is None or not row.provider_id:
-            return
+            return None
         waiting = list(
             EarlyReceipt.objects.filter(
                 connection_id=row.connection_id, provider_id=row.provider_id
             )
         )
         if not waiting:
-            return
+            return None
         moved = False
         for receipt in waiting:
             status = next_status(row.status, receipt.status)
@@ -427,9 +428,11 @@ def apply_early_receipts(message_pk: int, now: datetime) -> None:
                 _advance(row, status, receipt.at, receipt.error)
                 moved = True
         EarlyReceipt.objects.filter(pk__in=[receipt.pk for receipt in waiting]).delete()
-        if moved:
-            row.save(update_fields=RECEIPT_FIELDS)
-            publish_status(row)
+        if not moved:
+            return None
+        row.save(update_fields=RECEIPT_FIELDS)
+        publish_status(row)
+        return row.status
 
 
 def _reason(receipt: StatusReceipt) -> str:

@@ -299,7 +299,9 @@ def record_sent(
         from ispdesk.messaging.receiving import apply_early_receipts
 
         known = False
-        apply_early_receipts(message.pk, now)
+        moved_to = apply_early_receipts(message.pk, now)
+        if moved_to is not None:
+            return moved_to  # published with the receipts: once is enough
     status: str | None = SENT
     if not known:
         status = (

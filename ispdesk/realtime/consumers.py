@@ -28,8 +28,9 @@ SubscriptionCheck = Callable[[Any, str], bool]
 _subscriptions: dict[str, SubscriptionCheck] = {}
 _GROUP_NAME = re.compile(r"(?P<prefix>[a-z]+)\.[A-Za-z0-9_-]{1,80}")
 MAX_SUBSCRIPTIONS = 10
-# How many event ids a console remembers to forward each event once: the copies an event
-# sends to a console's several groups arrive together, a few events apart at most.
+# How many event ids a console remembers at least, to forward each event once: an event's
+# copies in its several groups arrive together, or one group's whole bundle apart (then it
+# remembers twice the largest bundle it got).
 RECENT_EVENT_IDS = 512
 
 
@@ -99,12 +100,15 @@ def _groups_for(user: Any) -> list[str]:
 class EventsConsumer(AsyncJsonWebsocketConsumer):
     groups_joined: list[str]
     _own_groups: list[str]
-    _recent_ids: dict[int, None]  # insertion-ordered: the oldest goes first
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._recent_ids: dict[int, None] = {}  # insertion-ordered: the oldest goes first
+        self._remembered = RECENT_EVENT_IDS
 
     async def connect(self) -> None:
         self.groups_joined = []
         self._own_groups = []
-        self._recent_ids = {}
         remember_consumer_loop()
         user = self.scope.get("user")
         groups = await _groups_for(user) if user is not None and user.is_authenticated else []
@@ -175,14 +179,14 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
 
     def _first_time(self, event_id: int | None) -> bool:
         """Whether the event with this id has not been forwarded yet (it reaches every group
-        of this console it was published to); remembered among the last RECENT_EVENT_IDS."""
+        of this console it was published to)."""
         if event_id is None:
             return True
         recent = self._recent_ids
         if event_id in recent:
             return False
         recent[event_id] = None
-        if len(recent) > RECENT_EVENT_IDS:
+        if len(recent) > self._remembered:
             del recent[next(iter(recent))]
         return True
 
@@ -195,7 +199,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         # (a storm's hand-over batch publishes dozens of events to each area's consoles).
         events = message["events"]
         ids = message.get("ids") or [None] * len(events)
-        events = [event for event, i in zip(events, ids, strict=True) if self._first_time(i)]
+        self._remembered = max(self._remembered, 2 * len(events))
+        events = [e for e, event_id in zip(events, ids, strict=True) if self._first_time(event_id)]
         if events:
             await self.send_json(
                 events[0] if len(events) == 1 else {"type": BUNDLE_FRAME, "events": events}

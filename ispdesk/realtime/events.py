@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import itertools
 import logging
+import os
 import secrets
 import threading
 import time
@@ -31,16 +32,24 @@ LAYER_MESSAGE_TYPE = "event.forward"
 BUNDLE_TYPE = "event.bundle"
 SEND_TIMEOUT_SECONDS = 5
 
-# Every published event travels with an id ("id", or "ids" beside a bundle's events), the
-# same in each group it goes to: a console in several of them (its area's and its own, as
-# a chat's assignee) forwards it once (`consumers`). A random prefix per process and a
-# counter: unique across processes, and small enough for msgpack (63 bits).
-_ID_PREFIX = secrets.randbits(31) << 32
-_id_counter = itertools.count()
+# Each event's id, the same in every group it goes to, so a console in several forwards it
+# once (`consumers`): a random prefix per process (drawn again in a forked child), a counter.
+_id_prefix: int
+_id_counter: Iterator[int]
+
+
+def _new_ids() -> None:
+    global _id_prefix, _id_counter
+    _id_prefix = secrets.randbits(31) << 32
+    _id_counter = itertools.count()
+
+
+_new_ids()
+os.register_at_fork(after_in_child=_new_ids)
 
 
 def _event_id() -> int:
-    return _ID_PREFIX | (next(_id_counter) & 0xFFFF_FFFF)
+    return _id_prefix | (next(_id_counter) & 0xFFFF_FFFF)
 
 
 # The event loop the websocket consumers of this process run in (see `_group_send_all`).

@@ -1,6 +1,7 @@
 """A receipt that beats the sender's write of the provider id is kept and applied later."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.utils import timezone
 
@@ -33,6 +34,24 @@ def test_a_delivery_receipt_that_arrives_before_the_id_is_stored_still_counts(db
     assert (status, message.status) == ("delivered", "delivered")
     assert message.delivered_at == now
     assert not EarlyReceipt.objects.exists()
+
+
+def test_a_message_moved_by_its_early_receipt_is_announced_once(
+    db: Any, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    # The receipts' status goes out as they are applied; the record adds no copy of it.
+    published: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        "ispdesk.realtime.events.publish_now", lambda _groups, event: published.append(event)
+    )
+    message = claimed_message(db)
+    now = timezone.now()
+    receive_events(message.connection, [StatusReceipt("X3", "read", now)], now=now)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        record_sent(message, "X3", now)
+
+    assert published == [{"type": "message:status", "message": message.pk, "status": "read"}]
 
 
 def test_an_early_failure_is_kept_with_its_reason(db):

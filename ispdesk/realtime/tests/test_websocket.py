@@ -6,6 +6,7 @@ in-memory channel layer and over Redis.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 from unittest.mock import ANY
@@ -19,6 +20,7 @@ from django.test import Client
 
 from ispdesk.accounts.models import User
 from ispdesk.asgi import application
+from ispdesk.realtime import events
 from ispdesk.realtime.consumers import (
     BUNDLE_FRAME,
     CLOSE_UNAUTHENTICATED,
@@ -300,9 +302,63 @@ async def test_a_console_in_several_of_an_events_groups_gets_it_once(channel_lay
     await communicator.disconnect(timeout=TIMEOUT)
 
 
+async def test_a_bundle_larger_than_the_ids_remembered_still_reaches_a_console_once(
+    channel_layer, operator
+):
+    communicator = await open_socket_for(operator)
+    own = [f"user.{operator.pk}", f"role.{operator.role}"]
+    count = RECENT_EVENT_IDS + 100
+
+    def publish_many() -> None:
+        with bundled_events():
+            for n in range(count):
+                publish_now(own, {"type": "test:many", "n": n})
+        publish_now(own[1:], {"type": "test:marker"})
+
+    await sync_to_async(publish_many)()
+
+    received = [await communicator.receive_json(timeout=TIMEOUT) for _ in range(count + 1)]
+    assert [event.get("n") for event in received] == [*range(count), None]
+    assert received[-1]["type"] == "test:marker"
+    assert len(communicator.frames) == 3  # hello, the bundle, the marker
+    await communicator.disconnect(timeout=TIMEOUT)
+
+
+async def test_a_bundle_partly_seen_sends_only_the_rest(channel_layer, operator):
+    communicator = await open_socket_for(operator)
+    mine, role = f"user.{operator.pk}", f"role.{operator.role}"
+
+    def publish() -> None:
+        with bundled_events():
+            publish_now([mine], {"type": "test:mine"})
+            publish_now([mine, role], {"type": "test:both"})
+            publish_now([role], {"type": "test:role"})
+
+    await sync_to_async(publish)()
+    await sync_to_async(publish_now)([role], {"type": "test:marker"})
+
+    received = [await next_event_type(communicator) for _ in range(4)]
+    assert received == ["test:mine", "test:both", "test:role", "test:marker"]
+    # The role group's bundle (both, role) lost its copy: its one new event went alone.
+    assert communicator.frames[2:] == [{"type": "test:role"}, {"type": "test:marker"}]
+    await communicator.disconnect(timeout=TIMEOUT)
+
+
+def test_a_forked_process_numbers_its_events_apart_from_its_parent():
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its first id, to the parent
+        os.write(writer, str(events._event_id()).encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(pid, 0)
+    child_id = int(os.read(reader, 64))
+    os.close(reader)
+    assert child_id >> 32 != events._event_id() >> 32
+
+
 def test_a_console_remembers_the_latest_event_ids_only():
     consumer = EventsConsumer()
-    consumer._recent_ids = {}
     assert consumer._first_time(1) and not consumer._first_time(1)
     assert consumer._first_time(None) and consumer._first_time(None)  # no id: always sent
     for event_id in range(2, RECENT_EVENT_IDS + 2):
