@@ -90,7 +90,7 @@ def ms(seconds: Sequence[float]) -> dict[str, Any]:
 
 def ms_timeline(timetable: Timetable, points: Sequence[tuple[float, float]]) -> list[Any]:
     """Latencies (seconds since the run's start, latency in seconds) per tenth of the run,
-    at least 10 s each (a minute for the soak), in milliseconds: when a long run slowed."""
+    at least 10 s each (a minute for the full soak), in milliseconds: when a long run slowed."""
     window = max(10.0, timetable.span / 10)
     return timeline([(at, latency * 1000) for at, latency in points], window, timetable.span)
 

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.scenarios import SOAK
 from bench.targets import Verdict, evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -268,10 +269,12 @@ def render(results: Mapping[str, Any]) -> tuple[str, str]:
         rows = table(scenarios)
         text += [f"== {shape} ==", render_text(rows), ""]
         markdown += [f"## {shape}", "", render_markdown(rows), ""]
-        soak = (scenarios.get("soak") or {}).get("ispdesk") or {}
-        over_time = timeline_table(soak)
+        over_time = timeline_table((scenarios.get(SOAK) or {}).get("ispdesk") or {})
         if over_time:
-            title = f"{shape}: the soak minute by minute (by each message's intended time)"
+            title = (
+                f"{shape}: the soak per tenth of its length, a minute at full length "
+                "(by each message's intended time)"
+            )
             text += [title, render_text(over_time, TIMELINE_COLUMNS), ""]
             markdown += [f"### {title}", "", render_markdown(over_time, TIMELINE_COLUMNS), ""]
     text += ["Targets:", *verdict_lines(verdicts)]

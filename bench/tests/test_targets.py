@@ -174,7 +174,7 @@ def test_the_data_scale_file_is_read_as_bench_datascale_writes_it():
     )
 
 
-def test_the_report_shows_the_soak_minute_by_minute():
+def test_the_report_shows_the_soak_over_time():
     results = passing_results()
     soak = results["shapes"]["pg"]["soak"]["ispdesk"]
     soak["ack_timeline"] = [
@@ -185,7 +185,7 @@ def test_the_report_shows_the_soak_minute_by_minute():
         {"from": 60.0, "count": 5000, "p50": 200.0, "p95": 1400.0, "p99": 1900.0, "max": 2500.0}
     ]
     text, markdown = render({**results, "machine": {}, "versions": {}})
-    assert "### pg: the soak minute by minute" in markdown
+    assert "### pg: the soak per tenth of its length" in markdown
     assert "| 0 | 6000 | 12/80 | - |" in markdown
     assert "| 60 | 6000 | 13/90 | 200/1400/2500 |" in markdown
     assert "embedded: the soak" not in text  # the embedded shape ran no soak here
