@@ -16,6 +16,7 @@ from django.test import Client
 from hypothesis import settings as hypothesis_settings
 
 from ispdesk.accounts.models import PagePermission, Role, User
+from ispdesk.lib import dbthreads
 from ispdesk.system.config import clear_config_cache
 from ispdesk.testing.browser import browser, chromium_extra_args  # noqa: F401
 
@@ -33,6 +34,9 @@ def _fast_hashing_and_clean_caches(settings):  # type: ignore[no-untyped-def]
     clear_config_cache()
     yield
     clear_config_cache()
+    # The webhook's threads keep their database connections between deliveries: none may
+    # outlive a test (the test database could not be flushed or dropped).
+    dbthreads.close_all()
 
 
 def make_user(username: str, role: str, **fields) -> User:  # type: ignore[no-untyped-def]

@@ -334,6 +334,13 @@ SENDER_NICE = env.int("SENDER_NICE", 15, minimum=0, maximum=19)
 # Largest webhook body read (bytes): Meta documents batches of up to 3 MB, above Django's
 # 2.5 MiB DATA_UPLOAD_MAX_MEMORY_SIZE, which is why the webhook view reads the body itself.
 WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", 3_500_000, minimum=65_536, maximum=50_000_000)
+# Threads per web process that store webhook deliveries, each keeping its database connection
+# from one delivery to the next (`messaging.webhook_asgi`). With the pool on they hold at most
+# half of it: pages and consoles borrow the rest.
+WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", 4, minimum=1, maximum=32)
+_POOL_OPTIONS = DATABASES["default"].get("OPTIONS", {}).get("pool")
+if _POOL_OPTIONS:
+    WEBHOOK_THREADS = max(1, min(WEBHOOK_THREADS, _POOL_OPTIONS["max_size"] // 2))
 
 # Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR"], "INFO")

@@ -2,9 +2,10 @@
 
 A loop sleeps between passes and `wake()` cuts the sleep short. A loop naming a
 `wake_channel` registers its `wake` here while it runs (`register`), and `wake(channel)`
-calls the ones registered in this process. When no loop of the kind runs here (a web process
-storing a webhook's messages, a hand-over process queueing bot replies for a sender in
-another process), the wake-up goes through the database instead:
+calls the ones registered in this process. When no loop of the kind runs here (a hand-over
+process queueing bot replies for a sender in another process), the wake-up goes through the
+database instead. (A web process storing a webhook's messages sends nothing itself: the
+inbound table's trigger notifies the hand-over channel, `messaging.stored_wakeup`.)
 
 - `notify(channel)` runs `SELECT pg_notify(channel, '')` on this thread's connection. It is
   called after the work it announces has committed (from `on_commit`), so a loop woken by it

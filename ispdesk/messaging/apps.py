@@ -26,3 +26,9 @@ class MessagingConfig(AppConfig):
 
         post_save.connect(forget_connections, sender=GatewayConnection, weak=False)
         post_delete.connect(forget_connections, sender=GatewayConnection, weak=False)
+
+        # Put back the trigger that wakes the hand-over loops, should a migration lose it.
+        from ispdesk.lib import dbtriggers
+        from ispdesk.messaging import stored_wakeup
+
+        dbtriggers.after_migrate(self, stored_wakeup.restore)

@@ -11,8 +11,9 @@ so a chat's messages are handled in the order they were stored. (Two deliveries 
 stored at the same instant by two threads commit in either order; a batch between the two
 commits sees only the later one: that order is the order they became visible.) `HandOverLoop` runs
 batches in `ispdesk serve` and `ispdesk worker`; a webhook in the same process wakes it at
-once, one in another process through PostgreSQL's NOTIFY (`lib.wakeups`); elsewhere other
-processes' messages are found by polling every `INBOUND_POLL_MS`.
+once, one in another process through PostgreSQL's NOTIFY, sent by the stored rows' own
+trigger (`stored_wakeup`, heard through `lib.wakeups`); elsewhere other processes' messages
+are found by polling every `INBOUND_POLL_MS`.
 
 Inside a batch, new rows the handlers write through `lib.bulk.insert` (chat lines, outbox
 rows, history events) go in with one INSERT per table as the batch ends, and the batch's
@@ -40,7 +41,7 @@ from ispdesk.lib.atomic import redone_one_by_one_on_error
 from ispdesk.lib.bulk import deferred_inserts
 from ispdesk.lib.loops import WakeableLoop
 from ispdesk.lib.memo import forget_all, memo_scope
-from ispdesk.lib.wakeups import HAND_OVER, wake
+from ispdesk.lib.wakeups import HAND_OVER, registered, wake
 from ispdesk.messaging.inbound import batch_context, hand_off, prepare_batch
 from ispdesk.messaging.models import HandOverLock, InboundMessage
 from ispdesk.realtime.events import bundled_events, send_event_on_commit
@@ -206,16 +207,23 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def messages_stored() -> None:
-    """Called after a webhook stored new customer messages (outside its transaction)."""
+    """Called after a webhook stored new customer messages (outside its transaction).
+
+    A hand-over loop running in this process is woken once they commit. Loops in other
+    processes hear of them from the database: on PostgreSQL the INSERT's own trigger
+    notifies them (`stored_wakeup`), with no statement of ours; elsewhere they poll.
+    """
     if settings.INBOUND_HANDLING == "inline":
         while hand_over_waiting().full:
             pass
         return
-    transaction.on_commit(wake_hand_over)
+    if registered(HAND_OVER):
+        transaction.on_commit(wake_hand_over)
 
 
 def wake_hand_over() -> None:
-    """Wake the hand-over loop, here or in another process (`lib.wakeups`)."""
+    """Wake the hand-over loop, here or, when none runs here, in every process
+    (`lib.wakeups`)."""
     wake(HAND_OVER)
 
 

@@ -3,12 +3,12 @@
 An outage storm is hundreds of webhook POSTs a second. Through Django each one walks every
 middleware (sessions, CSRF, auth, messages, axes…) and waits its turn for the single thread
 Django runs synchronous views in. This ASGI wrapper answers those POSTs itself: it reads the
-body (up to WEBHOOK_MAX_BYTES), runs the same `webhooks.answer_post` in a worker thread of
-its own (so deliveries are stored side by side, each with its own database connection,
-returned when it is done) and writes the JSON answer. It checks the Host header against
-ALLOWED_HOSTS and adds the security headers, as Django would; SECURE_SSL_REDIRECT does not
-apply (gateways do not follow redirects of a POST). Everything else, the verification
-handshake (GET) included, goes to Django unchanged.
+body (up to WEBHOOK_MAX_BYTES), runs the same `webhooks.answer_post` in one of its
+WEBHOOK_THREADS threads (so deliveries are stored side by side, each thread keeping its
+database connection from one delivery to the next: `lib.dbthreads`) and writes the JSON
+answer. It checks the Host header against ALLOWED_HOSTS and adds the security headers, as
+Django would; SECURE_SSL_REDIRECT does not apply (gateways do not follow redirects of a
+POST). Everything else, the verification handshake (GET) included, goes to Django unchanged.
 """
 
 from __future__ import annotations
@@ -17,14 +17,13 @@ import json
 import re
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections
 from django.http import QueryDict
 from django.http.request import split_domain_port, validate_host
 from django.utils.datastructures import CaseInsensitiveMapping
 
 from ispdesk.api_errors import default_message, error_body
+from ispdesk.lib.dbthreads import DatabaseThreads
 from ispdesk.messaging.webhooks import WebhookAnswer, answer_post
 
 # The same paths `messaging.hooks_urls` accepts: the secret, then an optional event name
@@ -34,17 +33,6 @@ HOOK_PATH = re.compile(
 )
 
 Scope = dict[str, Any]
-
-
-def _answer_in_thread(
-    secret: str, body: bytes | None, headers: CaseInsensitiveMapping[str], query: dict[str, str]
-) -> WebhookAnswer:
-    close_old_connections()
-    try:
-        return answer_post(secret, body, headers, query)
-    finally:
-        # Back to the pool (or closed), as Django does at the end of a request.
-        close_old_connections()
 
 
 async def _read_body(receive: Any, limit: int) -> bytes | None:
@@ -108,7 +96,7 @@ class WebhookFastPath:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.answer = sync_to_async(_answer_in_thread, thread_sensitive=False)
+        self.threads = DatabaseThreads(settings.WEBHOOK_THREADS, "webhook")
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         match = HOOK_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
@@ -127,7 +115,7 @@ class WebhookFastPath:
         except ConnectionResetError:
             return  # nobody is listening for an answer
         query = QueryDict(scope.get("query_string", b"").decode("latin-1"))
-        answer = await self.answer(
-            match["secret"], body, headers, {key: query.get(key, "") for key in query}
+        answer = await self.threads.run(
+            answer_post, match["secret"], body, headers, {key: query.get(key, "") for key in query}
         )
         await _respond(send, answer)

@@ -19,6 +19,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
+from ispdesk.lib import dbtriggers
 from ispdesk.lib.loops import WakeableLoop
 from ispdesk.lib.wakeups import (
     HAND_OVER,
@@ -30,11 +31,12 @@ from ispdesk.lib.wakeups import (
     register,
     unregister,
 )
-from ispdesk.messaging import outbox, pending
+from ispdesk.messaging import outbox, pending, stored_wakeup
 from ispdesk.messaging.models import OutboundMessage
 from ispdesk.messaging.pending import HandOverLoop
+from ispdesk.messaging.receiving import receive_events
 from ispdesk.messaging.sender import SenderLoop
-from ispdesk.messaging.tests.webhook_support import simulator_connection
+from ispdesk.messaging.tests.webhook_support import message_event, simulator_connection
 
 POSTGRESQL = connection.vendor == "postgresql"
 WAIT_SECONDS = 10.0
@@ -386,3 +388,69 @@ class TestOnPostgreSQL:
         wakes[remote]()
         assert calls[channels[remote]].wait_for(2)
         assert calls[channels[local]].count == 1
+
+    def test_a_stored_customer_message_wakes_the_hand_over_loops_when_it_commits(
+        self, listen: Callable[..., tuple[WakeListener, dict[str, Calls]]]
+    ) -> None:
+        _, calls = listen(HAND_OVER, SENDER)
+        number = simulator_connection()
+        with transaction.atomic():
+            received = receive_events(number, [message_event("wamid.1"), message_event("wamid.2")])
+            in_another_thread(outbox.wake_sender)
+            assert calls[SENDER].wait_for(2)
+            assert calls[HAND_OVER].count == 1  # not yet: the transaction is open
+        assert received.messages == 2
+        assert calls[HAND_OVER].wait_for(2)
+        # A repeated delivery stores nothing and wakes nobody; notifications arrive in the
+        # order they were sent, so the hand-over's would come before the sender's.
+        again = receive_events(number, [message_event("wamid.2")])
+        outbox.wake_sender()
+        assert calls[SENDER].wait_for(3)
+        assert again.duplicates == 1
+        assert calls[HAND_OVER].count == 2
+
+    def test_a_rolled_back_store_wakes_nobody(
+        self, listen: Callable[..., tuple[WakeListener, dict[str, Calls]]]
+    ) -> None:
+        _, calls = listen(HAND_OVER, SENDER)
+        number = simulator_connection()
+        with pytest.raises(RuntimeError), transaction.atomic():
+            receive_events(number, [message_event("wamid.1")])
+            raise RuntimeError("rolled back")
+        outbox.wake_sender()
+        assert calls[SENDER].wait_for(2)
+        assert calls[HAND_OVER].count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_storing_a_customer_message_wakes_a_hand_over_loop_of_this_process_after_commit(
+    settings: Any,
+) -> None:
+    settings.INBOUND_HANDLING = "background"
+    waker = Calls()
+    register(HAND_OVER, waker)
+    try:
+        number = simulator_connection()
+        with transaction.atomic():
+            receive_events(number, [message_event("wamid.1")])
+            assert waker.count == 0
+        assert waker.count == 1
+        receive_events(number, [message_event("wamid.1")])  # a repeat: nothing new
+        assert waker.count == 1
+    finally:
+        unregister(HAND_OVER, waker)
+
+
+@pytest.mark.django_db(transaction=True)  # MariaDB commits around any DDL
+def test_the_wake_up_trigger_exists_on_postgresql_and_comes_back_when_lost() -> None:
+    names = set(stored_wakeup.trigger_names(connection))
+    assert names == ({stored_wakeup.TRIGGER} if POSTGRESQL else set())
+    if not POSTGRESQL:
+        assert not stored_wakeup.restore(connection)
+        return
+    assert dbtriggers.existing(connection, names) == names
+    assert not stored_wakeup.restore(connection)  # nothing missing: nothing done
+    dbtriggers.execute_all(connection, stored_wakeup.drop_sql(connection))
+    assert dbtriggers.existing(connection, names) == set()
+    assert stored_wakeup.restore(connection)
+    assert dbtriggers.existing(connection, names) == names
