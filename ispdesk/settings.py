@@ -344,11 +344,16 @@ if _POOL_OPTIONS:
 
 # Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.choice("LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR"], "INFO")
+# An access-log line for every accepted webhook delivery too (hundreds a second in a storm).
+LOG_WEBHOOK_ACCESS = env.bool("LOG_WEBHOOK_ACCESS", False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"hook_secrets": {"()": "ispdesk.lib.logfilters.RedactHookSecrets"}},
+    "filters": {
+        "hook_secrets": {"()": "ispdesk.lib.logfilters.RedactHookSecrets"},
+        "accepted_webhooks": {"()": "ispdesk.lib.logfilters.SkipAcceptedWebhooks"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -362,5 +367,7 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "axes": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # Accepted webhook deliveries leave no access-log line (`SkipAcceptedWebhooks`).
+        "uvicorn.access": {"filters": [] if LOG_WEBHOOK_ACCESS else ["accepted_webhooks"]},
     },
 }

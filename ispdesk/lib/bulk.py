@@ -14,14 +14,14 @@ inserted in the order they were collected, so their ids keep that order within a
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from django.db import connection, connections, models, router
 from django.db.models.constants import OnConflict
-from django.db.models.sql import InsertQuery
 
 M = TypeVar("M", bound=models.Model)
 
@@ -90,20 +90,50 @@ def insert(instance: M) -> M:
 def insert_new(rows: Sequence[models.Model]) -> int:
     """Insert rows of one model, skipping those a unique constraint already holds, in one
     statement per batch; returns how many were inserted (the database's own count, exact
-    when a concurrent insert of the same row wins). The rows get no primary keys."""
+    when a concurrent insert of the same row wins). The rows get no primary keys.
+
+    The statement is written once per model, database and row count, not compiled by the ORM
+    for every call: it is the webhook's one statement per delivery (issue 7). Each value is
+    prepared by its field, as a queryset's insert would (`auto_now_add` included)."""
     if not rows:
         return 0
     model = type(rows[0])
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    fields = _inserted_fields(model)
     db = router.db_for_write(model)
-    ops = connections[db].ops
-    batch = max(ops.bulk_batch_size(fields, rows), 1)
+    wrapper = connections[db]
+    batch = max(wrapper.ops.bulk_batch_size(list(fields), rows), 1)
     inserted = 0
-    with connections[db].cursor() as cursor:
+    with wrapper.cursor() as cursor:
         for start in range(0, len(rows), batch):
-            query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
-            query.insert_values(fields, list(rows[start : start + batch]))
-            for sql, params in query.get_compiler(using=db).as_sql():
-                cursor.execute(sql, params)
-                inserted += max(cursor.rowcount, 0)
+            chunk = rows[start : start + batch]
+            params = [
+                field.get_db_prep_save(field.pre_save(row, True), wrapper)
+                for row in chunk
+                for field in fields
+            ]
+            cursor.execute(
+                _insert_ignoring(model, wrapper.alias, wrapper.vendor, len(chunk)), params
+            )
+            inserted += max(cursor.rowcount, 0)
     return inserted
+
+
+@functools.cache
+def _inserted_fields(model: type[models.Model]) -> tuple[models.Field, ...]:
+    return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_ignoring(model: type[models.Model], alias: str, vendor: str, count: int) -> str:
+    """`INSERT … VALUES` of `count` rows that skips rows a unique constraint already holds, in
+    the database's own words (`ON CONFLICT DO NOTHING`, `INSERT OR IGNORE`, `INSERT IGNORE`).
+    (`vendor` keys the cache too: a test may switch the database behind an alias.)"""
+    ops = connections[alias].ops
+    fields = _inserted_fields(model)
+    columns = ", ".join(ops.quote_name(cast(str, field.column)) for field in fields)
+    row = f"({', '.join(['%s'] * len(fields))})"
+    suffix = ops.on_conflict_suffix_sql(list(fields), OnConflict.IGNORE, None, None)
+    statement = ops.insert_statement(on_conflict=OnConflict.IGNORE)
+    table = ops.quote_name(model._meta.db_table)
+    values = ", ".join([row] * count)
+    return f"{statement} {table} ({columns}) VALUES {values} {suffix}".rstrip()

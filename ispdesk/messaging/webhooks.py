@@ -141,7 +141,9 @@ def handle_delivery(connection: GatewayConnection, request: WebhookRequest) -> W
         return _error(503, "unavailable", _("The message could not be processed; retry later."))
     received = receive_events(connection, events)
     if received.ignored or received.duplicates or received.stale_receipts:
-        logger.info("webhook for connection %s: %s", connection.pk, received)
+        # Gateways repeat deliveries and send receipts out of order all the time: worth a
+        # line when debugging, not hundreds a second in a storm.
+        logger.debug("webhook for connection %s: %s", connection.pk, received)
     return _ok(received.stored)
 
 

@@ -149,3 +149,13 @@ def test_insert_new_skips_rows_a_unique_constraint_holds_and_counts_the_rest():
     assert InboundMessage.objects.get(provider_id="wamid.2").text == "antes"
     assert all(query["sql"].startswith("INSERT") for query in queries)
     assert insert_new([inbound(number, "wamid.5"), inbound(number, "wamid.new")]) == 1
+    # Each value as the ORM's insert stores it: `auto_now_add` filled, defaults, null.
+    stored_row = InboundMessage.objects.get(provider_id="wamid.new")
+    assert (stored_row.chat_id, stored_row.text, stored_row.message_type) == (
+        "5491123456789",
+        "hola",
+        "text",
+    )
+    assert stored_row.received_at is not None
+    assert stored_row.handed_over_at is None
+    assert stored_row.connection_id == number.pk

@@ -81,6 +81,25 @@ def test_access_log_lines_never_show_a_webhook_secret():
     assert record.getMessage() == '127.0.0.1:5000 - "POST /hooks/whatsapp/***/?a=1 HTTP/1.1" 200'
 
 
+def test_accepted_webhook_deliveries_leave_no_access_log_line_refused_ones_do(caplog):
+    # The logger as settings.LOGGING configures it, called as uvicorn calls it.
+    access = logging.getLogger("uvicorn.access")
+    requests = [
+        ("POST", "/hooks/whatsapp/s3cret/", 200),
+        ("POST", "/hooks/whatsapp/s3cret/messages-upsert?x=1", 200),
+        ("POST", "/hooks/whatsapp/s3cret/", 403),
+        ("POST", "/hooks/whatsapp/s3cret/", 503),
+        ("GET", "/hooks/whatsapp/s3cret/?hub.mode=subscribe", 200),
+        ("POST", "/api/conversations/1/reply", 200),
+    ]
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        for method, path, status in requests:
+            access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", method, path, "1.1", status)
+    logged = [(record.args[1], record.args[4]) for record in caplog.records]  # type: ignore[index]
+    assert logged == [("POST", 403), ("POST", 503), ("GET", 200), ("POST", 200)]
+    assert caplog.records[-1].args[2] == "/api/conversations/1/reply"  # type: ignore[index]
+
+
 def test_a_secret_placed_in_a_url_path_is_hidden_in_its_encoded_form_too():
     url = "http://gw/api/s/Zm9v%2BYmFy%2FcXV4%3D/generate-token"
     assert redact_url(url, ("Zm9v+YmFy/cXV4=",)) == "http://gw/api/s/***/generate-token"
