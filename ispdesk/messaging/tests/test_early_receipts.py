@@ -3,11 +3,14 @@
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ispdesk.integrations.whatsapp.base import StatusReceipt
+from ispdesk.messaging import receiving
 from ispdesk.messaging.models import EarlyReceipt, GatewayConnection, OutboundMessage
-from ispdesk.messaging.receiving import receive_events
+from ispdesk.messaging.receiving import EARLY_RECEIPTS_PRUNED_EVERY, receive_events
 from ispdesk.messaging.sending import record_sent
 
 
@@ -65,11 +68,18 @@ def test_an_early_failure_is_kept_with_its_reason(db):
     assert "131047" in message.error
 
 
-def test_early_receipts_nobody_claims_are_pruned_after_a_day(db):
+def test_early_receipts_nobody_claims_are_pruned_after_a_day_every_few_minutes(db, monkeypatch):
+    monkeypatch.setattr(receiving, "_next_prune", None)  # as in a process just started
     message = claimed_message(db)
     now = timezone.now()
     receive_events(message.connection, [StatusReceipt("old", "read", now)], now=now)
     EarlyReceipt.objects.update(created_at=now - timedelta(days=2))
-    later = now + timedelta(minutes=1)
+    # Within the interval a delivery of early receipts deletes nothing: one INSERT.
+    soon = now + timedelta(minutes=1)
+    with CaptureQueriesContext(db_connection) as queries:
+        receive_events(message.connection, [StatusReceipt("soon", "read", soon)], now=soon)
+    assert not any(query["sql"].startswith("DELETE") for query in queries)
+    assert EarlyReceipt.objects.filter(provider_id="old").exists()
+    later = now + EARLY_RECEIPTS_PRUNED_EVERY + timedelta(minutes=1)
     receive_events(message.connection, [StatusReceipt("new", "read", later)], now=later)
-    assert list(EarlyReceipt.objects.values_list("provider_id", flat=True)) == ["new"]
+    assert sorted(EarlyReceipt.objects.values_list("provider_id", flat=True)) == ["new", "soon"]
