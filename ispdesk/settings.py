@@ -175,6 +175,10 @@ def _database(url: str) -> dj_database_url.DBConfig:
         # Off under tests: pytest-django's flushes between transactional tests wait forever
         # on a pooled connection's health check (seen with psycopg-pool 3.3).
         pool_size = env.int("DATABASE_POOL_SIZE", 0 if TESTING else 10, minimum=0, maximum=500)
+        if pool_size == 1:
+            # The webhook's threads keep a connection each (WEBHOOK_THREADS): with one in the
+            # pool, pages and consoles would wait for it.
+            raise ConfigError("DATABASE_POOL_SIZE", "must be 0 (no pool) or at least 2")
         # Connections are checked before use (a restarted server), pooled or not.
         config["CONN_HEALTH_CHECKS"] = True
         if pool_size:

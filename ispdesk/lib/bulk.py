@@ -94,7 +94,8 @@ def insert_new(rows: Sequence[models.Model]) -> int:
 
     The statement is written once per model, database and row count, not compiled by the ORM
     for every call: it is the webhook's one statement per delivery (issue 7). Each value is
-    prepared by its field, as a queryset's insert would (`auto_now_add` included)."""
+    prepared by its field (`auto_now_add` included); unlike a queryset's insert, it takes
+    plain values only: no expressions, no database defaults (`db_default`)."""
     if not rows:
         return 0
     model = type(rows[0])

@@ -6,7 +6,13 @@ delivery (`lib.wakeups.notify`): a second statement and round trip per delivery,
 the webhook's cost at 1,000 messages a second (issue 7). A trigger on the inbound messages'
 table sends the same notification from inside the INSERT instead. PostgreSQL delivers it when
 the transaction commits, never after a rollback, and once per transaction however many rows
-it stored; an INSERT that stored nothing (a repeated delivery) sends none.
+it stored; an INSERT that stored nothing (a repeated delivery), or only rows already handed
+over, sends none.
+
+The notification is now part of the delivery's transaction: should PostgreSQL's notification
+queue be full (a listener stuck for hours), the commit fails and the webhook answers 503, so
+the gateway retries, where a NOTIFY after the commit would only have lost a wake-up. The
+queue holds 8 GB by default and the worker's listener empties it continuously.
 
 Other databases have no NOTIFY: their loops poll, as before, and no trigger is created.
 Like the other hand-written triggers (`lib.dbtriggers`), this one is put back after any
@@ -14,6 +20,8 @@ later `migrate` that lost it.
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
@@ -31,12 +39,17 @@ def trigger_names(connection: BaseDatabaseWrapper) -> list[str]:
 def create_sql(connection: BaseDatabaseWrapper) -> list[str]:
     if connection.vendor != "postgresql":
         return []
-    table = connection.ops.quote_name(InboundMessage._meta.db_table)
+    quote = connection.ops.quote_name
+    table = quote(InboundMessage._meta.db_table)
+    waiting = quote(cast(str, InboundMessage._meta.get_field("handed_over_at").column))
     return [
         f"CREATE OR REPLACE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$"
         f" BEGIN PERFORM pg_notify('{HAND_OVER}', ''); RETURN NULL; END $$",
+        # Dropped first: a `migrate` back below this migration puts it back (`restore`, run
+        # after every migrate), and the way forward again must not find it there.
+        f"DROP TRIGGER IF EXISTS {TRIGGER} ON {table}",
         f"CREATE TRIGGER {TRIGGER} AFTER INSERT ON {table}"
-        f" FOR EACH ROW EXECUTE FUNCTION {TRIGGER}()",
+        f" FOR EACH ROW WHEN (NEW.{waiting} IS NULL) EXECUTE FUNCTION {TRIGGER}()",
     ]
 
 

@@ -54,6 +54,21 @@ def test_a_bad_debug_value_is_an_error_naming_debug(load_settings):
     assert caught.value.name == "DEBUG"
 
 
+def test_the_webhook_threads_take_at_most_half_the_pool(load_settings):
+    postgres = {"SECRET_KEY": GOOD_KEY, "DATABASE_URL": "postgres://ispdesk@db:5432/ispdesk"}
+    assert load_settings(**postgres, DATABASE_POOL_SIZE="10").WEBHOOK_THREADS == 4
+    assert load_settings(**postgres, DATABASE_POOL_SIZE="4").WEBHOOK_THREADS == 2
+    assert (
+        load_settings(**postgres, DATABASE_POOL_SIZE="3", WEBHOOK_THREADS="8").WEBHOOK_THREADS == 1
+    )
+    assert (
+        load_settings(**postgres, DATABASE_POOL_SIZE="0", WEBHOOK_THREADS="8").WEBHOOK_THREADS == 8
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(**postgres, DATABASE_POOL_SIZE="1")
+    assert caught.value.name == "DATABASE_POOL_SIZE"
+
+
 def test_production_allows_only_local_hosts_by_default(load_settings):
     assert load_settings(SECRET_KEY=GOOD_KEY).ALLOWED_HOSTS == ["localhost", "127.0.0.1"]
 

@@ -1,8 +1,9 @@
 """Database threads for the event loop (`lib.dbthreads`): each keeps its connection between
 calls, checks it after an idle spell, and replaces it after an error made it unusable.
 
-Connections are killed for real from another connection (PostgreSQL, MariaDB); nothing
-sleeps: an idle spell is an `idle_check` of zero.
+Connections are killed for real from another connection (PostgreSQL, MariaDB). An idle spell
+is a short `idle_check`; tests wait for its effect (the connection given back), never a
+fixed time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import pytest
 from django.db import OperationalError, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from ispdesk.lib import dbthreads
 from ispdesk.lib.dbthreads import DatabaseThreads
+from ispdesk.testing.sockets import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,14 +93,37 @@ async def test_a_thread_keeps_its_connection_between_calls(threads, closing_conn
     assert wrapper is not connections["default"]  # the thread's own, not the caller's
 
 
-async def test_after_an_idle_spell_the_connection_is_given_back_first(closing_connections):
-    idle = DatabaseThreads(1, "test-idle", idle_check=0.0)
+IDLE = 0.05
+
+
+def given_back(wrapper: BaseDatabaseWrapper) -> None:
+    """Wait until an idle thread has given its connection back."""
+    wait_until(
+        lambda: wrapper.connection is None, timeout=WAIT_SECONDS, message="the idle connection"
+    )
+
+
+async def test_an_idle_thread_gives_its_connection_back_and_the_next_call_takes_another(
+    closing_connections,
+):
+    idle = DatabaseThreads(1, "test-idle", idle_check=IDLE)
     try:
-        _, first, _ = await idle.run(current)
+        wrapper, first, _ = await idle.run(current)
+        given_back(wrapper)
         _, second, _ = await idle.run(current)
     finally:
         idle.close()
-    assert second is not first  # the first was closed, and a new one opened
+    assert second is not first
+
+
+async def test_failed_housekeeping_is_logged_and_the_thread_goes_on(threads, monkeypatch, caplog):
+    def broken() -> None:
+        raise RuntimeError("cannot close")
+
+    monkeypatch.setattr(dbthreads, "release_unusable", broken)
+    assert await threads.run(sum, [1, 1]) == 2
+    assert await threads.run(sum, [2, 2]) == 4
+    assert "could not tidy" in caplog.text
 
 
 async def test_closing_stops_the_threads_and_gives_their_connections_back(closing_connections):
@@ -149,10 +175,11 @@ class TestKilledConnections:
         assert driver is not None
 
     async def test_one_killed_during_an_idle_spell_costs_no_call(self, closing_connections):
-        idle = DatabaseThreads(1, "test-idle-kill", idle_check=0.0)
+        idle = DatabaseThreads(1, "test-idle-kill", idle_check=IDLE)
         try:
-            _, _, session = await idle.run(current)
+            wrapper, _, session = await idle.run(current)
             await kill(session)
+            given_back(wrapper)
             replaced = await idle.run(session_id)
         finally:
             idle.close()

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from ispdesk.lib import dbtriggers
 from ispdesk.lib.loops import WakeableLoop
@@ -32,7 +33,7 @@ from ispdesk.lib.wakeups import (
     unregister,
 )
 from ispdesk.messaging import outbox, pending, stored_wakeup
-from ispdesk.messaging.models import OutboundMessage
+from ispdesk.messaging.models import InboundMessage, OutboundMessage
 from ispdesk.messaging.pending import HandOverLoop
 from ispdesk.messaging.receiving import receive_events
 from ispdesk.messaging.sender import SenderLoop
@@ -409,6 +410,19 @@ class TestOnPostgreSQL:
         assert again.duplicates == 1
         assert calls[HAND_OVER].count == 2
 
+    def test_a_row_stored_already_handed_over_wakes_nobody(
+        self, listen: Callable[..., tuple[WakeListener, dict[str, Calls]]]
+    ) -> None:
+        _, calls = listen(HAND_OVER, SENDER)
+        number = simulator_connection()
+        now = timezone.now()
+        InboundMessage.objects.create(
+            connection=number, provider_id="imported", chat_id="x", sent_at=now, handed_over_at=now
+        )
+        outbox.wake_sender()
+        assert calls[SENDER].wait_for(2)
+        assert calls[HAND_OVER].count == 1
+
     def test_a_rolled_back_store_wakes_nobody(
         self, listen: Callable[..., tuple[WakeListener, dict[str, Calls]]]
     ) -> None:
@@ -450,6 +464,9 @@ def test_the_wake_up_trigger_exists_on_postgresql_and_comes_back_when_lost() -> 
         return
     assert dbtriggers.existing(connection, names) == names
     assert not stored_wakeup.restore(connection)  # nothing missing: nothing done
+    # Created again over itself (a migration forward after a `restore` on the way back).
+    dbtriggers.execute_all(connection, stored_wakeup.create_sql(connection))
+    assert dbtriggers.existing(connection, names) == names
     dbtriggers.execute_all(connection, stored_wakeup.drop_sql(connection))
     assert dbtriggers.existing(connection, names) == set()
     assert stored_wakeup.restore(connection)
