@@ -91,6 +91,9 @@ class RetryPolicy:
         )
 
 
+MAX_JITTER = 1 - 1e-9
+
+
 def backoff_seconds(attempt: int, base: float, cap: float, jitter: float) -> float:
     """The wait after the `attempt`-th failed try (1 = the first): exponential with jitter.
 
@@ -100,7 +103,9 @@ def backoff_seconds(attempt: int, base: float, cap: float, jitter: float) -> flo
     """
     exponent = min(max(attempt, 1) - 1, 60)
     delay = min(cap, base * 2**exponent)
-    return delay * (1 - min(max(jitter, 0.0), 1.0) / 2)
+    # Just under half at most: a jitter a hair below 1 would otherwise round to exactly half
+    # off, and equal the previous attempt's un-jittered delay (found by hypothesis).
+    return delay * (1 - min(max(jitter, 0.0), MAX_JITTER) / 2)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,11 @@ def test_it_never_waits_less_on_a_later_attempt_below_the_cap(attempt, base, cap
         assert second > first
 
 
+def test_a_jitter_a_hair_below_one_still_waits_longer_than_the_attempt_before():
+    # Hypothesis found it: 2 * (1 - 0.9999999999999999 / 2) rounds to exactly 1.0.
+    assert backoff_seconds(2, 1, 2, jitter=0.9999999999999999) > backoff_seconds(1, 1, 2, 0.0)
+
+
 def test_it_survives_absurd_attempt_counts():
     assert backoff_seconds(10_000, 10, 600, jitter=0) == 600
     assert backoff_seconds(0, 10, 600, jitter=0) == 10
