@@ -234,6 +234,16 @@ def listen() -> Iterator[Callable[..., tuple[WakeListener, dict[str, Calls]]]]:
         listener.stop()
 
 
+def assert_hand_over_woken(calls: dict[str, Calls], *, times: int) -> None:
+    """The hand-over channel was notified `times` times (its listener's first call counts),
+    and nothing more is on its way: notifications arrive in the order they were sent, so
+    once a sender wake-up sent now has arrived, any hand-over one sent before it has too."""
+    probes = calls[SENDER].count
+    outbox.wake_sender()
+    assert calls[SENDER].wait_for(probes + 1)
+    assert calls[HAND_OVER].count == times
+
+
 @pytest.mark.django_db(transaction=True)
 class TestOnPostgreSQL:
     __test__ = POSTGRESQL
@@ -405,10 +415,8 @@ class TestOnPostgreSQL:
         # A repeated delivery stores nothing and wakes nobody; notifications arrive in the
         # order they were sent, so the hand-over's would come before the sender's.
         again = receive_events(number, [message_event("wamid.2")])
-        outbox.wake_sender()
-        assert calls[SENDER].wait_for(3)
         assert again.duplicates == 1
-        assert calls[HAND_OVER].count == 2
+        assert_hand_over_woken(calls, times=2)
 
     def test_a_row_stored_already_handed_over_wakes_nobody(
         self, listen: Callable[..., tuple[WakeListener, dict[str, Calls]]]
@@ -419,9 +427,7 @@ class TestOnPostgreSQL:
         InboundMessage.objects.create(
             connection=number, provider_id="imported", chat_id="x", sent_at=now, handed_over_at=now
         )
-        outbox.wake_sender()
-        assert calls[SENDER].wait_for(2)
-        assert calls[HAND_OVER].count == 1
+        assert_hand_over_woken(calls, times=1)
 
     def test_a_rolled_back_store_wakes_nobody(
         self, listen: Callable[..., tuple[WakeListener, dict[str, Calls]]]
@@ -431,9 +437,7 @@ class TestOnPostgreSQL:
         with pytest.raises(RuntimeError), transaction.atomic():
             receive_events(number, [message_event("wamid.1")])
             raise RuntimeError("rolled back")
-        outbox.wake_sender()
-        assert calls[SENDER].wait_for(2)
-        assert calls[HAND_OVER].count == 1
+        assert_hand_over_woken(calls, times=1)
 
 
 @pytest.mark.django_db(transaction=True)
