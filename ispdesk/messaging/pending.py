@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ispdesk.lib.atomic import redone_one_by_one_on_error
@@ -43,7 +44,7 @@ from ispdesk.lib.loops import WakeableLoop
 from ispdesk.lib.memo import forget_all, memo_scope
 from ispdesk.lib.wakeups import HAND_OVER, registered, wake
 from ispdesk.messaging.inbound import batch_context, hand_off, prepare_batch
-from ispdesk.messaging.models import HandOverLock, InboundMessage
+from ispdesk.messaging.models import WAITING_ORDER, HandOverLock, InboundMessage
 from ispdesk.realtime.events import bundled_events, send_event_on_commit
 
 logger = logging.getLogger(__name__)
@@ -110,11 +111,7 @@ def _run_batch(size: int, *, isolated: bool) -> HandOver:
     # calendars, flows and templates are read once per batch.
     with bundled_events(), memo_scope(), batch_context(), transaction.atomic():
         _lock()
-        batch = list(
-            InboundMessage.objects.filter(handed_over_at__isnull=True)
-            .select_related("connection")
-            .order_by("id")[:size]
-        )
+        batch = list(waiting_batch(size))
         prepare_batch(batch)
         batch = _hand_off_each(batch, result) if isolated else _hand_off_all(batch, result)
         if batch:
@@ -135,6 +132,17 @@ def _run_batch(size: int, *, isolated: bool) -> HandOver:
     result.handed = len(batch)
     result.full = result.full or len(batch) >= size
     return result
+
+
+def waiting_batch(size: int) -> QuerySet[InboundMessage]:
+    """The oldest `size` waiting messages with their connections: read off the waiting
+    rows' index in order (`WAITING_ORDER`), so a batch costs the same however long the
+    backlog behind it."""
+    return (
+        InboundMessage.objects.filter(handed_over_at__isnull=True)
+        .select_related("connection")
+        .order_by(*WAITING_ORDER)[:size]
+    )
 
 
 def _within_budget(batch: list[InboundMessage], result: HandOver) -> Iterator[InboundMessage]:
