@@ -365,9 +365,10 @@ def _start_shape(run: ShapeRun, services: dict[str, Service], pg_url: str, redis
     run.state = json.loads(state_file.read_text())
     (run.workdir / "clients.json").write_text(json.dumps(run.state["clients"]))
     database = run.state["database"]
-    run.versions["PostgreSQL" if database["vendor"] == "postgresql" else "SQLite"] = (
-        database["version"].split(" on ")[0].removeprefix("PostgreSQL ")
-    )
+    version = database["version"].split(" on ")[0].removeprefix("PostgreSQL ")
+    if database.get("autovacuum") == "off":
+        version += " with autovacuum off"
+    run.versions["PostgreSQL" if database["vendor"] == "postgresql" else "SQLite"] = version
     port, floor_port = free_port(), free_port()
     run.desk_url, run.floor_url = f"http://{HOST}:{port}", f"http://{HOST}:{floor_port}"
     bind = ["--host", HOST, "--port", str(port)]
