@@ -51,13 +51,16 @@ def table_activity() -> list[TableActivity]:
 
 
 def refresh_statistics(min_changes: int = MIN_CHANGES) -> list[str]:
-    """ANALYZE the tables that changed enough (PostgreSQL only); return their names."""
+    """ANALYZE the tables that changed enough (PostgreSQL only); return their names (a
+    table locked by autovacuum at that moment is named but skipped)."""
     if connection.vendor != "postgresql":
         return []
     analyzed = due_for_analyze(table_activity(), min_changes)
     for name in analyzed:
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(name)}")
+            # SKIP_LOCKED: a table autovacuum is working on (or another ANALYZE) is left for
+            # the next run. Waiting for its lock would cancel autovacuum's VACUUM instead.
+            cursor.execute(f"ANALYZE (SKIP_LOCKED) {connection.ops.quote_name(name)}")
     if analyzed:
         logger.info("planner statistics refreshed for %s", ", ".join(analyzed))
     return analyzed

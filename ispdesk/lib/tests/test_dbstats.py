@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ispdesk.lib.dbstats import MIN_CHANGES, TableActivity, due_for_analyze, refresh_statistics
+from ispdesk.lib.wakeups import connect_params
 from ispdesk.messaging.models import GatewayConnection, InboundMessage
 
 POSTGRESQL = connection.vendor == "postgresql"
@@ -76,6 +77,26 @@ class TestOnPostgreSQL:
         assert table in analyzed
         # ANALYZE counted the rows: the planner now knows the table holds 150.
         assert estimated_rows(table) == 150
+
+    def test_a_table_autovacuum_holds_is_skipped_not_waited_for(self):
+        import psycopg  # the postgres extra
+
+        table = InboundMessage._meta.db_table
+        stored(120)
+        flush_activity_counts()
+        vacuuming = psycopg.connect(**connect_params(connection))
+        try:
+            # What VACUUM and ANALYZE hold. Waiting for it would have cancelled the VACUUM.
+            vacuuming.execute(f"LOCK TABLE {table} IN SHARE UPDATE EXCLUSIVE MODE")
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = '5s'")  # a wait fails the test, not hangs
+            refresh_statistics(min_changes=100)
+        finally:
+            vacuuming.close()
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+
+        assert estimated_rows(table) != 120
 
     def test_nothing_is_analyzed_below_the_threshold(self):
         stored(10)
