@@ -55,6 +55,7 @@ _COUNTS: dict[str, Promise] = {
     "skipped": pgettext_lazy("job count", "skipped"),
     "stale_consoles": pgettext_lazy("job count", "stale consoles"),
     "status_changed": pgettext_lazy("job count", "status changed"),
+    "tables_analyzed": pgettext_lazy("job count", "tables analyzed"),
     "tickets": pgettext_lazy("job count", "tickets"),
     "unassigned": pgettext_lazy("job count", "unassigned"),
     "waiting": pgettext_lazy("job count", "waiting"),
