@@ -9,7 +9,8 @@ reads "almost nothing") read the whole backlog for every batch.
 
 `refresh_statistics` analyzes each table of the database with at least `MIN_CHANGES` rows
 written since its last ANALYZE (by autovacuum or by anyone): the periodic job
-`database.statistics` runs it every half minute. On a quiet system it analyzes nothing.
+`database.statistics` (registered on PostgreSQL only) runs it every half minute. On a quiet
+system it analyzes nothing.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def refresh_statistics(min_changes: int = MIN_CHANGES) -> list[str]:
     if connection.vendor != "postgresql":
         return []
     analyzed = due_for_analyze(table_activity(), min_changes)
-    for name in analyzed:
-        with connection.cursor() as cursor:
+    with connection.cursor() as cursor:
+        for name in analyzed:
             # SKIP_LOCKED: a table autovacuum is working on (or another ANALYZE) is left for
             # the next run. Waiting for its lock would cancel autovacuum's VACUUM instead.
             cursor.execute(f"ANALYZE (SKIP_LOCKED) {connection.ops.quote_name(name)}")

@@ -8,6 +8,8 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ispdesk.jobs.builtin import DATABASE_STATISTICS
+from ispdesk.jobs.registry import get_job
 from ispdesk.lib.dbstats import MIN_CHANGES, TableActivity, due_for_analyze, refresh_statistics
 from ispdesk.lib.wakeups import connect_params
 from ispdesk.messaging.models import GatewayConnection, InboundMessage
@@ -104,6 +106,9 @@ class TestOnPostgreSQL:
 
         assert refresh_statistics(min_changes=10**9) == []
 
+    def test_the_job_runs_on_postgresql(self):
+        assert get_job(DATABASE_STATISTICS) is not None
+
 
 @pytest.mark.django_db
 class TestElsewhere:
@@ -113,3 +118,6 @@ class TestElsewhere:
         stored(10)
 
         assert refresh_statistics(min_changes=1) == []
+
+    def test_no_job_runs_for_nothing_elsewhere(self):
+        assert get_job(DATABASE_STATISTICS) is None
