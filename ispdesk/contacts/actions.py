@@ -447,10 +447,11 @@ def _forget_contact(phone: str | None, lid: str | None) -> None:
         forget(_lid_key(lid))
 
 
-def prefetch_whatsapp_contacts(senders: Iterable[tuple[str, str]]) -> None:
-    """Inside a memo scope, read the contacts of many (phone, @lid) senders in one query."""
+def prefetch_whatsapp_contacts(senders: Iterable[tuple[str, str]]) -> list[Contact]:
+    """Inside a memo scope, read the contacts of many (phone, @lid) senders in one query;
+    returns those found."""
     if not in_memo_scope():
-        return
+        return []
     phones: set[str] = set()
     lids: set[str] = set()
     for raw_phone, raw_lid in senders:
@@ -459,7 +460,7 @@ def prefetch_whatsapp_contacts(senders: Iterable[tuple[str, str]]) -> None:
         if lid := (raw_lid or "").strip():
             lids.add(lid)
     if not phones and not lids:
-        return
+        return []
     found = list(Contact.objects.filter(Q(phone__in=phones) | Q(lid__in=lids)))
     by_phone = {contact.phone: contact for contact in found if contact.phone}
     by_lid = {contact.lid: contact for contact in found if contact.lid}
@@ -467,6 +468,7 @@ def prefetch_whatsapp_contacts(senders: Iterable[tuple[str, str]]) -> None:
         remember(_phone_key(phone), by_phone.get(phone))
     for lid in lids:
         remember(_lid_key(lid), by_lid.get(lid))
+    return found
 
 
 def _phone_taken(phone: str) -> bool:

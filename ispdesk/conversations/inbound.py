@@ -33,9 +33,8 @@ from ispdesk.conversations.models import (
     Sender,
 )
 from ispdesk.conversations.queue import drain_after_commit
-from ispdesk.lib.bulk import insert
+from ispdesk.lib.bulk import insert, update_later
 from ispdesk.lib.memo import remembered
-from ispdesk.lib.rawsql import update_row
 from ispdesk.messaging.models import InboundMessage
 
 logger = logging.getLogger(__name__)
@@ -49,7 +48,9 @@ def handle_inbound(message: InboundMessage) -> None:
         jid=message.chat_id,
         profile_name=message.name,
     )
-    conversation, created = live_conversation(contact, message.connection, message.chat_id, now)
+    conversation, created = live_conversation(
+        contact, message.connection, message.chat_id, now, new_contact=contact_created
+    )
     if created:
         earlier = (
             0
@@ -92,8 +93,8 @@ def handle_inbound(message: InboundMessage) -> None:
     if conversation.status == ConversationStatus.CLOSED:
         return  # the bot's `end` closed it and announced it
     conversation.awaiting_human = conversation.status != ConversationStatus.BOT
-    # Every column, as `save()` would, without compiling the UPDATE again per message.
-    update_row(conversation)
+    # Every column, as `save()` would, once per chat and batch (`lib.bulk`).
+    update_later(conversation)
     announce(conversation, "conversation:incoming" if created or queued else "conversation:update")
     if queued:
         drain_after_commit([conversation.area_id], announce_ids=[conversation.pk])

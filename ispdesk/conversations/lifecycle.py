@@ -6,6 +6,7 @@ caller publishes and drains queues after commit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -29,8 +30,8 @@ from ispdesk.conversations.models import (
     Sender,
 )
 from ispdesk.lib.atomic import guarded
-from ispdesk.lib.memo import remembered
-from ispdesk.lib.rawsql import SelectRows, column, insert_row
+from ispdesk.lib.memo import in_memo_scope, remember, remembered
+from ispdesk.lib.rawsql import SelectRows, column, in_chunks, insert_row, marks
 from ispdesk.messaging.models import GatewayConnection
 from ispdesk.operators.hours import area_openings, describe_opening
 from ispdesk.operators.models import Area, Operator
@@ -44,17 +45,26 @@ def live_key(contact: Contact, connection: GatewayConnection) -> str:
 
 
 def live_conversation(
-    contact: Contact, connection: GatewayConnection, chat_id: str, now: datetime
+    contact: Contact,
+    connection: GatewayConnection,
+    chat_id: str,
+    now: datetime,
+    *,
+    new_contact: bool = False,
 ) -> tuple[Conversation, bool]:
     """The contact's open conversation on this number, locked; a new one when none is.
 
     Two messages of a new customer can arrive at once: the unique `live_key` lets one
-    insert win and the other find (and wait for) that row.
+    insert win and the other find (and wait for) that row. In a batch (a memo scope) the
+    chat is read once and the same instance serves each of its messages (see
+    `lock_live_conversations`). A contact created in this transaction (`new_contact`) has
+    none yet: none is looked for.
     """
     key = live_key(contact, connection)
-    found = _locked_live(key, contact, connection)
-    if found is not None:
-        return found, False
+    if not new_contact:
+        found = remembered(_memo_key(key), lambda: _read_live(key))
+        if (found := _attached(found, key, contact, connection)) is not None:
+            return found, False
     try:
         created = Conversation(
             contact=contact,
@@ -70,11 +80,36 @@ def live_conversation(
             # several times the INSERT itself.
             insert_row(created)
     except IntegrityError:
-        found = _locked_live(key, contact, connection)
+        # Someone else opened it since the batch looked (an operator's new chat).
+        found = _attached(_read_live(key), key, contact, connection)
         if found is None:
             raise
+        remember(_memo_key(key), found)
         return found, False
+    remember(_memo_key(key), created)
     return created, True
+
+
+def lock_live_conversations(pairs: Iterable[tuple[int, int]]) -> None:
+    """In a batch (a memo scope): lock and read, in one query, the live conversations of
+    these (contact id, connection id) pairs, and remember which have none, so the batch's
+    messages find them without a query each. Locked in id order, as one chat at a time
+    would lock them whatever the batch's order; nothing else locks several chats and waits
+    (the queue's drain skips locked ones)."""
+    if not in_memo_scope():
+        return
+    keys = sorted({f"{contact_id}:{connection_id}" for contact_id, connection_id in pairs})
+    for chunk in in_chunks(keys):
+        found = {
+            conversation.live_key: conversation
+            for conversation in _select_live_in(db_connection.vendor, len(chunk)).instances(chunk)
+        }
+        for key in chunk:
+            remember(_memo_key(key), found.get(key))
+
+
+def _memo_key(key: str) -> tuple[str, str]:
+    return ("live_conversation", key)
 
 
 @cache
@@ -84,13 +119,29 @@ def _select_live(vendor: str) -> SelectRows[Conversation]:
     return SelectRows.where(Conversation, f"{column(Conversation, 'live_key')} = %s", lock=True)
 
 
-def _locked_live(key: str, contact: Contact, connection: GatewayConnection) -> Conversation | None:
-    """Lock and read the live conversation alone, and attach what the caller has: the
-    contact and connection it was looked up by, the area and assignee once per batch."""
+@cache
+def _select_live_in(vendor: str, count: int) -> SelectRows[Conversation]:
+    return SelectRows.where(
+        Conversation,
+        f"{column(Conversation, 'live_key')} IN ({marks(count)})"
+        f" ORDER BY {column(Conversation, 'id')}",
+        lock=True,
+    )
+
+
+def _read_live(key: str) -> Conversation | None:
     rows = _select_live(db_connection.vendor).instances([key])
-    if not rows:
+    return rows[0] if rows else None
+
+
+def _attached(
+    found: Conversation | None, key: str, contact: Contact, connection: GatewayConnection
+) -> Conversation | None:
+    """The live conversation read by `key` (None once closed: a batch's earlier message may
+    have closed it), with what the caller has attached: the contact and connection it was
+    looked up by, the area and assignee once per batch."""
+    if found is None or found.live_key != key:
         return None
-    found = rows[0]
     found.contact = contact
     found.connection = connection
     if (area_id := found.area_id) is not None and (

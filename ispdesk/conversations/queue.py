@@ -25,9 +25,9 @@ from ispdesk.conversations.filters import queue_order
 from ispdesk.conversations.history import announce, log_event, say_template
 from ispdesk.conversations.models import Conversation, ConversationStatus, EventKind
 from ispdesk.conversations.routing import ChatCandidate, RouteDecision, assign_in_order
-from ispdesk.lib.bulk import deferred_inserts
+from ispdesk.lib.bulk import deferred_inserts, update_later
 from ispdesk.lib.calendar import is_available
-from ispdesk.lib.rawsql import marks, update_row
+from ispdesk.lib.rawsql import marks
 from ispdesk.operators.calendars import business_calendar, windows_by_operator
 from ispdesk.operators.hours import area_openings
 from ispdesk.operators.models import Area, ConsoleSession, Operator, ScheduleKind
@@ -201,7 +201,7 @@ def _tell_positions(area_id: AreaKey, ids: list[int], now: datetime) -> None:
     ):
         position = places[conversation.pk]
         say_template(conversation, "queue_position", now, position=str(position), area=area_name)
-        update_row(conversation, "last_message_at", "last_message_preview")
+        update_later(conversation, "last_message_at", "last_message_preview")
 
 
 def queue_places(area_id: AreaKey, ids: Sequence[int]) -> dict[int, int]:

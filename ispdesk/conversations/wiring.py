@@ -53,8 +53,13 @@ def _handle_inbound(message: Any) -> None:
 
 def _prepare_batch(messages: list[Any]) -> None:
     from ispdesk.contacts.actions import prefetch_whatsapp_contacts
+    from ispdesk.conversations.lifecycle import lock_live_conversations
 
-    prefetch_whatsapp_contacts((message.phone, message.lid) for message in messages)
+    contacts = prefetch_whatsapp_contacts((message.phone, message.lid) for message in messages)
+    connection_ids = {message.connection_id for message in messages}
+    lock_live_conversations(
+        (contact.pk, connection_id) for contact in contacts for connection_id in connection_ids
+    )
 
 
 def _batch() -> Any:

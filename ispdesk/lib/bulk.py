@@ -10,6 +10,13 @@ saves at once, so callers behave the same with or without one.
 An instance collected in a block has no primary key until the block ends: code inside must
 not use it (events name it with `realtime.events.later_pk`, resolved after commit). Rows are
 inserted in the order they were collected, so their ids keep that order within a table.
+
+Changes to rows that exist go the same way: `update_later(obj)` writes the row once, after
+the block's inserts, with the values the instance holds then (a chat that took three
+messages of a batch is written once, not three times), every row in one statement where the
+database allows (`lib.rawsql.write_together`). Code inside the block must not read such a
+row back from the database: it holds the instance (the hand-over keeps its chats in the
+batch's memo, `conversations.lifecycle`).
 """
 
 from __future__ import annotations
@@ -23,14 +30,23 @@ from typing import TypeVar, cast
 from django.db import connection, connections, models, router
 from django.db.models.constants import OnConflict
 
+from ispdesk.lib.rawsql import Update, update_row, write_together
+
 M = TypeVar("M", bound=models.Model)
 
 _local = threading.local()
 
 
+# Rows changed per UPDATE statement at the end of a block (each a WITH query on PostgreSQL,
+# with a parameter per column: a chat row has about thirty).
+UPDATES_PER_STATEMENT = 100
+
+
 class _Pending:
     def __init__(self) -> None:
         self.rows: dict[type[models.Model], list[models.Model]] = {}
+        # Instances to write at the end, by identity: the columns to write (None: all).
+        self.changed: dict[int, tuple[models.Model, dict[str, None] | None]] = {}
 
     def add(self, instance: models.Model) -> None:
         self.rows.setdefault(type(instance), []).append(instance)
@@ -44,11 +60,28 @@ class _Pending:
             for field in model._meta.concrete_fields
         )
 
+    def change(self, instance: models.Model, names: tuple[str, ...]) -> None:
+        held = self.changed.get(id(instance))
+        if held is None:
+            self.changed[id(instance)] = (instance, dict.fromkeys(names) if names else None)
+        elif held[1] is not None:
+            if names:
+                held[1].update(dict.fromkeys(names))
+            else:
+                self.changed[id(instance)] = (instance, None)
+
     def flush(self) -> None:
         while self.rows:
             ready = [model for model in self.rows if not self._waits_for_another(model)]
             model = ready[0] if ready else next(iter(self.rows))  # a cycle: Django will say
             _insert_all(model, self.rows.pop(model))
+        writes = [
+            Update(instance, tuple(names) if names else ())
+            for instance, names in self.changed.values()
+        ]
+        self.changed = {}
+        for start in range(0, len(writes), UPDATES_PER_STATEMENT):
+            write_together(*writes[start : start + UPDATES_PER_STATEMENT])
 
 
 def _insert_all(model: type[models.Model], rows: list[models.Model]) -> None:
@@ -85,6 +118,17 @@ def insert(instance: M) -> M:
     else:
         pending.add(instance)
     return instance
+
+
+def update_later(instance: models.Model, *names: str) -> None:
+    """`lib.rawsql.update_row(instance, *names)` now, or at the end of the open
+    `deferred_inserts` block with the values the instance holds then (several calls for
+    one instance write its row once, the columns of every call; no names: every column)."""
+    pending: _Pending | None = getattr(_local, "pending", None)
+    if pending is None:
+        update_row(instance, *names)
+    else:
+        pending.change(instance, names)
 
 
 def insert_new(rows: Sequence[models.Model]) -> int:

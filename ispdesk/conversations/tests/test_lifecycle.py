@@ -408,14 +408,14 @@ def test_a_chat_another_worker_opened_first_is_found_when_the_insert_clashes(
 
     first = incoming(connection, MARCELA, "hola")
     contact = first.contact
-    real_lookup = lifecycle._locked_live
+    real_lookup = lifecycle._read_live
     calls: list[str] = []
 
-    def lookup_missing_the_first_time(key, contact, connection):  # type: ignore[no-untyped-def]
+    def lookup_missing_the_first_time(key):  # type: ignore[no-untyped-def]
         calls.append(key)
-        return None if len(calls) == 1 else real_lookup(key, contact, connection)
+        return None if len(calls) == 1 else real_lookup(key)
 
-    monkeypatch.setattr(lifecycle, "_locked_live", lookup_missing_the_first_time)
+    monkeypatch.setattr(lifecycle, "_read_live", lookup_missing_the_first_time)
 
     with transaction.atomic():
         found, created = lifecycle.live_conversation(

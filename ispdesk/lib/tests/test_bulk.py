@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ispdesk.conversations.models import Conversation, Message, Sender
-from ispdesk.conversations.tests.conftest import make_conversation
-from ispdesk.lib.bulk import deferred_inserts, insert, insert_new
+from ispdesk.conversations.tests.conftest import make_contact, make_conversation
+from ispdesk.lib.bulk import deferred_inserts, insert, insert_new, update_later
 from ispdesk.messaging.models import GatewayConnection, InboundMessage, OutboundMessage
 from ispdesk.messaging.tests.webhook_support import simulator_connection
 from ispdesk.realtime import events
@@ -159,3 +159,79 @@ def test_insert_new_skips_rows_a_unique_constraint_holds_and_counts_the_rest():
     assert stored_row.received_at is not None
     assert stored_row.handed_over_at is None
     assert stored_row.connection_id == number.pk
+
+
+def updates(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].startswith(("UPDATE", "WITH"))]
+
+
+def test_update_later_outside_a_block_writes_the_row_at_once():
+    conversation = make_conversation()
+    conversation.unread_count = 4
+
+    update_later(conversation, "unread_count")
+
+    assert Conversation.objects.get(pk=conversation.pk).unread_count == 4
+
+
+def test_a_block_writes_each_changed_row_once_with_the_values_it_holds_at_the_end():
+    chats = [
+        make_conversation(make_contact(f"Cliente {n}", f"+5493515500{n:03d}")) for n in range(3)
+    ]
+    with CaptureQueriesContext(connection) as queries, transaction.atomic(), deferred_inserts():
+        for count in (1, 2, 3):  # three messages of each chat
+            for chat in chats:
+                chat.unread_count = count
+                chat.last_message_preview = f"mensaje {count}"
+                update_later(chat)
+        assert updates(queries) == []
+        assert not Conversation.objects.filter(unread_count__gt=0).exists()
+
+    # One statement for the three rows on PostgreSQL (`write_together`); one each elsewhere.
+    assert len(updates(queries)) == (1 if connection.vendor == "postgresql" else 3)
+    stored = Conversation.objects.filter(pk__in=[chat.pk for chat in chats])
+    assert {(row.unread_count, row.last_message_preview) for row in stored} == {(3, "mensaje 3")}
+
+
+def test_named_columns_add_up_and_an_unnamed_change_is_not_written():
+    conversation = make_conversation(unread_count=1, last_message_preview="antes")
+    with transaction.atomic(), deferred_inserts():
+        conversation.unread_count = 5
+        update_later(conversation, "unread_count")
+        conversation.last_message_preview = "después"
+        update_later(conversation, "last_message_preview")
+        conversation.chat_id = "no-se-escribe"
+
+    stored = Conversation.objects.get(pk=conversation.pk)
+    assert (stored.unread_count, stored.last_message_preview) == (5, "después")
+    assert stored.chat_id != "no-se-escribe"
+
+
+def test_a_change_of_every_column_takes_in_the_named_ones():
+    conversation = make_conversation(unread_count=1)
+    with transaction.atomic(), deferred_inserts():
+        update_later(conversation, "unread_count")
+        conversation.unread_count = 2
+        conversation.chat_id = "5491100000000"
+        update_later(conversation)
+        update_later(conversation, "unread_count")  # still every column
+
+    stored = Conversation.objects.get(pk=conversation.pk)
+    assert (stored.unread_count, stored.chat_id) == (2, "5491100000000")
+
+
+def test_a_block_that_raises_changes_no_row():
+    conversation = make_conversation(unread_count=1)
+    with pytest.raises(Boom), transaction.atomic(), deferred_inserts():
+        conversation.unread_count = 9
+        update_later(conversation)
+        raise Boom
+
+    assert Conversation.objects.get(pk=conversation.pk).unread_count == 1
+
+
+def test_a_changed_row_that_is_gone_fails_the_block():
+    conversation = make_conversation()
+    Conversation.objects.filter(pk=conversation.pk).delete()
+    with pytest.raises(Conversation.DoesNotExist), transaction.atomic(), deferred_inserts():
+        update_later(conversation)
