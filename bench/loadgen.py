@@ -2,7 +2,7 @@
 
 Latency is measured from each delivery's *intended* time, so a stalled server cannot hide its
 stalls behind a slowed-down client (coordinated omission). The client's own lateness (due
-time to the moment the request was handed to httpx) is recorded too: when it grows, the
+time to the moment the request was handed to the client) is recorded too: when it grows, the
 generator, not the server, was the bottleneck on this machine.
 """
 
@@ -13,15 +13,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import httpx
-
+from bench.httpclient import Client, ProtocolError
 from bench.timetable import Delivery
 
 DEFAULT_TIMEOUT = 30.0
 # Open loop needs room for many requests in flight; past this they queue for a connection
 # inside the client (still measured from their due time).
 MAX_CONNECTIONS = 256
-POOLS = 16
 LEAD_SECONDS = 0.5  # between building the client and the first due time
 
 
@@ -56,24 +54,15 @@ class Clock:
         return self.wall0 + (monotonic - self.mono0)
 
 
-async def _post(
-    client: httpx.AsyncClient,
-    slots: asyncio.Semaphore,
-    url: str,
-    delivery: Delivery,
-    due: float,
-    clock: Clock,
-) -> Outcome:
+async def _post(client: Client, path: str, delivery: Delivery, due: float, clock: Clock) -> Outcome:
     started = clock.now()
     try:
-        # Requests beyond a pool's size wait here rather than in httpcore's queue.
-        async with slots:
-            response = await client.post(url, content=delivery.body, headers=delivery.headers)
-    except httpx.TimeoutException:
+        status = await client.post(path, delivery.body, delivery.headers)
+    except TimeoutError:
         return Outcome(due, started, clock.now(), 0, "timeout")
-    except httpx.HTTPError as exc:
+    except (OSError, ProtocolError) as exc:
         return Outcome(due, started, clock.now(), 0, type(exc).__name__)
-    return Outcome(due, started, clock.now(), response.status_code)
+    return Outcome(due, started, clock.now(), status)
 
 
 async def run(
@@ -85,34 +74,23 @@ async def run(
     max_connections: int = MAX_CONNECTIONS,
 ) -> tuple[float, list[Outcome]]:
     """POST every delivery to `base_url + paths[gateway]` at `start + delivery.at`; return
-    the start (wall clock) and one outcome per delivery, in timetable order.
-
-    The connections are split over POOLS small clients: httpcore checks every connection of
-    its pool on each request start and end, which with one pool of hundreds stalled this loop
-    for seconds once the server fell behind (seen in a stack dump).
-    """
-    size = max(1, max_connections // POOLS)
-    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+    the start (wall clock) and one outcome per delivery, in timetable order. (The lean
+    `bench.httpclient`, not httpx: see there.)"""
     clock = Clock()
-    clients = [httpx.AsyncClient(timeout=timeout, limits=limits) for _ in range(POOLS)]
-    slots = [asyncio.Semaphore(size) for _ in range(POOLS)]
+    client = Client(base_url, max_connections=max_connections, timeout=timeout)
     try:
         start = clock.now() + LEAD_SECONDS
         tasks: list[asyncio.Task[Outcome]] = []
-        for index, delivery in enumerate(deliveries):
+        for delivery in deliveries:
             due = start + delivery.at
             # Sleep until due; when already late, still yield so that the requests created
             # so far start now rather than all at once when the loop next idles.
             await asyncio.sleep(max(0.0, due - clock.now()))
-            url = base_url + paths[delivery.gateway]
-            pool = index % POOLS
-            tasks.append(
-                asyncio.create_task(_post(clients[pool], slots[pool], url, delivery, due, clock))
-            )
+            path = paths[delivery.gateway]
+            tasks.append(asyncio.create_task(_post(client, path, delivery, due, clock)))
         outcomes = list(await asyncio.gather(*tasks))
     finally:
-        for client in clients:
-            await client.aclose()
+        await client.aclose()
     return start, outcomes
 
 

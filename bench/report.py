@@ -45,7 +45,8 @@ COLUMNS = (
 METHOD = (
     "How it measures:",
     "",
-    "- Load: an open-loop timetable (asyncio + httpx). Customers greet, pick a menu option "
+    "- Load: an open-loop timetable (asyncio and a lean HTTP/1.1 keep-alive client, "
+    "`bench.httpclient`). Customers greet, pick a menu option "
     "(the bot hands the chat to Soporte, Ventas or Administración) and describe the problem. "
     "Evolution posts one `messages.upsert` per message; the Cloud API posts signed batches of "
     "2-5. 10% of message deliveries are byte-identical re-sends; status receipts for outbound "
