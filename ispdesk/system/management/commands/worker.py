@@ -1,4 +1,3 @@
-import os
 import subprocess
 from collections.abc import Sequence
 from typing import Any
@@ -8,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from ispdesk.lib.children import die_with_parent, start_child
+from ispdesk.lib.priority import lower_priority
 from ispdesk.system.management.commands._server import (
     LOOP_NAMES,
     SENDER,
@@ -68,9 +68,7 @@ class Command(BaseCommand):
             loops.remove(SENDER)
             # Started before this process lowers its own priority: the child sets its own.
             children.append(start_child(["worker", "--loops", SENDER]))
-        lower_by = niceness(connection.vendor, loops)
-        if lower_by and hasattr(os, "nice"):
-            os.nice(lower_by)
+        lower_priority(niceness(connection.vendor, loops))
         self.stdout.write(f"ispdesk worker started ({', '.join(loops)})")
         self.stdout.flush()
         clean = run_loops_until_signal(loops, children)
