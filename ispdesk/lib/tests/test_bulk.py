@@ -235,3 +235,14 @@ def test_a_changed_row_that_is_gone_fails_the_block():
     Conversation.objects.filter(pk=conversation.pk).delete()
     with pytest.raises(Conversation.DoesNotExist), transaction.atomic(), deferred_inserts():
         update_later(conversation)
+
+
+def test_more_rows_than_one_statement_takes_get_their_ids_in_the_order_collected():
+    conversation = make_conversation()
+    with transaction.atomic(), deferred_inserts():
+        rows = [insert(outbound(conversation, f"respuesta {n}")) for n in range(700)]
+
+    assert [row.pk for row in rows] == sorted({row.pk for row in rows})
+    stored = dict(OutboundMessage.objects.values_list("pk", "body"))
+    assert [stored[row.pk] for row in rows] == [f"respuesta {n}" for n in range(700)]
+    assert not any(row._state.adding for row in rows)
