@@ -119,6 +119,30 @@ def _session_for(user: Any) -> str:
     return str(session.session_key)
 
 
+def worked_every_hour_from_yesterday() -> None:
+    """The team works around the clock from yesterday to the day after tomorrow, holidays
+    included (calendar exceptions): the areas have no hours of their own, and a national
+    holiday would close them, so a run on one measured courtesy messages and a queue nobody
+    takes instead of the storm (7 December 2026 is one in Argentina)."""
+    from datetime import time, timedelta
+
+    from django.utils import timezone
+
+    from ispdesk.operators.models import CalendarException
+
+    today = timezone.localdate()
+    CalendarException.objects.bulk_create(
+        CalendarException(
+            day=today + timedelta(days=offset),
+            closed=False,
+            start=time(0),
+            end=time(0),
+            note="bench: worked around the clock",
+        )
+        for offset in range(-1, 3)
+    )
+
+
 def seed(gateways: dict[str, Any]) -> dict[str, Any]:
     from django.db import connection, transaction
 
@@ -150,6 +174,7 @@ def seed(gateways: dict[str, Any]) -> dict[str, Any]:
             **common,
         )
         areas = [Area.objects.create(name=name) for name in AREAS]
+        worked_every_hour_from_yesterday()
         admin = User.objects.create(username="bench-admin", role=Role.ADMIN, is_superuser=True)
         admin.set_unusable_password()
         admin.save()
