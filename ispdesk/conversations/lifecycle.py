@@ -33,7 +33,7 @@ from ispdesk.lib.atomic import guarded
 from ispdesk.lib.memo import in_memo_scope, remember, remembered
 from ispdesk.lib.rawsql import SelectRows, column, in_chunks, insert_row, marks
 from ispdesk.messaging.models import GatewayConnection
-from ispdesk.operators.hours import area_openings, describe_opening
+from ispdesk.operators.hours import area_opening_now, describe_opening
 from ispdesk.operators.models import Area, Operator
 
 # A courtesy message for an area that never opens is not repeated for this long.
@@ -214,13 +214,7 @@ def courtesy_if_closed(conversation: Conversation, now: datetime) -> bool:
     """Outside the area's hours, tell the customer when we open: once per closed period."""
     if conversation.area_id is None:
         return False
-    area_id = conversation.area_id
-    # Opening hours are whole minutes: within a minute the answer (and the courtesy text) is
-    # the same, so a batch of messages asks the database once per area and minute.
-    minute = now.replace(second=0, microsecond=0)
-    opening = remembered(
-        ("area_opening", area_id, minute), lambda: area_openings([area_id], now)[area_id]
-    )
+    opening = area_opening_now(conversation.area_id, now)
     if opening.open:
         return False
     if conversation.courtesy_until is not None and now < conversation.courtesy_until:

@@ -29,7 +29,7 @@ from ispdesk.lib.bulk import deferred_inserts, update_later
 from ispdesk.lib.calendar import is_available
 from ispdesk.lib.rawsql import marks
 from ispdesk.operators.calendars import business_calendar, windows_by_operator
-from ispdesk.operators.hours import area_openings
+from ispdesk.operators.hours import area_opening_now
 from ispdesk.operators.models import Area, ConsoleSession, Operator, ScheduleKind
 from ispdesk.system.config import get_config
 
@@ -101,7 +101,7 @@ def in_queue(area_id: AreaKey) -> Q:
 def area_is_open(area_id: AreaKey, now: datetime) -> bool:
     if area_id is None:
         return True
-    return area_openings([area_id], now)[area_id].open
+    return area_opening_now(area_id, now).open
 
 
 def assign(

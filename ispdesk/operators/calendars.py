@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 
 from ispdesk.lib.calendar import BusinessCalendar, DayException, Window, national_holidays
+from ispdesk.lib.memo import remembered
 from ispdesk.operators.models import CalendarException, OnDuty, Schedule
 
 
@@ -21,9 +22,16 @@ def exception_years(around: datetime) -> tuple[date, date]:
 
 
 def business_calendar(around: datetime) -> BusinessCalendar:
-    """The calendar for dates near `around`: holidays of last, this and next year."""
-    rows = CalendarException.objects.filter(day__range=exception_years(around))
-    return calendar_from_exceptions(around, rows.values_list("day", "closed", "start", "end"))
+    """The calendar for dates near `around`: holidays of last, this and next year. Read once
+    per year asked for in a batch (`lib.memo`): a hand-over batch asks for each area's hours
+    and each queue's operators."""
+    first, last = exception_years(around)
+
+    def read() -> BusinessCalendar:
+        rows = CalendarException.objects.filter(day__range=(first, last))
+        return calendar_from_exceptions(around, rows.values_list("day", "closed", "start", "end"))
+
+    return remembered(("business_calendar", first), read)
 
 
 def calendar_from_exceptions(

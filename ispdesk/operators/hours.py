@@ -16,6 +16,7 @@ from datetime import datetime, time
 from django.utils.translation import ngettext, pgettext
 
 from ispdesk.lib.calendar import BusinessCalendar, Window, current_interval, next_opening
+from ispdesk.lib.memo import remembered
 from ispdesk.operators.calendars import business_calendar
 from ispdesk.operators.models import AreaHours
 
@@ -83,6 +84,16 @@ def area_openings(area_ids: Sequence[int], at: datetime) -> dict[int, AreaOpenin
         by_area[row.area_id].append(HoursWindow(row.as_window(), row.courtesy_message))
     calendar = business_calendar(at)
     return {pk: area_opening(by_area.get(pk, []), calendar, at) for pk in area_ids}
+
+
+def area_opening_now(area_id: int, now: datetime) -> AreaOpening:
+    """One area's opening at `now`, read once per area and minute in a batch (`lib.memo`):
+    opening hours are whole minutes, so within one the answer (and the courtesy text) is the
+    same."""
+    minute = now.replace(second=0, microsecond=0)
+    return remembered(
+        ("area_opening", area_id, minute), lambda: area_openings([area_id], now)[area_id]
+    )
 
 
 def _on_weekday(weekday: int, hour: int, clock: str) -> str:
