@@ -113,14 +113,10 @@ def _memo_key(key: str) -> tuple[str, str]:
 
 
 @cache
-def _select_live(vendor: str) -> SelectRows[Conversation]:
-    """The conversation by its (unique) live key, locked; hand-written (`lib.rawsql`): once
-    per incoming message, compiling the queryset cost more than running it."""
-    return SelectRows.where(Conversation, f"{column(Conversation, 'live_key')} = %s", lock=True)
-
-
-@cache
 def _select_live_in(vendor: str, count: int) -> SelectRows[Conversation]:
+    """The conversations of `count` live keys (unique), locked in id order; hand-written
+    (`lib.rawsql`): read for every batch, or for one message, compiling a queryset cost
+    more than running it."""
     return SelectRows.where(
         Conversation,
         f"{column(Conversation, 'live_key')} IN ({marks(count)})"
@@ -130,7 +126,7 @@ def _select_live_in(vendor: str, count: int) -> SelectRows[Conversation]:
 
 
 def _read_live(key: str) -> Conversation | None:
-    rows = _select_live(db_connection.vendor).instances([key])
+    rows = _select_live_in(db_connection.vendor, 1).instances([key])
     return rows[0] if rows else None
 
 
