@@ -38,12 +38,3 @@ def lower_priority(by: int) -> None:
         AUTOGROUP.write_text(str(niceness))
     except OSError as exc:  # a kernel or container that does not allow it
         logger.info("could not lower this session's CPU priority (%s)", exc.strerror)
-
-
-def autogroup_nice() -> int | None:
-    """This process's session group's nice value (None without autogroups)."""
-    try:
-        # "/autogroup-1583 nice 10"
-        return int(AUTOGROUP.read_text().split()[-1])
-    except (OSError, ValueError, IndexError):
-        return None

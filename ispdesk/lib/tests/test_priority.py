@@ -8,14 +8,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ispdesk.lib.priority import AUTOGROUP, autogroup_nice
+from ispdesk.lib.priority import AUTOGROUP
 
 ROOT = Path(__file__).resolve().parents[3]
+# The session group's nice value is the last word of /proc/self/autogroup
+# ("/autogroup-1583 nice 10").
 REPORT = (
-    "import os, sys; from ispdesk.lib.priority import lower_priority, autogroup_nice; "
+    "import os, sys; from ispdesk.lib.priority import AUTOGROUP, lower_priority; "
     "lower_priority(int(sys.argv[1])); "
-    "print(os.getpriority(os.PRIO_PROCESS, 0), autogroup_nice())"
+    "print(os.getpriority(os.PRIO_PROCESS, 0), AUTOGROUP.read_text().split()[-1])"
 )
+
+
+def autogroup_nice() -> int:
+    return int(AUTOGROUP.read_text().split()[-1])
 
 
 def lowered(by: int, *, own_session: bool) -> tuple[int, int]:
