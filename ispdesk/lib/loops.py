@@ -7,12 +7,20 @@ runs). A pass that raises
 is logged and the loop backs off exponentially; it never ends the loop. Database connections
 are refreshed around each pass (a pooled one goes back to the pool while the loop sleeps)
 and closed when the loop ends (the thread would otherwise keep its own).
+
+A loop with a `spacing` starts passes at least that far apart unless the last one said more
+was waiting (0). Woken by every webhook in a storm, a loop would otherwise run a pass for
+every few messages, and each pass has costs that do not depend on its size (a lock, a
+listing, the calendar, one event per console and group): gathered, the same messages cost
+less CPU, the machine's and the consoles'. An isolated wake-up after a quiet moment still
+runs at once; a backlog (full passes) still runs back to back.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.db import close_old_connections, connections
 
@@ -32,8 +40,10 @@ class WakeableLoop:
     # work; None: it is woken only from its own process, or by polling.
     wake_channel: str | None = None
 
-    def __init__(self, poll_seconds: float) -> None:
+    def __init__(self, poll_seconds: float, spacing: float = 0.0) -> None:
         self.poll_seconds = poll_seconds
+        self.spacing = spacing
+        self.clock = time.monotonic  # where spacing is measured (tests turn it by hand)
         self.stop_event = threading.Event()
         self.wake_event = threading.Event()
 
@@ -56,12 +66,19 @@ class WakeableLoop:
 
     def run(self) -> None:
         failures = 0
+        delay = self.poll_seconds
+        last_start = float("-inf")
         if self.wake_channel:
             wakeups.register(self.wake_channel, self.wake)
         try:
             self.started()
             while not self.stop_event.is_set():
+                if delay > 0 and self.spacing > 0:
+                    hold = last_start + self.spacing - self.clock()
+                    if hold > 0 and self.stop_event.wait(hold):
+                        break
                 self.wake_event.clear()  # a wake-up during the pass means "look again"
+                last_start = self.clock()
                 try:
                     close_old_connections()
                     delay = self.run_once()

@@ -245,7 +245,9 @@ class HandOverLoop(WakeableLoop):
     wake_channel = HAND_OVER
 
     def __init__(self, poll_seconds: float | None = None, batch_size: int | None = None) -> None:
-        super().__init__(poll_seconds or settings.INBOUND_POLL_MS / 1000)
+        super().__init__(
+            poll_seconds or settings.INBOUND_POLL_MS / 1000, settings.INBOUND_GATHER_MS / 1000
+        )
         self.batch_size = batch_size or settings.INBOUND_BATCH_SIZE
 
     def started(self) -> None:

@@ -346,7 +346,8 @@ class SenderLoop(WakeableLoop):
         batch_size: int = BATCH_SIZE,
     ) -> None:
         super().__init__(
-            poll_seconds or float(getattr(settings, "SENDER_POLL_SECONDS", DEFAULT_POLL_SECONDS))
+            poll_seconds or float(getattr(settings, "SENDER_POLL_SECONDS", DEFAULT_POLL_SECONDS)),
+            settings.SENDER_GATHER_MS / 1000,
         )
         self.worker = worker or new_worker_id()
         self.batch_size = batch_size

@@ -278,6 +278,35 @@ async def test_a_console_gets_a_bundles_events_one_by_one_in_order(channel_layer
     await communicator.disconnect(timeout=TIMEOUT)
 
 
+async def test_forwarding_events_takes_no_trip_to_a_database_thread(
+    channel_layer, operator, monkeypatch
+):
+    # Channels closes stale database connections in a thread before every handler; frames
+    # the page sends still get that, events forwarded to it do not need it.
+    from channels import consumer
+
+    trips: list[str] = []
+    original = consumer.aclose_old_connections
+
+    async def counted() -> None:
+        trips.append("closed")
+        await original()
+
+    communicator = await open_socket_for(operator)
+    monkeypatch.setattr(consumer, "aclose_old_connections", counted)
+    await sync_to_async(publish_a_batch)([f"user.{operator.pk}"])
+    await sync_to_async(publish_now)([f"user.{operator.pk}"], {"type": "test:marker"})
+
+    received = [await next_event_type(communicator) for _ in range(4)]
+    assert received == ["test:first", "test:second", "test:third", "test:marker"]
+    assert trips == []
+
+    await communicator.send_json({"type": "ping"})
+    assert await communicator.receive_json(timeout=TIMEOUT) == {"type": "pong"}
+    assert trips == ["closed"]
+    await communicator.disconnect(timeout=TIMEOUT)
+
+
 async def test_a_console_in_several_of_an_events_groups_gets_it_once(channel_layer, operator):
     # The assignee's console is in its area's group and its own: each event about the chat
     # goes to both, and must reach the page once.
