@@ -377,7 +377,9 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "axes": {"level": "WARNING"},
-        "httpx": {"level": "WARNING"},
+        # urllib3 logs each request's URL at DEBUG, and vendors put tokens in URL paths
+        # (Splynx's refresh token, WPPConnect's secret): `lib.http` logs requests redacted.
+        "urllib3": {"level": "WARNING"},
         # Accepted webhook deliveries leave no access-log line (`SkipAcceptedWebhooks`).
         "uvicorn.access": {"filters": [] if LOG_WEBHOOK_ACCESS else ["accepted_webhooks"]},
     },

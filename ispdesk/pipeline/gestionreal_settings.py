@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -453,9 +452,7 @@ def do_save_gestionreal(actor: Any, changes: Mapping[str, Any]) -> ExternalSyste
 # The test ------------------------------------------------------------------------------------
 
 
-def client_for(
-    system: ExternalSystem, *, transport: httpx.BaseTransport | None = None, attempts: int = 4
-) -> GestionRealClient:
+def client_for(system: ExternalSystem, *, attempts: int = 4) -> GestionRealClient:
     config = _config(system)
     settings = GestionRealSettings(
         cuit=config["cuit"],
@@ -468,7 +465,7 @@ def client_for(
             if isinstance(names, list)
         },
     )
-    return GestionRealClient(settings, transport=transport)
+    return GestionRealClient(settings)
 
 
 @dataclass(frozen=True)

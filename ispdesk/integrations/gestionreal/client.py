@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-import httpx
 from django.utils.translation import gettext as _
 
 from ispdesk.integrations.gestionreal.mapping import (
@@ -31,7 +30,7 @@ from ispdesk.integrations.gestionreal.mapping import (
     plain,
     request_date,
 )
-from ispdesk.lib.http import HttpClient, HttpError, redact_url, retry_after_seconds
+from ispdesk.lib.http import HttpClient, HttpError, HttpResponse, redact_url, retry_after_seconds
 
 logger = logging.getLogger("ispdesk.integrations.gestionreal")
 
@@ -183,7 +182,6 @@ class GestionRealClient:
         *,
         now: Callable[[], datetime] = _now,
         sleep: Callable[[float], None] = time.sleep,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self._now = now
@@ -192,7 +190,6 @@ class GestionRealClient:
             base_url="",
             timeout=settings.timeout,
             secrets=tuple(value for value in (settings.secret,) if value),
-            transport=transport,
         )
 
     # ---- operations --------------------------------------------------------------------------
@@ -296,7 +293,7 @@ class GestionRealClient:
                 continue
             return self._envelope(action, response)
 
-    def _post(self, body: dict[str, Any]) -> httpx.Response:
+    def _post(self, body: dict[str, Any]) -> HttpResponse:
         cuit = self.settings.cuit
         password = daily_password(cuit, self.settings.secret, self._now())
         return self._http_for(password).request(
@@ -318,7 +315,7 @@ class GestionRealClient:
             wait = asked
         self._sleep(max(0.0, min(wait, self.settings.max_wait)))
 
-    def _envelope(self, action: str, response: httpx.Response) -> dict[str, Any]:
+    def _envelope(self, action: str, response: HttpResponse) -> dict[str, Any]:
         try:
             data = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):

@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from ispdesk.integrations.splynx.auth import (
     PROCESS_NONCES,
@@ -39,7 +38,7 @@ from ispdesk.integrations.splynx.records import (
     to_int,
 )
 from ispdesk.integrations.splynx.search import Condition, eq, format_value, search_params
-from ispdesk.lib.http import HttpClient, HttpError, retry_after_seconds
+from ispdesk.lib.http import HttpClient, HttpError, HttpResponse, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +106,6 @@ class SplynxClient:
         self,
         settings: SplynxSettings,
         *,
-        transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         nonces: NonceCounter = PROCESS_NONCES,
@@ -118,7 +116,6 @@ class SplynxClient:
             base_url=settings.api_root,
             timeout=settings.timeout,
             secrets=settings.secrets,
-            transport=transport,
         )
         self._sleep = sleep
         self._clock = clock
@@ -305,7 +302,7 @@ class SplynxClient:
     def _backoff(self, attempt: int) -> float:
         return float(min(self.settings.backoff * 2 ** (attempt - 1), self.settings.max_retry_after))
 
-    def _delay(self, response: httpx.Response, attempt: int) -> float:
+    def _delay(self, response: HttpResponse, attempt: int) -> float:
         asked = retry_after_seconds(response.headers.get("retry-after"))
         if asked is None:
             return self._backoff(attempt)
@@ -322,9 +319,9 @@ class SplynxClient:
         )
 
     def _host(self) -> str:
-        return httpx.URL(self.settings.api_root).host or self.settings.base_url[:80]
+        return urlsplit(self.settings.api_root).hostname or self.settings.base_url[:80]
 
-    def _refusal(self, response: httpx.Response, what: str) -> SplynxError:
+    def _refusal(self, response: HttpResponse, what: str) -> SplynxError:
         status = response.status_code
         if status == 401:
             return SplynxError(
@@ -362,7 +359,7 @@ class SplynxClient:
             reason="refused",
         )
 
-    def _reason(self, response: httpx.Response) -> str:
+    def _reason(self, response: HttpResponse) -> str:
         try:
             data = response.json()
         except (ValueError, RecursionError):
@@ -385,7 +382,7 @@ class SplynxClient:
                 text = text.replace(secret, "***")
         return " ".join(text.split())[:REASON_LIMIT] or "no reason given"
 
-    def _decode(self, response: httpx.Response, what: str) -> Any:
+    def _decode(self, response: HttpResponse, what: str) -> Any:
         if response.status_code == 204 or not response.content.strip():
             return None
         try:

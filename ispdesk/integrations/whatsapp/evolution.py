@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
@@ -42,7 +41,7 @@ from ispdesk.integrations.whatsapp.jids import (
     send_target,
     unix_time,
 )
-from ispdesk.lib.http import HttpClient, HttpError
+from ispdesk.lib.http import HttpClient, HttpError, HttpResponse
 
 logger = logging.getLogger(__name__)
 
@@ -437,14 +436,14 @@ class EvolutionGateway(Gateway):
     def _instance(self) -> str:
         return quote(self.config.instance, safe="")
 
-    def _call(self, method: str, path: str, *, json: Any = None) -> httpx.Response:
+    def _call(self, method: str, path: str, *, json: Any = None) -> HttpResponse:
         headers = {"apikey": self.config.api_key}
         try:
             return self.http.request(method, path, json=json, headers=headers)
         except HttpError as exc:
             raise gateway_http.no_answer(GATEWAY, exc) from exc
 
-    def _failure(self, response: httpx.Response) -> GatewayError:
+    def _failure(self, response: HttpResponse) -> GatewayError:
         status = response.status_code
         why = gateway_http.reason(response, self.http.secrets)
         if "connection closed" in why.lower():
@@ -475,7 +474,7 @@ def _items(data: Any, list_key: str) -> list[Any]:
     raise WebhookRejected(400, "the event data is not an object")
 
 
-def _already_exists(response: httpx.Response) -> bool:
+def _already_exists(response: HttpResponse) -> bool:
     """Whether /instance/create refused because the instance exists (403 or 409)."""
     if response.status_code == 409:
         return True
@@ -483,7 +482,7 @@ def _already_exists(response: httpx.Response) -> bool:
     return response.status_code == 403 and ("already" in text or "in use" in text)
 
 
-def _unknown_number(response: httpx.Response) -> bool:
+def _unknown_number(response: HttpResponse) -> bool:
     body = gateway_http.json_body(response)
     inner = body.get("response") if isinstance(body, dict) else None
     messages = inner.get("message") if isinstance(inner, dict) else None

@@ -11,17 +11,15 @@ import json
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from ispdesk.integrations.whatsapp.base import GatewayError, WebhookRejected
-from ispdesk.lib.http import HttpClient, HttpError, redact_url, retry_after_seconds
+from ispdesk.lib.http import HttpClient, HttpError, HttpResponse, redact_url, retry_after_seconds
 
 REASON_LIMIT = 200
 # A Retry-After beyond this is treated as this: a gateway must not park a message for days.
 MAX_RETRY_AFTER = 3600.0
 
 
-def json_body(response: httpx.Response) -> Any:
+def json_body(response: HttpResponse) -> Any:
     """The decoded JSON body, or None when the body is empty or not JSON."""
     try:
         return response.json()
@@ -29,13 +27,13 @@ def json_body(response: httpx.Response) -> Any:
         return None
 
 
-def retry_after(response: httpx.Response, now: datetime | None = None) -> float | None:
+def retry_after(response: HttpResponse, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (seconds or an HTTP date), if any, capped."""
     seconds = retry_after_seconds(response.headers.get("retry-after"), now)
     return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
-def reason(response: httpx.Response, secrets: tuple[str, ...] = ()) -> str:
+def reason(response: HttpResponse, secrets: tuple[str, ...] = ()) -> str:
     """A short, secret-free description of an error answer for GatewayError messages."""
     body = json_body(response)
     text: str
@@ -106,7 +104,7 @@ def unknown_outcome(gateway: str, exc: HttpError) -> GatewayError:
 
 
 def common_failure(
-    gateway: str, response: httpx.Response, secrets: tuple[str, ...] = ()
+    gateway: str, response: HttpResponse, secrets: tuple[str, ...] = ()
 ) -> GatewayError:
     """429, 5xx and any other status the adapter did not map itself."""
     status = response.status_code

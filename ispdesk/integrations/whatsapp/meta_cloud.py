@@ -33,7 +33,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from ispdesk.integrations.whatsapp import gateway_http
@@ -51,7 +50,7 @@ from ispdesk.integrations.whatsapp.base import (
     WebhookRejected,
     WebhookRequest,
 )
-from ispdesk.lib.http import HttpError
+from ispdesk.lib.http import HttpError, HttpResponse
 from ispdesk.lib.numbers import ascii_int
 from ispdesk.lib.phones import PhoneError, normalize_phone
 
@@ -603,7 +602,7 @@ class MetaCloudGateway(Gateway):
 
     def _call(
         self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
-    ) -> httpx.Response:
+    ) -> HttpResponse:
         headers = {"Authorization": f"Bearer {self.config.access_token}"}
         try:
             response = self.http.request(method, path, json=json, params=params, headers=headers)
@@ -621,7 +620,7 @@ class MetaCloudGateway(Gateway):
             return response
         raise self._error(response)
 
-    def _error(self, response: httpx.Response) -> GatewayError:
+    def _error(self, response: HttpResponse) -> GatewayError:
         error = self._json(response).get("error")
         error = error if isinstance(error, dict) else {}
         code = _int_or_none(error.get("code"))
@@ -652,7 +651,7 @@ class MetaCloudGateway(Gateway):
         )
 
     @staticmethod
-    def _json(response: httpx.Response) -> dict[str, Any]:
+    def _json(response: HttpResponse) -> dict[str, Any]:
         try:
             data = response.json()
         except ValueError:

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
@@ -45,7 +44,7 @@ from ispdesk.integrations.whatsapp.jids import (
     serialized_id,
     unix_time,
 )
-from ispdesk.lib.http import HttpClient, HttpError
+from ispdesk.lib.http import HttpClient, HttpError, HttpResponse
 
 logger = logging.getLogger(__name__)
 
@@ -365,7 +364,7 @@ class WppConnectGateway(Gateway):
     def _session(self) -> str:
         return quote(self.config.session, safe="")
 
-    def _call(self, method: str, action: str, *, json: Any = None) -> httpx.Response:
+    def _call(self, method: str, action: str, *, json: Any = None) -> HttpResponse:
         """An authenticated call; on 401 the token is renewed once and the call repeated."""
         response = self._request(method, action, json, self._bearer())
         if response.status_code != 401:
@@ -380,7 +379,7 @@ class WppConnectGateway(Gateway):
             )
         return response
 
-    def _request(self, method: str, action: str, json: Any, token: str) -> httpx.Response:
+    def _request(self, method: str, action: str, json: Any, token: str) -> HttpResponse:
         headers = {"Authorization": f"Bearer {token}"}
         try:
             return self.http.request(
@@ -427,7 +426,7 @@ class WppConnectGateway(Gateway):
         self._token = token
         return token
 
-    def _failure(self, response: httpx.Response, *, sending: bool = False) -> GatewayError:
+    def _failure(self, response: HttpResponse, *, sending: bool = False) -> GatewayError:
         status = response.status_code
         why = gateway_http.reason(response, self.http.secrets)
         if status == 404 or _disconnected(response):
@@ -447,7 +446,7 @@ class WppConnectGateway(Gateway):
         return gateway_http.common_failure(GATEWAY, response, self.http.secrets)
 
 
-def _disconnected(response: httpx.Response) -> bool:
+def _disconnected(response: HttpResponse) -> bool:
     body = gateway_http.json_body(response)
     return isinstance(body, dict) and body.get("status") == "Disconnected"
 

@@ -1,9 +1,10 @@
+import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 
 from ispdesk.lib.http import HttpClient, HttpError, redact_url
@@ -105,12 +106,63 @@ def test_a_secret_placed_in_a_url_path_is_hidden_in_its_encoded_form_too():
     assert redact_url(url, ("Zm9v+YmFy/cXV4=",)) == "http://gw/api/s/***/generate-token"
 
 
-def test_only_a_request_that_left_in_full_is_marked_as_maybe_received():
-    from ispdesk.lib.http import _maybe_received
+class _Silent(_Echo):
+    """Reads the request, then answers nothing (and hangs up when `hang_up`)."""
 
-    assert _maybe_received("POST", httpx.ReadTimeout("slow"))
-    assert not _maybe_received("POST", httpx.ConnectTimeout("no route"))
-    assert not _maybe_received("GET", httpx.ReadTimeout("slow"))
+    protocol_version = "HTTP/1.1"
+    hang_up = False
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if not self.hang_up:
+            time.sleep(1)  # the server's silence, longer than the client's timeout
+        self.close_connection = True
+
+    do_GET = do_POST
+
+
+class _HangsUp(_Silent):
+    hang_up = True
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    yield from _serving(_Silent)
+
+
+@pytest.fixture
+def hanging_up_server() -> Iterator[str]:
+    yield from _serving(_HangsUp)
+
+
+def test_a_post_left_in_full_and_never_answered_may_have_been_received(silent_server):
+    client = HttpClient(base_url=silent_server, timeout=0.3)
+
+    with pytest.raises(HttpError) as posted:
+        client.request("POST", "/send", json={"text": "hola"})
+    with pytest.raises(HttpError) as got:
+        client.request("GET", "/status")
+
+    assert posted.value.timeout and posted.value.maybe_received
+    assert got.value.timeout and not got.value.maybe_received
+
+
+def test_a_connection_dropped_after_a_post_left_may_have_been_received(hanging_up_server):
+    client = HttpClient(base_url=hanging_up_server, timeout=5)
+
+    with pytest.raises(HttpError) as posted:
+        client.request("POST", "/send", json={"text": "hola"})
+
+    assert posted.value.maybe_received and not posted.value.timeout
+
+
+def test_a_refused_connection_was_never_received():
+    client = HttpClient(base_url="http://127.0.0.1:1", timeout=2)
+
+    with pytest.raises(HttpError) as posted:
+        client.request("POST", "/send", json={"text": "hola"})
+
+    assert not posted.value.maybe_received and not posted.value.timeout
 
 
 class _KeepAlive(_Echo):
@@ -152,3 +204,118 @@ def test_each_thread_has_its_own_connections(keep_alive_server):
     other.join()
 
     assert len(set(ports)) == 2
+
+
+class _Mirror(_Echo):
+    """Answers with what it received: method, path, the headers named, the body."""
+
+    protocol_version = "HTTP/1.1"
+    charset = "utf-8"
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        seen = {
+            "method": self.command,
+            "path": self.path,
+            "content_type": self.headers.get("Content-Type"),
+            "token": self.headers.get("X-Token"),
+            "body": body.decode(),
+        }
+        answer = json.dumps(seen, ensure_ascii=False).encode(self.charset)
+        self._answer(answer)
+
+    do_GET = do_POST
+    do_PUT = do_POST
+
+    def _answer(self, body: bytes, *headers: tuple[str, str]) -> None:
+        self.send_response(201)
+        self.send_header("Content-Type", f"application/json; charset={self.charset}")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def mirror() -> Iterator[str]:
+    yield from _serving(_Mirror)
+
+
+def test_json_params_and_headers_travel_as_the_vendors_expect(mirror):
+    client = HttpClient(base_url=mirror + "/api/", headers={"X-Token": "base"})
+
+    response = client.request(
+        "POST",
+        "/items?fixed=1",
+        json={"text": "¿Hola? ñandú"},
+        params={"active": True, "deleted": False, "none": None, "id": [3, 4], "q": "a b&c"},
+        headers={"x-token": "call"},
+    )
+
+    assert response.status_code == 201 and response.is_success
+    seen = response.json()
+    assert seen["method"] == "POST"
+    assert seen["path"] == (
+        "/api/items?fixed=1&active=true&deleted=false&none=&id=3&id=4&q=a+b%26c"
+    )
+    assert seen["content_type"] == "application/json"
+    assert seen["token"] == "call"  # the call's header wins over the client's, in any case
+    assert json.loads(seen["body"]) == {"text": "¿Hola? ñandú"}
+
+
+def test_raw_content_goes_as_given(mirror):
+    response = HttpClient(base_url=mirror).request(
+        "PUT", "/raw", content=b"a=1", headers={"Content-Type": "text/plain"}
+    )
+
+    assert response.json()["body"] == "a=1"
+    assert response.json()["content_type"] == "text/plain"
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    assert response.headers["Content-Type"] == response.headers["content-type"]
+
+
+def test_text_follows_the_charset_the_answer_names():
+    from ispdesk.lib.http import HttpResponse
+
+    latin = HttpResponse(
+        200, {"content-type": "text/plain; charset=latin-1"}, "ñ".encode("latin-1")
+    )
+    unnamed = HttpResponse(200, {}, "ñ".encode())
+    unknown = HttpResponse(200, {"content-type": "text/plain; charset=x-nope"}, b"\xff ok")
+
+    assert latin.text == "ñ"
+    assert unnamed.text == "ñ"
+    assert unknown.text == "\ufffd ok"
+
+
+def test_an_answer_that_is_not_json_raises_value_error(echo_server):
+    from ispdesk.lib.http import HttpResponse
+
+    with pytest.raises(ValueError):
+        HttpResponse(200, {}, b"<html>").json()
+
+
+def test_an_idle_connection_is_not_reused_after_the_keepalive_time(keep_alive_server, monkeypatch):
+    from ispdesk.lib import http
+
+    client = HttpClient(base_url=keep_alive_server)
+    first = client.request("GET", "/").json()["port"]
+    clock = time.monotonic()
+    monkeypatch.setattr(http.time, "monotonic", lambda: clock + http.KEEPALIVE_SECONDS + 1)
+
+    second = client.request("GET", "/").json()["port"]
+
+    assert first != second
+
+
+def test_a_proxy_named_by_the_environment_is_used_and_no_proxy_is_honoured(mirror, monkeypatch):
+    # The mirror plays the proxy: a request through an HTTP proxy names the whole URL.
+    monkeypatch.setenv("HTTP_PROXY", mirror)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setattr("ispdesk.lib.http._pooled", threading.local())
+
+    proxied = HttpClient(base_url="http://gateway.example:8080").request("GET", "/x?a=1")
+
+    direct = HttpClient(base_url=mirror).request("GET", "/y")
+
+    assert proxied.json()["path"] == "http://gateway.example:8080/x?a=1"
+    assert direct.json()["path"] == "/y"

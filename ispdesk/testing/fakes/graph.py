@@ -33,7 +33,7 @@ those exact bytes with the app secret in `X-Hub-Signature-256`):
 - `fake_graph.signed_webhook(messages=[...], statuses=[...], names={wa_id: name})` →
   `(body bytes, headers)`; pass `payload=` (a dict or raw bytes) to sign anything else.
 - `fake_graph.post_webhook(url, messages=[...], ...)` POSTs that to a URL (e.g. our
-  `/hooks/whatsapp/<secret>/` on a live server) and returns the httpx response.
+  `/hooks/whatsapp/<secret>/` on a live server) and returns the response.
 - `fake_graph.webhook_request(...)` gives the same as a `WebhookRequest` for adapter tests;
   `fake_graph.verification_query(challenge)` the GET handshake's query.
 The module-level `meta_body`, `sign`, `signed_webhook` and `post_webhook` take the app secret
@@ -53,11 +53,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
 from ispdesk.integrations.whatsapp.base import WebhookRequest
-from ispdesk.lib.http import HttpClient
+from ispdesk.lib.http import HttpClient, HttpResponse
 from ispdesk.testing.fakes.server import (
     Answer,
     FakeServer,
@@ -226,7 +225,7 @@ class FakeGraph(FakeServer):
         names: Mapping[str, str] | None = None,
         payload: dict[str, Any] | bytes | None = None,
         timeout: float = 10.0,
-    ) -> httpx.Response:
+    ) -> HttpResponse:
         body, headers = self.signed_webhook(messages, statuses, names=names, payload=payload)
         return _post(url, body, headers, timeout)
 
@@ -474,10 +473,10 @@ def signed_webhook(
 
 def post_webhook(
     url: str, payload: dict[str, Any] | bytes, app_secret: str, *, timeout: float = 10.0
-) -> httpx.Response:
+) -> HttpResponse:
     body, headers = signed_webhook(payload, app_secret)
     return _post(url, body, headers, timeout)
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> httpx.Response:
+def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> HttpResponse:
     return HttpClient(timeout=timeout).request("POST", url, content=body, headers=headers)
