@@ -252,7 +252,7 @@ def _opener_for(url: str) -> tuple[Any, str]:
     now = time.monotonic()
     entry = kept.get(key)
     if entry is not None and now - entry.used > KEEPALIVE_SECONDS:
-        entry.opener.close() if isinstance(entry.opener, ConnectionPool) else entry.opener.clear()
+        _close(entry.opener)
         entry = None
     if entry is None:
         entry = kept[key] = _Kept(_new_opener(url, parts.scheme, parts.hostname or ""), now)
@@ -260,6 +260,13 @@ def _opener_for(url: str) -> tuple[Any, str]:
     if isinstance(entry.opener, ConnectionPool):
         return entry.opener, f"{parts.path or '/'}{'?' if parts.query else ''}{parts.query}"
     return entry.opener, url
+
+
+def _close(opener: ConnectionPool | urllib3.ProxyManager) -> None:
+    if isinstance(opener, ConnectionPool):
+        opener.close()
+    else:
+        opener.clear()
 
 
 def _new_opener(url: str, scheme: str, host: str) -> ConnectionPool | urllib3.ProxyManager:
