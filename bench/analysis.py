@@ -330,6 +330,20 @@ def bot_figures(timetable: Timetable, start: float, facts: Mapping[str, Any]) ->
     }
 
 
+def replies_figures(facts: Mapping[str, Any], last_due: float) -> dict[str, Any]:
+    """The bot's replies sent to the gateways: how many, how many were still waiting when
+    the database was checked, and seconds from the last scheduled send to the last reply
+    sent (None when none was)."""
+    replies = facts.get("replies") or {}
+    last = replies.get("last_sent_at")
+    return {
+        "count": replies.get("count", 0),
+        "unsent": replies.get("unsent", 0),
+        "last_sent_after_s": None if last is None else round(last - last_due, 3),
+        "checked_after_s": round(replies.get("checked_at", last_due) - last_due, 3),
+    }
+
+
 def correctness(
     timetable: Timetable,
     facts: Mapping[str, Any],

@@ -139,6 +139,7 @@ def desk_facts(state: dict[str, Any], prefixes: dict[str, str]) -> dict[str, Any
         )
         for conversation_id, first in replies:
             conversations[conversation_id]["bot_reply_at"] = _epoch(first)
+    sent_replies = _replies_sent(ids)
     per_contact: dict[int, int] = {}
     for facts in conversations.values():
         per_contact[facts["contact"]] = per_contact.get(facts["contact"], 0) + 1
@@ -154,6 +155,7 @@ def desk_facts(state: dict[str, Any], prefixes: dict[str, str]) -> dict[str, Any
         "inbound": inbound,
         "stored_ids": stored_ids,
         "conversations": {str(key): value for key, value in conversations.items()},
+        "replies": sent_replies,
         "counts": {
             "stored": len(stored_ids),
             "lines": len(inbound),
@@ -162,6 +164,31 @@ def desk_facts(state: dict[str, Any], prefixes: dict[str, str]) -> dict[str, Any
             "conversations": len(conversations),
         },
     }
+
+
+def _replies_sent(conversation_ids: Sequence[int]) -> dict[str, Any]:
+    """The bot's replies in these chats: how many, how many the sender had not sent yet
+    when this ran, and when the last one left (the sender runs at the lowest priority, and
+    its backlog drains after the screens')."""
+    from django.db.models import Count, Max, Q
+
+    from ispdesk.conversations.models import Message, Sender
+
+    count, unsent, last = 0, 0, None
+    for chunk in _chunks(conversation_ids):
+        found = Message.objects.filter(
+            conversation_id__in=chunk, sender=Sender.BOT, outbound__isnull=False
+        ).aggregate(
+            count=Count("id"),
+            unsent=Count("id", filter=Q(outbound__sent_at__isnull=True)),
+            last=Max("outbound__sent_at"),
+        )
+        count += found["count"]
+        unsent += found["unsent"]
+        at = _epoch(found["last"])
+        if at is not None:
+            last = at if last is None else max(last, at)
+    return {"count": count, "unsent": unsent, "last_sent_at": last, "checked_at": time.time()}
 
 
 def floor_facts(prefixes: dict[str, str]) -> dict[str, Any]:

@@ -227,7 +227,22 @@ def notes_lines(results: Mapping[str, Any]) -> list[str]:
                 )
             for problem in figures.get("problems", []):
                 lines.append(f"{shape}/{scenario}: {problem}")
+            note = _replies_note(figures.get("replies_sent"))
+            if note:
+                lines.append(f"{shape}/{scenario}: {note}")
     return lines
+
+
+def _replies_note(replies: Mapping[str, Any] | None) -> str:
+    """A line when the sender had not caught up with the bot's replies by the check (it
+    runs at the lowest priority: the screens and the queued replies come first)."""
+    if not replies or not replies.get("unsent"):
+        return ""
+    return (
+        f"{replies['unsent']} of {replies['count']} bot replies not yet sent to the gateways "
+        f"{replies['checked_after_s']:.0f} s after the last send (queued in time; the sender "
+        "sends at the lowest priority and catches up after the screens)"
+    )
 
 
 def load_datascale(path: Path = DATASCALE_FILE) -> Any:

@@ -256,6 +256,7 @@ def run_desk(run: ShapeRun, scenario: Scenario, timetable: Timetable) -> dict[st
     screen = analysis.screen_figures(timetable, start, events, clients, facts)
     figures.update(screen)
     figures["bot"] = analysis.bot_figures(timetable, start, facts)
+    figures["replies_sent"] = analysis.replies_figures(facts, start + timetable.span)
     figures["correctness"] = analysis.correctness(timetable, facts, acked, screen)
     figures["cpu"] = analysis.cpu_figures(cpu_spent(before, after), len(timetable.unique_ids))
     figures["peak_rss_mb"] = _memory(run, run.desk_names, since, until)

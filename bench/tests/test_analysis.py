@@ -224,3 +224,25 @@ def test_the_bundle_frame_is_the_one_the_consoles_receive():
     from ispdesk.realtime.consumers import BUNDLE_FRAME
 
     assert BUNDLE_FRAME == EXPECTED
+
+
+def test_replies_sent_are_timed_from_the_last_scheduled_send():
+    from bench.analysis import replies_figures
+
+    facts = {"replies": {"count": 9, "unsent": 2, "last_sent_at": 1075.5, "checked_at": 1090.0}}
+
+    assert replies_figures(facts, last_due=1060.0) == {
+        "count": 9,
+        "unsent": 2,
+        "last_sent_after_s": 15.5,
+        "checked_after_s": 30.0,
+    }
+    # Nothing sent yet, or a facts file from before the figure existed.
+    none_sent = {"replies": {"count": 3, "unsent": 3, "last_sent_at": None, "checked_at": 1061.0}}
+    assert replies_figures(none_sent, 1060.0)["last_sent_after_s"] is None
+    assert replies_figures({}, 1060.0) == {
+        "count": 0,
+        "unsent": 0,
+        "last_sent_after_s": None,
+        "checked_after_s": 0.0,
+    }

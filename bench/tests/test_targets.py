@@ -189,3 +189,22 @@ def test_the_report_shows_the_soak_over_time():
     assert "| 0 | 6000 | 12/80 | - |" in markdown
     assert "| 60 | 6000 | 13/90 | 200/1400/2500 |" in markdown
     assert "embedded: the soak" not in text  # the embedded shape ran no soak here
+
+
+def test_replies_the_sender_had_not_sent_by_the_check_get_a_note():
+    results = passing_results()
+    lagging = {"count": 6000, "unsent": 1200, "last_sent_after_s": 118.2, "checked_after_s": 121.0}
+    results["shapes"]["pg"]["steady-1000"]["ispdesk"]["replies_sent"] = lagging
+    results["shapes"]["pg"]["steady-300"]["ispdesk"]["replies_sent"] = {
+        "count": 1800,
+        "unsent": 0,
+        "last_sent_after_s": 0.4,
+        "checked_after_s": 6.0,
+    }
+
+    text, markdown = render(results)
+
+    assert "pg/steady-1000: 1200 of 6000 bot replies not yet sent" in text
+    assert "121 s after the last send" in text
+    assert "pg/steady-300:" not in text  # every reply sent: nothing to say
+    assert "1200 of 6000 bot replies" in markdown
