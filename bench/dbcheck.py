@@ -82,7 +82,7 @@ def wait_until_settled(
 
 
 def desk_facts(state: dict[str, Any], prefixes: dict[str, str]) -> dict[str, Any]:
-    from django.db.models import Count, Min
+    from django.db.models import Count, Max, Min, Q
 
     from ispdesk.conversations.models import (
         Conversation,
@@ -103,6 +103,8 @@ def desk_facts(state: dict[str, Any], prefixes: dict[str, str]) -> dict[str, Any
         inbound[provider_id] = [_epoch(received_at), line_id, conversation_id]
     ids = sorted({row[2] for row in inbound.values()})
     conversations: dict[int, dict[str, Any]] = {}
+    # The bot's replies: how many, how many not sent yet when this ran, when the last left.
+    sent_replies: dict[str, Any] = {"count": 0, "unsent": 0, "last_sent_at": None}
     contacts_with_more: int = 0
     for chunk in _chunks(ids):
         for row in Conversation.objects.filter(pk__in=chunk).values(
@@ -134,12 +136,24 @@ def desk_facts(state: dict[str, Any], prefixes: dict[str, str]) -> dict[str, Any
                 conversation_id__in=chunk, sender=Sender.BOT, outbound__isnull=False
             )
             .values("conversation_id")
-            .annotate(first=Min("outbound__created_at"))
-            .values_list("conversation_id", "first")
+            .annotate(
+                first=Min("outbound__created_at"),
+                count=Count("id"),
+                unsent=Count("id", filter=Q(outbound__sent_at__isnull=True)),
+                last=Max("outbound__sent_at"),
+            )
+            .values_list("conversation_id", "first", "count", "unsent", "last")
         )
-        for conversation_id, first in replies:
+        for conversation_id, first, count, unsent, last in replies:
             conversations[conversation_id]["bot_reply_at"] = _epoch(first)
-    sent_replies = _replies_sent(ids)
+            sent_replies["count"] += count
+            sent_replies["unsent"] += unsent
+            at = _epoch(last)
+            if at is not None:
+                latest = sent_replies["last_sent_at"]
+                sent_replies["last_sent_at"] = at if latest is None else max(latest, at)
+    # The sender runs at the lowest priority: its backlog drains after the screens'.
+    sent_replies["checked_at"] = time.time()
     per_contact: dict[int, int] = {}
     for facts in conversations.values():
         per_contact[facts["contact"]] = per_contact.get(facts["contact"], 0) + 1
@@ -164,31 +178,6 @@ def desk_facts(state: dict[str, Any], prefixes: dict[str, str]) -> dict[str, Any
             "conversations": len(conversations),
         },
     }
-
-
-def _replies_sent(conversation_ids: Sequence[int]) -> dict[str, Any]:
-    """The bot's replies in these chats: how many, how many the sender had not sent yet
-    when this ran, and when the last one left (the sender runs at the lowest priority, and
-    its backlog drains after the screens')."""
-    from django.db.models import Count, Max, Q
-
-    from ispdesk.conversations.models import Message, Sender
-
-    count, unsent, last = 0, 0, None
-    for chunk in _chunks(conversation_ids):
-        found = Message.objects.filter(
-            conversation_id__in=chunk, sender=Sender.BOT, outbound__isnull=False
-        ).aggregate(
-            count=Count("id"),
-            unsent=Count("id", filter=Q(outbound__sent_at__isnull=True)),
-            last=Max("outbound__sent_at"),
-        )
-        count += found["count"]
-        unsent += found["unsent"]
-        at = _epoch(found["last"])
-        if at is not None:
-            last = at if last is None else max(last, at)
-    return {"count": count, "unsent": unsent, "last_sent_at": last, "checked_at": time.time()}
 
 
 def floor_facts(prefixes: dict[str, str]) -> dict[str, Any]:
